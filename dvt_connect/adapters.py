@@ -1,0 +1,372 @@
+"""Per-database facts, as data: the one table that config, sync, debug and transfer all read.
+
+Nothing else in the code branches on an adapter's name; it looks the adapter up here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from dvt_connect.errors import NotFoundError
+
+
+@dataclass(frozen=True)
+class NativeFacts:
+    """A native (bulk-export) Spark connector for a warehouse.
+
+    ``artifact`` may contain ``{scala}`` (Scala binary version) and ``{spark}`` (Spark minor
+    version); ``releases`` maps a Spark minor version (``"3.5"``, ``"4.0"``) to the connector
+    version published for it. ``extra_packages`` are further top-level coordinates the connector
+    needs at run time that its POM does not declare (spark-snowflake's snowflake-jdbc does it).
+    """
+
+    name: str
+    spark_format: str
+    group: str
+    artifact: str
+    releases: Mapping[str, str]
+    bucket_types: tuple[str, ...]
+    extra_packages: tuple[str, ...] = ()
+    docs: str = ""
+
+
+@dataclass(frozen=True)
+class CatalogQueries:
+    """SQL templates read by the partition planner.
+
+    Placeholders ``{schema}`` and ``{table}`` are replaced with *string literals* quoted by the
+    dialect (never spliced as raw names). ``row_estimate`` returns one number from catalog
+    statistics (no full count); ``primary_key`` and ``indexed_columns`` return column names.
+    """
+
+    row_estimate: str | None = None
+    primary_key: str | None = None
+    indexed_columns: str | None = None
+    default_schema: str | None = None
+    quantiles: str | None = None
+
+
+@dataclass(frozen=True)
+class AdapterFacts:
+    name: str
+    kind: str  # "jdbc" (a database reached over JDBC) or "files" (a lake path)
+    url_template: str | None = None
+    default_port: int | None = None
+    driver_class: str | None = None
+    driver_packages: tuple[str, ...] = ()
+    driver_note: str | None = None
+    bundled_with_spark: bool = False
+    quote: str = '"'
+    native: NativeFacts | None = None
+    fetch_size: int = 10_000
+    jdbc_properties: Mapping[str, str] = field(default_factory=dict)
+    catalog: CatalogQueries = field(default_factory=CatalogQueries)
+    required: tuple[str, ...] = ()
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    secret_fields: tuple[str, ...] = ()
+
+    def quote_identifier(self, name: str) -> str:
+        """Quote one identifier part, doubling any embedded quote character."""
+        if self.quote == "[":
+            return "[" + name.replace("]", "]]") + "]"
+        return self.quote + name.replace(self.quote, self.quote * 2) + self.quote
+
+    def quote_qualified(self, *parts: str | None) -> str:
+        return ".".join(self.quote_identifier(p) for p in parts if p)
+
+    @staticmethod
+    def quote_literal(value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+
+# Fields whose values are secrets for every adapter (dbt's names and ours).
+COMMON_SECRET_FIELDS = (
+    "password",
+    "pass",
+    "private_key",
+    "private_key_passphrase",
+    "token",
+    "keyfile_json",
+    "refresh_token",
+    "client_secret",
+    "secret",
+    "access_token",
+    "aws_secret_access_key",
+)
+
+_PG_CATALOG = CatalogQueries(
+    row_estimate=(
+        "SELECT GREATEST(c.reltuples, 0)::bigint FROM pg_class c JOIN pg_namespace n "
+        "ON n.oid = c.relnamespace WHERE n.nspname = {schema} AND c.relname = {table}"
+    ),
+    primary_key=(
+        "SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey) "
+        "WHERE i.indisprimary AND n.nspname = {schema} AND c.relname = {table}"
+    ),
+    indexed_columns=(
+        "SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0] "
+        "WHERE n.nspname = {schema} AND c.relname = {table}"
+    ),
+    default_schema="public",
+    quantiles="percentile_disc",
+)
+
+_MYSQL_CATALOG = CatalogQueries(
+    row_estimate=(
+        "SELECT TABLE_ROWS FROM information_schema.TABLES "
+        "WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {table}"
+    ),
+    primary_key=(
+        "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
+        "WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {table} AND CONSTRAINT_NAME = 'PRIMARY' "
+        "ORDER BY ORDINAL_POSITION"
+    ),
+    indexed_columns=(
+        "SELECT COLUMN_NAME FROM information_schema.STATISTICS "
+        "WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {table} AND SEQ_IN_INDEX = 1"
+    ),
+    quantiles="window",
+)
+
+_PG_ALIASES = {"dbname": "database", "pass": "password"}
+
+ADAPTERS: Mapping[str, AdapterFacts] = MappingProxyType(
+    {
+        facts.name: facts
+        for facts in (
+            AdapterFacts(
+                name="postgres",
+                kind="jdbc",
+                url_template="jdbc:postgresql://{host}:{port}/{database}",
+                default_port=5432,
+                driver_class="org.postgresql.Driver",
+                driver_packages=("org.postgresql:postgresql:42.7.4",),
+                jdbc_properties={"reWriteBatchedInserts": "true"},
+                catalog=_PG_CATALOG,
+                required=("host", "user", "database"),
+                aliases=_PG_ALIASES,
+            ),
+            AdapterFacts(
+                name="mysql",
+                kind="jdbc",
+                url_template="jdbc:mysql://{host}:{port}/{database}",
+                default_port=3306,
+                driver_class="com.mysql.cj.jdbc.Driver",
+                driver_packages=("com.mysql:mysql-connector-j:9.1.0",),
+                quote="`",
+                fetch_size=10_000,
+                jdbc_properties={"useCursorFetch": "true", "rewriteBatchedStatements": "true"},
+                catalog=_MYSQL_CATALOG,
+                required=("host", "user"),
+                aliases={"pass": "password", "dbname": "database", "schema": "database"},
+            ),
+            AdapterFacts(
+                name="mariadb",
+                kind="jdbc",
+                url_template="jdbc:mariadb://{host}:{port}/{database}",
+                default_port=3306,
+                driver_class="org.mariadb.jdbc.Driver",
+                driver_packages=("org.mariadb.jdbc:mariadb-java-client:3.5.1",),
+                quote="`",
+                fetch_size=10_000,
+                jdbc_properties={"useCursorFetch": "true", "rewriteBatchedStatements": "true"},
+                catalog=_MYSQL_CATALOG,
+                required=("host", "user"),
+                aliases={"pass": "password", "dbname": "database", "schema": "database"},
+            ),
+            AdapterFacts(
+                name="sqlserver",
+                kind="jdbc",
+                url_template="jdbc:sqlserver://{host}:{port};databaseName={database}",
+                default_port=1433,
+                driver_class="com.microsoft.sqlserver.jdbc.SQLServerDriver",
+                driver_packages=("com.microsoft.sqlserver:mssql-jdbc:12.8.1.jre11",),
+                quote="[",
+                catalog=CatalogQueries(default_schema="dbo"),
+                required=("host", "user", "database"),
+                aliases={"server": "host", "pass": "password", "username": "user", "UID": "user",
+                         "PWD": "password"},
+            ),
+            AdapterFacts(
+                name="oracle",
+                kind="jdbc",
+                url_template="jdbc:oracle:thin:@//{host}:{port}/{database}",
+                default_port=1521,
+                driver_class="oracle.jdbc.OracleDriver",
+                driver_packages=("com.oracle.database.jdbc:ojdbc11:23.6.0.24.10",),
+                required=("host", "user"),
+                aliases={"pass": "password", "service": "database", "dbname": "database",
+                         "username": "user"},
+            ),
+            AdapterFacts(
+                name="snowflake",
+                kind="jdbc",
+                url_template="jdbc:snowflake://{account}.snowflakecomputing.com/",
+                driver_class="net.snowflake.client.jdbc.SnowflakeDriver",
+                driver_packages=("net.snowflake:snowflake-jdbc:3.20.0",),
+                native=NativeFacts(
+                    name="snowflake",
+                    spark_format="net.snowflake.spark.snowflake",
+                    group="net.snowflake",
+                    artifact="spark-snowflake_{scala}",
+                    releases={"3.4": "3.1.1", "3.5": "3.1.1"},
+                    bucket_types=("s3", "azure", "gcs"),
+                    extra_packages=("net.snowflake:snowflake-jdbc:3.20.0",),
+                    docs="https://docs.snowflake.com/en/user-guide/spark-connector",
+                ),
+                catalog=CatalogQueries(default_schema="PUBLIC"),
+                required=("account", "user"),
+                secret_fields=("private_key_path",),
+            ),
+            AdapterFacts(
+                name="bigquery",
+                kind="jdbc",
+                url_template=None,
+                driver_note=(
+                    "Google's BigQuery JDBC driver (Simba) is not published on Maven Central; "
+                    "download it from Google Cloud and add it with `packages:` or put the jar in "
+                    "the jars folder, or configure a GCS bucket to use the native connector."
+                ),
+                quote="`",
+                native=NativeFacts(
+                    name="bigquery",
+                    spark_format="bigquery",
+                    group="com.google.cloud.spark",
+                    artifact="spark-{spark}-bigquery",
+                    releases={"3.5": "0.41.0", "4.0": "0.42.0"},
+                    bucket_types=("gcs",),
+                    docs="https://github.com/GoogleCloudDataproc/spark-bigquery-connector",
+                ),
+                required=("project",),
+                aliases={"dataset": "schema", "database": "project"},
+                secret_fields=("keyfile",),
+            ),
+            AdapterFacts(
+                name="redshift",
+                kind="jdbc",
+                url_template="jdbc:redshift://{host}:{port}/{database}",
+                default_port=5439,
+                driver_class="com.amazon.redshift.jdbc42.Driver",
+                driver_packages=("com.amazon.redshift:redshift-jdbc42:2.1.0.30",),
+                native=NativeFacts(
+                    name="redshift",
+                    spark_format="io.github.spark_redshift_community.spark.redshift",
+                    group="io.github.spark-redshift-community",
+                    artifact="spark-redshift_{scala}",
+                    releases={"3.5": "6.3.0-spark_3.5"},
+                    bucket_types=("s3",),
+                    docs="https://github.com/spark-redshift-community/spark-redshift",
+                ),
+                catalog=CatalogQueries(
+                    row_estimate=(
+                        'SELECT tbl_rows FROM svv_table_info WHERE "schema" = {schema} '
+                        'AND "table" = {table}'
+                    ),
+                    default_schema="public",
+                ),
+                required=("host", "user", "database"),
+                aliases=_PG_ALIASES,
+            ),
+            AdapterFacts(
+                name="db2",
+                kind="jdbc",
+                url_template="jdbc:db2://{host}:{port}/{database}",
+                default_port=50000,
+                driver_class="com.ibm.db2.jcc.DB2Driver",
+                driver_packages=("com.ibm.db2:jcc:11.5.9.0",),
+                required=("host", "user", "database"),
+                aliases={"pass": "password"},
+            ),
+            AdapterFacts(
+                name="trino",
+                kind="jdbc",
+                url_template="jdbc:trino://{host}:{port}/{database}",
+                default_port=8080,
+                driver_class="io.trino.jdbc.TrinoDriver",
+                driver_packages=("io.trino:trino-jdbc:465",),
+                required=("host",),
+                aliases={"catalog": "database"},
+            ),
+            AdapterFacts(
+                name="clickhouse",
+                kind="jdbc",
+                url_template="jdbc:clickhouse://{host}:{port}/{database}",
+                default_port=8123,
+                driver_class="com.clickhouse.jdbc.ClickHouseDriver",
+                driver_packages=("com.clickhouse:clickhouse-jdbc:0.7.1",),
+                quote="`",
+                required=("host",),
+                aliases={"pass": "password"},
+            ),
+            AdapterFacts(
+                name="databricks",
+                kind="jdbc",
+                url_template="jdbc:databricks://{host}:443/default;transportMode=http;ssl=1;"
+                "httpPath={http_path};AuthMech=3;UID=token",
+                driver_class="com.databricks.client.jdbc.Driver",
+                driver_packages=("com.databricks:databricks-jdbc:2.6.40",),
+                quote="`",
+                required=("host", "http_path"),
+            ),
+            AdapterFacts(
+                name="sqlite",
+                kind="jdbc",
+                url_template="jdbc:sqlite:{path}",
+                driver_class="org.sqlite.JDBC",
+                driver_packages=("org.xerial:sqlite-jdbc:3.47.1.0",),
+                required=("path",),
+                aliases={"database": "path"},
+            ),
+            AdapterFacts(
+                name="duckdb",
+                kind="jdbc",
+                url_template="jdbc:duckdb:{path}",
+                driver_class="org.duckdb.DuckDBDriver",
+                driver_packages=("org.duckdb:duckdb_jdbc:1.1.3",),
+                required=("path",),
+                aliases={"database": "path"},
+            ),
+            AdapterFacts(
+                name="derby",
+                kind="jdbc",
+                url_template="jdbc:derby:{path};create=true",
+                driver_class="org.apache.derby.jdbc.EmbeddedDriver",
+                bundled_with_spark=True,
+                catalog=CatalogQueries(default_schema="APP"),
+                required=("path",),
+                aliases={"database": "path"},
+            ),
+            AdapterFacts(
+                name="jdbc",
+                kind="jdbc",
+                required=("url", "driver"),
+            ),
+            AdapterFacts(
+                name="files",
+                kind="files",
+                required=("path",),
+                aliases={"location": "path"},
+            ),
+        )
+    }
+)
+
+# Other spellings users write for an adapter type.
+TYPE_ALIASES: Mapping[str, str] = MappingProxyType(
+    {"postgresql": "postgres", "mssql": "sqlserver", "fabric": "sqlserver", "file": "files"}
+)
+
+
+def adapter(type_name: str) -> AdapterFacts:
+    """Facts for an adapter type; an unknown type lists the valid ones."""
+    key = TYPE_ALIASES.get(type_name.lower(), type_name.lower())
+    try:
+        return ADAPTERS[key]
+    except KeyError:
+        raise NotFoundError("adapter type", type_name, ADAPTERS) from None

@@ -1,0 +1,92 @@
+"""The `dvt` command group and its one error handler."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from dvt_connect import __version__, secrets
+from dvt_connect.cli.options import debug_option, state
+from dvt_connect.errors import DvtError
+
+# Commands are imported when used, so `dvt init` does not pay for importing PySpark.
+COMMANDS = {
+    "init": "dvt_connect.cli.init:init",
+    "debug": "dvt_connect.cli.debug:debug",
+    "sync": "dvt_connect.cli.sync:sync",
+    "transfer": "dvt_connect.cli.transfer:transfer",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dvt-connect")
+@debug_option
+def cli() -> None:
+    """dvt-connect: move tables between databases, warehouses and lakes on Spark."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning every failure into one message and an exit code."""
+    secrets.install_logging_filter()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    secrets.install_logging_filter()
+    sys.exit(run(argv))
+
+
+def run(argv: list[str] | None = None, **extra: Any) -> int:
+    ctx_state = None
+    try:
+        with cli.make_context("dvt", list(argv if argv is not None else sys.argv[1:]),
+                              **extra) as ctx:
+            ctx_state = state(ctx)
+            result = cli.invoke(ctx)
+            return result if isinstance(result, int) else 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 1
+    except DvtError as exc:
+        _report(ctx_state, secrets.redact(str(exc)), exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place that turns crashes into messages
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        message = f"unexpected {type(exc).__name__}: {first_line}"
+        _report(ctx_state, secrets.redact(message) + " (run with --debug for details)", exc)
+        return 1
+
+
+def _report(ctx_state: Any, message: str, exc: BaseException) -> None:
+    debug = bool(ctx_state and ctx_state.debug)
+    if debug:
+        sys.stderr.write(secrets.redact("".join(traceback.format_exception(exc))))
+    console = ctx_state.console if ctx_state is not None else None
+    if console is not None:
+        console.error(message)
+    else:
+        click.secho(f"Error: {message}", fg="red", err=True)

@@ -1,0 +1,221 @@
+"""Where core code reports. Core modules never print: they call a Console.
+
+``RichConsole`` draws tables and progress for people, ``JsonConsole`` keeps stdout for one JSON
+document (messages go to stderr), ``CaptureConsole`` records everything for tests. Every console
+passes every string through :func:`dvt_connect.secrets.redact`.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from dvt_connect.secrets import redact
+
+
+class Progress(Protocol):
+    def advance(self, amount: float = 1) -> None: ...
+    def update(self, *, completed: float | None = None, total: float | None = None,
+               description: str | None = None) -> None: ...
+
+
+class Console(Protocol):
+    def info(self, message: str) -> None: ...
+    def warn(self, message: str) -> None: ...
+    def error(self, message: str) -> None: ...
+    def success(self, message: str) -> None: ...
+    def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+              *, styles: Sequence[str | None] | None = None) -> None: ...
+    def json(self, document: Any) -> None: ...
+    def progress(self, description: str, total: float | None = None,
+                 unit: str = "items") -> Any: ...
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return redact(str(value))
+
+
+def redact_document(document: Any) -> Any:
+    """Redact every string inside a JSON-able document."""
+    if isinstance(document, str):
+        return redact(document)
+    if isinstance(document, dict):
+        return {k: redact_document(v) for k, v in document.items()}
+    if isinstance(document, (list, tuple)):
+        return [redact_document(v) for v in document]
+    return document
+
+
+class _NullProgress:
+    def advance(self, amount: float = 1) -> None:
+        pass
+
+    def update(self, *, completed: float | None = None, total: float | None = None,
+               description: str | None = None) -> None:
+        pass
+
+
+class RichConsole:
+    """Tables and progress bars for a person at a terminal (plain text when piped)."""
+
+    def __init__(self, *, stderr: bool = False, no_color: bool = False) -> None:
+        from rich.console import Console as _Rich
+
+        self._out = _Rich(stderr=stderr, highlight=False, no_color=no_color, soft_wrap=False)
+        self._err = _Rich(stderr=True, highlight=False, no_color=no_color)
+
+    def _print(self, console: Any, text: str, style: str | None = None) -> None:
+        from rich.text import Text
+
+        console.print(Text(redact(text), style=style or ""))
+
+    def info(self, message: str) -> None:
+        self._print(self._out, message)
+
+    def success(self, message: str) -> None:
+        self._print(self._out, message, "green")
+
+    def warn(self, message: str) -> None:
+        self._print(self._err, f"Warning: {message}", "yellow")
+
+    def error(self, message: str) -> None:
+        self._print(self._err, f"Error: {message}", "bold red")
+
+    def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+              *, styles: Sequence[str | None] | None = None) -> None:
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(title=redact(title), title_justify="left", show_lines=False)
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for i, row in enumerate(rows):
+            style = styles[i] if styles and i < len(styles) else None
+            table.add_row(*(Text(_cell(c)) for c in row), style=style)
+        self._out.print(table)
+
+    def json(self, document: Any) -> None:
+        sys.stdout.write(_json.dumps(redact_document(document), indent=2, default=str) + "\n")
+
+    @contextmanager
+    def progress(self, description: str, total: float | None = None,
+                 unit: str = "items") -> Iterator[Progress]:
+        if not self._err.is_terminal:
+            yield _NullProgress()
+            return
+        from rich import progress as rp
+
+        columns: list[Any] = [rp.TextColumn("{task.description}"), rp.BarColumn()]
+        if unit == "bytes":
+            columns += [rp.DownloadColumn(), rp.TransferSpeedColumn()]
+        else:
+            columns += [rp.MofNCompleteColumn()]
+        columns.append(rp.TimeElapsedColumn())
+        with rp.Progress(*columns, console=self._err, transient=True) as bar:
+            task = bar.add_task(redact(description), total=total)
+            yield _RichProgress(bar, task)
+
+
+class _RichProgress:
+    def __init__(self, bar: Any, task: Any) -> None:
+        self._bar, self._task = bar, task
+
+    def advance(self, amount: float = 1) -> None:
+        self._bar.advance(self._task, amount)
+
+    def update(self, *, completed: float | None = None, total: float | None = None,
+               description: str | None = None) -> None:
+        kwargs: dict[str, Any] = {}
+        if completed is not None:
+            kwargs["completed"] = completed
+        if total is not None:
+            kwargs["total"] = total
+        if description is not None:
+            kwargs["description"] = redact(description)
+        self._bar.update(self._task, **kwargs)
+
+
+class JsonConsole(RichConsole):
+    """For scripts: stdout carries exactly one JSON document; messages go to stderr."""
+
+    def __init__(self) -> None:
+        super().__init__(stderr=True, no_color=True)
+
+    def info(self, message: str) -> None:
+        self._print(self._err, message)
+
+    def success(self, message: str) -> None:
+        self._print(self._err, message)
+
+    def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+              *, styles: Sequence[str | None] | None = None) -> None:
+        pass  # the JSON document carries the same facts
+
+
+class CaptureConsole:
+    """Records what core code reports (tests)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str]] = []
+        self.tables: list[tuple[str, list[str], list[list[str]]]] = []
+        self.documents: list[Any] = []
+        self.progress_updates: list[tuple[str, float | None, float | None]] = []
+
+    def info(self, message: str) -> None:
+        self.messages.append(("info", redact(message)))
+
+    def success(self, message: str) -> None:
+        self.messages.append(("success", redact(message)))
+
+    def warn(self, message: str) -> None:
+        self.messages.append(("warn", redact(message)))
+
+    def error(self, message: str) -> None:
+        self.messages.append(("error", redact(message)))
+
+    def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+              *, styles: Sequence[str | None] | None = None) -> None:
+        self.tables.append((redact(title), list(columns), [[_cell(c) for c in r] for r in rows]))
+
+    def json(self, document: Any) -> None:
+        self.documents.append(redact_document(document))
+
+    @contextmanager
+    def progress(self, description: str, total: float | None = None,
+                 unit: str = "items") -> Iterator[Progress]:
+        console = self
+
+        class _Recorder:
+            completed: float = 0
+
+            def advance(self, amount: float = 1) -> None:
+                self.completed += amount
+                console.progress_updates.append((description, self.completed, total))
+
+            def update(self, *, completed: float | None = None, total: float | None = None,
+                       description: str | None = None) -> None:
+                if completed is not None:
+                    self.completed = completed
+                console.progress_updates.append((description or "", self.completed, total))
+
+        yield _Recorder()
+
+    @property
+    def text(self) -> str:
+        parts = [m for _, m in self.messages]
+        for title, columns, rows in self.tables:
+            parts.append(title)
+            parts.append(" | ".join(columns))
+            parts.extend(" | ".join(r) for r in rows)
+        parts.extend(_json.dumps(d, default=str) for d in self.documents)
+        return "\n".join(parts)
+
+    def warnings(self) -> list[str]:
+        return [m for kind, m in self.messages if kind == "warn"]
