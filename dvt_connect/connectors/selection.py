@@ -1,0 +1,126 @@
+"""Which connector moves a table, and why: one pure function that debug and transfer both call.
+
+The origin design's rules (native when the adapter has one and a matching bucket is configured,
+else a warning and JDBC), plus size (NOTES #7): below a threshold of estimated rows the native
+path's export and staging overhead is not worth it, so JDBC is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+from dvt_connect.adapters import NativeFacts
+from dvt_connect.config.buckets import Bucket
+from dvt_connect.config.profiles import Connection
+from dvt_connect.errors import ConfigError, UsageError
+
+NATIVE_ROW_THRESHOLD = 100_000
+CONNECTOR_MODES = ("auto", "jdbc", "native")
+
+
+class ConnectorType(str, Enum):
+    JDBC = "jdbc"
+    FILES = "files"
+    SNOWFLAKE_NATIVE = "snowflake_native"
+    BIGQUERY_NATIVE = "bigquery_native"
+    REDSHIFT_NATIVE = "redshift_native"
+    POSTGRES_NATIVE = "postgres_native"
+    MYSQL_NATIVE = "mysql_native"
+
+    @classmethod
+    def native(cls, name: str) -> ConnectorType:
+        return cls(f"{name}_native")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The connector chosen for one connection, the bucket it stages through, and why."""
+
+    connector: ConnectorType
+    reason: str
+    native: NativeFacts | None = None
+    bucket: Bucket | None = None
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def is_native(self) -> bool:
+        return self.native is not None
+
+
+def find_bucket(
+    native: NativeFacts,
+    buckets: Mapping[str, Bucket],
+    preferred: str | None = None,
+) -> Bucket | None:
+    """The bucket a native connector can stage through: the preferred one (``--bucket`` or the
+    bucket profile's target) when its type fits, else the first by the connector's preference."""
+    if preferred and preferred in buckets and buckets[preferred].type in native.bucket_types:
+        return buckets[preferred]
+    for bucket_type in native.bucket_types:
+        for bucket in buckets.values():
+            if bucket.type == bucket_type:
+                return bucket
+    return None
+
+
+def choose_connector(
+    connection: Connection,
+    buckets: Mapping[str, Bucket],
+    *,
+    mode: str = "auto",
+    preferred_bucket: str | None = None,
+    estimated_rows: int | None = None,
+    threshold: int = NATIVE_ROW_THRESHOLD,
+) -> Choice:
+    """Decide how to read ``connection``. Pure: no I/O, so tests and `dvt debug` can call it."""
+    if mode not in CONNECTOR_MODES:
+        raise UsageError(f"unknown connector `{mode}`; valid: {', '.join(CONNECTOR_MODES)}.")
+    if connection.is_files:
+        return Choice(ConnectorType.FILES, f"{connection.format} files at {connection.path}")
+    native = connection.facts.native
+    if mode == "jdbc":
+        return Choice(ConnectorType.JDBC, "JDBC requested with --connector jdbc")
+    if native is None:
+        if mode == "native":
+            raise UsageError(
+                f"`{connection.type}` has no native connector; use --connector jdbc or auto."
+            )
+        return Choice(ConnectorType.JDBC, f"no native connector for {connection.type}")
+
+    bucket = find_bucket(native, buckets, preferred_bucket)
+    if bucket is None:
+        wanted = "/".join(native.bucket_types)
+        warning = (
+            f"Native connector available for {connection.type} but no {wanted} bucket "
+            f"configured. Configure buckets.yml for faster transfers. Falling back to JDBC."
+        )
+        if mode == "native":
+            raise ConfigError(
+                f"--connector native needs a {wanted} bucket for {connection.type}, and "
+                "buckets.yml has none.",
+                hint="Add one to buckets.yml (`dvt init` writes a template).",
+            )
+        return Choice(ConnectorType.JDBC, f"no {wanted} bucket configured", warnings=(warning,))
+
+    where = f"staging through `{bucket.name}` ({bucket.type})"
+    if mode == "native":
+        return Choice(ConnectorType.native(native.name), f"native requested; {where}",
+                      native=native, bucket=bucket)
+    if estimated_rows is not None and estimated_rows < threshold:
+        return Choice(
+            ConnectorType.JDBC,
+            f"about {estimated_rows:,} rows (catalog estimate) is under {threshold:,}: "
+            "JDBC is cheaper than a bulk export",
+        )
+    if estimated_rows is None:
+        return Choice(ConnectorType.native(native.name),
+                      f"native connector, {where} (size unknown; JDBC below "
+                      f"{threshold:,} estimated rows)", native=native, bucket=bucket)
+    return Choice(
+        ConnectorType.native(native.name),
+        f"about {estimated_rows:,} rows (catalog estimate) ≥ {threshold:,}; {where}",
+        native=native,
+        bucket=bucket,
+    )

@@ -1,0 +1,93 @@
+"""Shared fixtures: one real local Spark session per run, real PostgreSQL and MariaDB.
+
+Service-backed tests never skip: a missing service fails loudly, because CI must run them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dvt_connect import secrets
+
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "database": "test"}
+MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "database": "test"}
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=3):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own DVT_HOME; nothing reads the real ~/.dvt."""
+    home = tmp_path / "dvt-home"
+    monkeypatch.setenv("DVT_HOME", str(home))
+    for var in ("DVT_PROFILES_DIR", "DBT_PROFILES_DIR", "DVT_PROFILE", "DVT_MAVEN_REPOSITORIES"):
+        monkeypatch.delenv(var, raising=False)
+    yield home
+    secrets.clear()
+
+
+@pytest.fixture(scope="session")
+def spark_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("spark-home")
+
+
+@pytest.fixture(scope="session")
+def spark(spark_home: Path):  # type: ignore[no-untyped-def]
+    """The one local Spark session of the run, with the JDBC drivers Debian installs."""
+    from dvt_connect import spark as spark_mod
+
+    old_home = os.environ.get("DVT_HOME")
+    os.environ["DVT_HOME"] = str(spark_home)
+    try:
+        jars = [str(p) for p in debian_jdbc_jars()]
+        spec = spark_mod.session_spec(
+            master="local[2]",
+            jars=jars,
+            conf={"spark.driver.memory": "2g", "spark.sql.shuffle.partitions": "4"},
+        )
+        session = spark_mod.get_session(spec)
+    finally:
+        if old_home is None:
+            os.environ.pop("DVT_HOME", None)
+        else:
+            os.environ["DVT_HOME"] = old_home
+    yield session
+    spark_mod.stop_session()
+
+
+def debian_jdbc_jars() -> list[Path]:
+    """PostgreSQL and MariaDB JDBC drivers from Debian's packages (`make setup` installs them)."""
+    found = []
+    for pattern in ("org/postgresql/postgresql/[0-9]*/postgresql-*.jar",
+                    "org/mariadb/jdbc/mariadb-java-client/[0-9]*/mariadb-java-client-*.jar"):
+        matches = sorted(Path("/usr/share/maven-repo").glob(pattern))
+        if not matches:
+            pytest.fail(f"missing /usr/share/maven-repo/{pattern}: run `make setup` "
+                        "(installs libpostgresql-jdbc-java and libmariadb-java)")
+        found.append(matches[-1])
+    return found
+
+
+@pytest.fixture(scope="session")
+def pg() -> dict[str, object]:
+    if not _reachable(PG["host"], int(PG["port"])):  # type: ignore[arg-type]
+        pytest.fail("PostgreSQL is not reachable at 127.0.0.1:5432 (integration tests need it)")
+    return dict(PG)
+
+
+@pytest.fixture(scope="session")
+def mariadb() -> dict[str, object]:
+    if not _reachable(MARIADB["host"], int(MARIADB["port"])):  # type: ignore[arg-type]
+        pytest.fail("MariaDB is not reachable at 127.0.0.1:3306 (integration tests need it)")
+    return dict(MARIADB)
