@@ -91,3 +91,24 @@ def mariadb() -> dict[str, object]:
     if not _reachable(MARIADB["host"], int(MARIADB["port"])):  # type: ignore[arg-type]
         pytest.fail("MariaDB is not reachable at 127.0.0.1:3306 (integration tests need it)")
     return dict(MARIADB)
+
+
+INTEGRATION_MARKERS = ("spark", "postgres", "mariadb", "network")
+_skipped_integration: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and any(m in report.keywords for m in INTEGRATION_MARKERS):
+        _skipped_integration.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI (DVT_REQUIRE_INTEGRATION=1) a skipped integration test fails the run."""
+    if os.environ.get("DVT_REQUIRE_INTEGRATION") and _skipped_integration:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(
+                "FAIL: integration tests were skipped in CI: " + ", ".join(_skipped_integration),
+                red=True,
+            )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

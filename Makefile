@@ -1,0 +1,52 @@
+# dvt-connect: `make demo` and `make test` do all the set-up on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PYTEST_ARGS ?=
+# Debian packages the tests and the demo need (Java for Spark; real JDBC drivers with POMs
+# under /usr/share/maven-repo for the sync tests and the integration tests).
+DEBIAN_PACKAGES := openjdk-17-jre-headless libpostgresql-jdbc-java libmariadb-java
+
+.PHONY: setup system-deps test test-fast lint demo bench clean
+
+setup: system-deps $(VENV)/.installed
+
+system-deps:
+	@missing=""; \
+	command -v java >/dev/null 2>&1 || missing="$$missing openjdk-17-jre-headless"; \
+	[ -d /usr/share/maven-repo/org/postgresql/postgresql ] || missing="$$missing libpostgresql-jdbc-java"; \
+	[ -d /usr/share/maven-repo/org/mariadb/jdbc/mariadb-java-client ] || missing="$$missing libmariadb-java"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "Missing system packages:$$missing (install them with your package manager)" >&2; \
+	  fi; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[test]"
+	touch $@
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not spark and not postgres and not mariadb and not network" $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check dvt_connect tests
+	$(BIN)/mypy dvt_connect
+
+demo: setup
+	$(BIN)/dvt init --demo
+	$(BIN)/dvt transfer --profile demo --source derby --table APP.ORDERS --target lake --target-table orders
+
+bench: setup
+	$(BIN)/python -m dvt_connect.bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,51 @@
+"""`dvt transfer`: move one table from a source output to a target output."""
+
+from __future__ import annotations
+
+import click
+
+from dvt_connect.cli.options import config_options, get_console, json_option
+from dvt_connect.cli.views import show_plan, show_stats
+from dvt_connect.connectors.base import WRITE_MODES
+from dvt_connect.connectors.selection import CONNECTOR_MODES
+from dvt_connect.transfer.job import TransferOptions, run_job
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(c.strip() for c in value.split(",") if c.strip()) if value else ()
+
+
+@click.command()
+@click.option("--source", "-s", required=True, help="Output to read from.")
+@click.option("--table", help="[schema.]table to read.")
+@click.option("--query", help="A whole SQL query to read instead of a table.")
+@click.option("--target-table", help="[schema.]table (or sub-path for files) to write.")
+@click.option("--mode", type=click.Choice(WRITE_MODES), default="overwrite", show_default=True)
+@click.option("--where", help="SQL condition pushed down to the source (yours, used as written).")
+@click.option("--columns", help="Comma-separated columns to read (default: all).")
+@click.option("--connector", type=click.Choice(CONNECTOR_MODES), default="auto",
+              show_default=True, help="Force JDBC or the native bulk path.")
+@click.option("--bucket", help="Staging bucket from buckets.yml (default: its target).")
+@click.option("--partitions", type=click.IntRange(min=1), help="Number of read partitions.")
+@click.option("--partition-column", help="Column to split the read on.")
+@click.option("--fetch-size", type=click.IntRange(min=1), help="JDBC rows per round trip.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="JDBC rows per insert batch.")
+@click.option("--partition-by", help="Comma-separated columns to partition file output by.")
+@click.option("--master", help="Spark master (default: local[*] or the profile's spark.master).")
+@click.option("--dry-run", is_flag=True, help="Print the plan; move nothing.")
+@json_option
+@config_options
+def transfer(as_json: bool, profile: str | None, target: str | None, profiles_dir: str | None,
+             **opts: str | None) -> None:
+    """Move a table (or a query's rows) from --source to --target through Spark."""
+    options = TransferOptions(
+        target=target, profile=profile, profiles_dir=profiles_dir,
+        columns=_split(opts.pop("columns")), partition_by=_split(opts.pop("partition_by")),
+        **opts,  # type: ignore[arg-type]
+    )
+    console = get_console()
+    result = run_job(options, console)
+    if result.stats is None:
+        show_plan(console, result.plan, as_json=as_json)
+    else:
+        show_stats(console, result.stats, as_json=as_json)

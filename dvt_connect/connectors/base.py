@@ -1,0 +1,201 @@
+"""The rules every connector follows.
+
+A connector plans and loads a read (a lazy DataFrame) and writes a DataFrame (the one action that
+moves the data). Everything around that — timing, row and byte counting in the same pass,
+retrying transient failures, cleaning up staging — is written once, in :mod:`dvt_connect.transfer`
+and here, never in a connector (STYLE: "the base class owns the bookkeeping").
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from dvt_connect.adapters import AdapterFacts
+from dvt_connect.config.buckets import Bucket
+from dvt_connect.config.profiles import Connection
+from dvt_connect.connectors.selection import ConnectorType
+from dvt_connect.errors import UsageError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from dvt_connect.console import Console
+
+WRITE_MODES = ("overwrite", "append")
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """``[schema.]table`` as the user wrote it. Names are quoted per dialect, never spliced."""
+
+    name: str
+    schema: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> TableRef:
+        """Split ``schema.table``; double-quoted parts may contain dots (``"my.schema".t``)."""
+        parts = [p[1:-1].replace('""', '"') if p.startswith('"') else p
+                 for p in re.findall(r'"(?:[^"]|"")*"|[^.]+', text.strip())]
+        if not parts or len(parts) > 2 or any(not p for p in parts):
+            raise UsageError(f"`{text}` is not a table name; write `table` or `schema.table`.")
+        return cls(name=parts[-1], schema=parts[0] if len(parts) == 2 else None)
+
+    def sql(self, facts: AdapterFacts) -> str:
+        return facts.quote_qualified(self.schema, self.name)
+
+    def __str__(self) -> str:
+        return f"{self.schema}.{self.name}" if self.schema else self.name
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """What the user asked to read (``--table``/``--query`` and the read options)."""
+
+    table: TableRef | None = None
+    query: str | None = None
+    columns: tuple[str, ...] = ()
+    where: str | None = None
+    partitions: int | None = None
+    partition_column: str | None = None
+    fetch_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.table is None) == (self.query is None):
+            raise UsageError("give exactly one of --table and --query.")
+        if self.query is not None and (self.columns or self.where):
+            raise UsageError("--columns and --where go with --table; put them in --query.")
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One slice of a read: a predicate pushed to the source (None reads everything)."""
+
+    index: int
+    predicate: str | None
+    lower: Any = None
+    upper: Any = None
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """A pure description of a read, printed by ``--dry-run`` and executed by ``load``."""
+
+    connector: ConnectorType
+    reason: str
+    source: str
+    sql: str
+    partitions: tuple[Partition, ...]
+    partition_column: str | None = None
+    estimated_rows: int | None = None
+    fetch_size: int | None = None
+    bucket: Bucket | None = None
+    options: Mapping[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able, secret-free description."""
+        return {
+            "connector": self.connector.value,
+            "reason": self.reason,
+            "source": self.source,
+            "sql": self.sql,
+            "estimated_rows": self.estimated_rows,
+            "partition_column": self.partition_column,
+            "fetch_size": self.fetch_size,
+            "bucket": self.bucket.name if self.bucket else None,
+            "partitions": [
+                {"index": p.index, "predicate": p.predicate,
+                 "lower": _jsonable(p.lower), "upper": _jsonable(p.upper)}
+                for p in self.partitions
+            ],
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class WriteRequest:
+    """Where and how to write (``--target-table``, ``--mode``, ``--batch-size``,
+    ``--partition-by``)."""
+
+    table: TableRef | None = None
+    mode: str = "overwrite"
+    batch_size: int | None = None
+    partition_by: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.mode not in WRITE_MODES:
+            raise UsageError(f"unknown mode `{self.mode}`; valid: {', '.join(WRITE_MODES)}.")
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """What a write measured itself (bytes on disk for files; None where nothing is measured)."""
+
+    bytes_written: int | None = None
+    location: str = ""
+    notes: tuple[str, ...] = ()
+
+
+class BaseConnector(ABC):
+    """A connection that can be read from and/or written to through Spark.
+
+    Subclasses implement only what differs: ``plan_read`` (pure), ``load`` (lazy DataFrame) and
+    ``write_dataframe`` (the action). ``is_transient`` decides, from the exception alone, whether
+    re-running the action can succeed; the retry loop in :mod:`dvt_connect.transfer.retry` reads
+    only that.
+    """
+
+    connector_type: ClassVar[ConnectorType]
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        connection: Connection,
+        *,
+        bucket: Bucket | None = None,
+        console: Console | None = None,
+    ) -> None:
+        self.spark = spark
+        self.connection = connection
+        self.bucket = bucket
+        self.console = console
+
+    @property
+    def facts(self) -> AdapterFacts:
+        return self.connection.facts
+
+    @abstractmethod
+    def plan_read(self, request: ReadRequest, *, reason: str = "") -> ReadPlan:
+        """Plan a read: partitions, bounds, options. May query catalog statistics, never data."""
+
+    @abstractmethod
+    def load(self, plan: ReadPlan) -> DataFrame:
+        """The lazy DataFrame for a plan. No action runs here."""
+
+    def write_dataframe(self, df: DataFrame, request: WriteRequest) -> WriteOutcome:
+        """Run the action that moves ``df`` into this connection. Must leave the target as it
+        was when it fails (staging then swap), and clean up its own staging."""
+        raise UsageError(f"{self.connection.type} output `{self.connection.name}` cannot be "
+                         "written to.")
+
+    def estimate_rows(self, request: ReadRequest) -> int | None:
+        """Rows the read would return, from catalog statistics (no count); None if unknown."""
+        return None
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """True when re-running the failed action may succeed (default: never)."""
+        return False
+
+    def describe_error(self, exc: BaseException) -> str | None:
+        """One readable line for a database error (no Java stack), or None if not ours."""
+        return None
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (int, float, str, bool)):
+        return value
+    return str(value)

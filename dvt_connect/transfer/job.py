@@ -1,0 +1,159 @@
+"""`dvt transfer` as a job: configuration in, a plan or stats out.
+
+Resolves the outputs, finds the jars the transfer needs in the sync manifest (a missing one is
+one error naming the `dvt sync` to run), starts the one Spark session with exactly those jars and
+the buckets' Hadoop settings, then plans and runs the transfer.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from dvt_connect.config import Connection, Project, load_project
+from dvt_connect.connectors.base import ReadRequest, TableRef, WriteRequest
+from dvt_connect.errors import ConfigError, JarsMissingError, UsageError
+from dvt_connect.paths import jars_dir
+from dvt_connect.transfer.run import TransferPlan, execute_transfer, plan_transfer
+from dvt_connect.transfer.stats import TransferStats
+
+if TYPE_CHECKING:
+    from dvt_connect.console import Console
+
+_FS_SCHEMES = {"s3a://": "s3", "s3://": "s3", "gs://": "gcs", "abfss://": "azure",
+               "wasbs://": "azure"}
+
+
+@dataclass(frozen=True)
+class TransferOptions:
+    """The options of `dvt transfer`, as given (None means: not given)."""
+
+    source: str
+    table: str | None = None
+    query: str | None = None
+    target: str | None = None
+    target_table: str | None = None
+    mode: str = "overwrite"
+    where: str | None = None
+    columns: tuple[str, ...] = ()
+    connector: str = "auto"
+    bucket: str | None = None
+    partitions: int | None = None
+    partition_column: str | None = None
+    fetch_size: int | None = None
+    batch_size: int | None = None
+    partition_by: tuple[str, ...] = ()
+    master: str | None = None
+    dry_run: bool = False
+    profile: str | None = None
+    profiles_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class JobResult:
+    plan: TransferPlan
+    stats: TransferStats | None
+
+
+def jar_needs(connection: Connection) -> list[str]:
+    """Manifest keys (see dvt_connect.jars.manifest) whose jars this connection needs."""
+    needs: list[str] = []
+    if connection.is_files:
+        path = str(connection.path or "")
+        for scheme, bucket_type in _FS_SCHEMES.items():
+            if path.startswith(scheme):
+                needs.append(f"bucket:{bucket_type}")
+        return needs
+    if connection.facts.bundled_with_spark:
+        return needs
+    if connection.packages:
+        return [f"output:{connection.name}"]
+    if connection.type == "jdbc":
+        raise ConfigError(
+            f"output `{connection.name}` of type `jdbc` has no `packages:` naming its driver.",
+            path=connection.source_file, key=f"{connection.name}.packages",
+            hint="Add `packages: [group:artifact:version]` and run `dvt sync`.",
+        )
+    return [f"adapter:{connection.type}"]
+
+
+def read_request(options: TransferOptions, source: Connection) -> ReadRequest:
+    return ReadRequest(
+        table=TableRef.parse(options.table) if options.table else None,
+        query=options.query,
+        columns=options.columns,
+        where=options.where,
+        partitions=options.partitions or source.partitions,
+        partition_column=options.partition_column or source.partition_column,
+        fetch_size=options.fetch_size or source.fetch_size,
+    )
+
+
+def write_request(options: TransferOptions, target: Connection) -> WriteRequest:
+    if options.target_table:
+        table = TableRef.parse(options.target_table)
+    elif options.table:
+        # same table name, in the target's own schema
+        table = TableRef(name=TableRef.parse(options.table).name, schema=target.schema)
+    else:
+        raise UsageError("--query needs --target-table to name where the rows go.")
+    if table.schema is None and target.schema and not target.is_files:
+        table = TableRef(name=table.name, schema=target.schema)
+    return WriteRequest(
+        table=table,
+        mode=options.mode,
+        batch_size=options.batch_size or target.batch_size,
+        partition_by=options.partition_by,
+    )
+
+
+def run_job(options: TransferOptions, console: Console, *,
+            project: Project | None = None) -> JobResult:
+    """Plan (and unless ``dry_run``, run) one transfer from configuration."""
+    from dvt_connect import spark as spark_mod
+    from dvt_connect.jars.manifest import Manifest
+
+    started = time.perf_counter()
+    project = project or load_project(options.profiles_dir, options.profile, options.target)
+    for warning in project.warnings:
+        console.warn(warning)
+    source = project.connection(options.source)
+    target = project.connection(options.target)
+    read = read_request(options, source)
+    write = write_request(options, target)
+
+    manifest = Manifest.load(jars_dir())
+    needs = jar_needs(source) + [n for n in jar_needs(target) if n not in jar_needs(source)]
+    missing = manifest.missing_for(needs)
+    if missing:
+        adapters = sorted({n.split(":", 1)[1] for n in missing if n.startswith("adapter:")})
+        command = "dvt sync" + "".join(f" --adapter {a}" for a in adapters)
+        if options.profile and not adapters:
+            command += f" --profile {options.profile}"
+        raise JarsMissingError(missing, command)
+    jars = [str(p) for p in manifest.jars_for(needs)]
+
+    buckets = project.buckets
+    hadoop_conf: dict[str, str] = {}
+    native = source.facts.native
+    if native is not None and buckets:
+        optional = [f"native:{native.name}"] + [f"bucket:{b.type}" for b in buckets.values()]
+        jars += [str(p) for p in manifest.jars_for(optional) if str(p) not in jars]
+    for bucket in buckets.values():
+        hadoop_conf.update(bucket.hadoop_conf())
+
+    spec = spark_mod.session_spec(master=options.master or project.spark_master, jars=jars,
+                                  hadoop_conf=hadoop_conf, conf=project.spark_conf)
+    spark = spark_mod.get_session(spec)
+    plan, source_connector, target_connector = plan_transfer(
+        spark, source, target, read, write, buckets=buckets, connector=options.connector,
+        preferred_bucket=options.bucket or project.bucket_target, console=console,
+        jars=tuple(jars),
+    )
+    planning = time.perf_counter() - started
+    if options.dry_run:
+        return JobResult(plan=plan, stats=None)
+    stats = execute_transfer(spark, plan, source_connector, target_connector, console=console,
+                             planning_seconds=planning)
+    return JobResult(plan=plan, stats=stats)

@@ -1,0 +1,243 @@
+"""A transfer, start to end: plan the read, then run the one action that moves the data.
+
+The source is read once: rows and payload bytes are observed on the DataFrame the write
+consumes (``DataFrame.observe``), so no ``count()`` runs against the source (NOTES #1). The
+action is retried as a whole when the failure is transient (NOTES #2); the target's own staging
+makes a re-run safe and a failure harmless (NOTES #5).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dvt_connect.config.buckets import Bucket
+from dvt_connect.config.profiles import Connection
+from dvt_connect.connectors.base import BaseConnector, ReadPlan, ReadRequest, WriteRequest
+from dvt_connect.errors import DvtError, TransferError
+from dvt_connect.secrets import redact
+from dvt_connect.transfer.progress import track
+from dvt_connect.transfer.stats import TransferStats
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql.types import StructType
+
+    from dvt_connect.console import Console
+    from dvt_connect.transfer.retry import RetryConfig
+
+_FIXED_WIDTHS = {
+    "BooleanType": 1, "ByteType": 1, "ShortType": 2, "IntegerType": 4, "LongType": 8,
+    "FloatType": 4, "DoubleType": 8, "DateType": 4, "TimestampType": 8,
+    "TimestampNTZType": 8,
+}
+
+
+@dataclass(frozen=True)
+class TransferPlan:
+    """Everything decided before data moves; ``--dry-run`` prints this and stops."""
+
+    source: Connection
+    target: Connection
+    read: ReadPlan
+    write: WriteRequest
+    jars: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "source": {"output": self.source.name, "type": self.source.type,
+                       "location": self.source.location()},
+            "target": {"output": self.target.name, "type": self.target.type,
+                       "location": self.target.location(),
+                       "table": str(self.write.table) if self.write.table else None,
+                       "mode": self.write.mode,
+                       "partition_by": list(self.write.partition_by)},
+            "read": self.read.describe(),
+            "jars": list(self.jars),
+            "warnings": list(self.warnings),
+        }
+
+
+def plan_transfer(
+    spark: SparkSession,
+    source: Connection,
+    target: Connection,
+    read: ReadRequest,
+    write: WriteRequest,
+    *,
+    buckets: Mapping[str, Bucket] | None = None,
+    connector: str = "auto",
+    preferred_bucket: str | None = None,
+    console: Console | None = None,
+    jars: tuple[str, ...] = (),
+) -> tuple[TransferPlan, BaseConnector, BaseConnector]:
+    """Choose connectors and plan the read (catalog statistics only; no data is read)."""
+    from dvt_connect.connectors import ConnectorFactory
+
+    factory = ConnectorFactory(spark, buckets or {}, console=console)
+    source_connector = factory.for_source(source, read, mode=connector,
+                                          preferred_bucket=preferred_bucket)
+    target_connector = factory.for_target(target)
+    choice = getattr(source_connector, "choice", None)
+    reason = choice.reason if choice is not None else ""
+    read_plan = source_connector.plan_read(read, reason=reason)
+    warnings = tuple(choice.warnings) if choice is not None else ()
+    plan = TransferPlan(source=source, target=target, read=read_plan, write=write, jars=jars,
+                        warnings=warnings)
+    return plan, source_connector, target_connector
+
+
+def execute_transfer(
+    spark: SparkSession,
+    plan: TransferPlan,
+    source_connector: BaseConnector,
+    target_connector: BaseConnector,
+    *,
+    retry: RetryConfig | None = None,
+    console: Console | None = None,
+    planning_seconds: float = 0.0,
+) -> TransferStats:
+    """Run the action that moves the data, retrying it whole when the failure is transient."""
+    from pyspark.sql import Observation
+
+    from dvt_connect.transfer.retry import RetryConfig, RetryHandler
+
+    handler = RetryHandler(retry or RetryConfig())
+    observations: list[Any] = []
+
+    def attempt() -> Any:
+        df = source_connector.load(plan.read)
+        observation = Observation(f"dvt_{uuid.uuid4().hex[:8]}")
+        observations.append(observation)
+        observed = df.observe(observation, *_measures(df.schema))
+        with track(spark, console, f"{plan.source.name} -> {plan.target.name}",
+                   job_group=f"dvt-{uuid.uuid4().hex[:8]}"):
+            return target_connector.write_dataframe(observed, plan.write)
+
+    def is_transient(exc: BaseException) -> bool:
+        return source_connector.is_transient(exc) or target_connector.is_transient(exc)
+
+    def on_retry(attempt_number: int, exc: BaseException, delay: float) -> None:
+        if console is not None:
+            console.warn(
+                f"transient error, retrying in {delay:.1f}s (attempt {attempt_number + 1}): "
+                f"{_describe(exc, source_connector, target_connector)}"
+            )
+
+    started = time.perf_counter()
+    try:
+        outcome, retries = _run_with_retries(handler, attempt, is_transient, on_retry)
+    except DvtError:
+        raise
+    except Exception as exc:
+        raise TransferError(
+            f"transfer from `{plan.source.name}` to `{plan.target.name}` failed: "
+            + _describe(exc, source_connector, target_connector),
+            hint="The target was left as it was. Run with --debug for the full error.",
+        ) from exc
+    moving = time.perf_counter() - started
+
+    metrics = observations[-1].get
+    rows = int(metrics.get("rows") or 0)
+    if outcome.bytes_written is not None:
+        size, kind = int(outcome.bytes_written), "files written"
+    else:
+        size, kind = int(metrics.get("payload_bytes") or 0), "payload"
+    return TransferStats(
+        source=plan.source.name,
+        target=plan.target.name,
+        connector=plan.read.connector,
+        reason=plan.read.reason,
+        target_connector=target_connector.connector_type,
+        rows=rows,
+        bytes=size,
+        bytes_kind=kind,
+        partitions=len(plan.read.partitions),
+        planning_seconds=planning_seconds,
+        moving_seconds=moving,
+        retries=retries,
+        warnings=plan.warnings,
+        notes=tuple(plan.read.notes) + tuple(outcome.notes),
+    )
+
+
+def transfer(
+    spark: SparkSession,
+    source: Connection,
+    target: Connection,
+    read: ReadRequest,
+    write: WriteRequest,
+    *,
+    buckets: Mapping[str, Bucket] | None = None,
+    connector: str = "auto",
+    preferred_bucket: str | None = None,
+    retry: RetryConfig | None = None,
+    console: Console | None = None,
+) -> TransferStats:
+    """The Python API: move one table with an existing SparkSession and return its stats."""
+    started = time.perf_counter()
+    plan, source_connector, target_connector = plan_transfer(
+        spark, source, target, read, write, buckets=buckets, connector=connector,
+        preferred_bucket=preferred_bucket, console=console,
+    )
+    planning = time.perf_counter() - started
+    return execute_transfer(spark, plan, source_connector, target_connector, retry=retry,
+                            console=console, planning_seconds=planning)
+
+
+def _run_with_retries(
+    handler: Any,
+    action: Callable[[], Any],
+    is_transient: Callable[[BaseException], bool],
+    on_retry: Callable[[int, BaseException, float], None],
+) -> tuple[Any, int]:
+    result = handler.run(action, is_transient, on_retry=on_retry)
+    if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], int):
+        return result[0], result[1]
+    return result, int(getattr(handler, "retries", 0))
+
+
+def _measures(schema: StructType) -> list[Column]:
+    """Row count and payload bytes, computed by the pass that moves the data."""
+    from pyspark.sql import functions as F
+
+    sizes: list[Column] = []
+    for f in schema.fields:
+        col = F.col("`" + f.name.replace("`", "``") + "`")
+        kind = type(f.dataType).__name__
+        if kind == "StringType" or kind in ("CharType", "VarcharType"):
+            sizes.append(F.coalesce(F.octet_length(col), F.lit(0)))
+        elif kind == "BinaryType":
+            sizes.append(F.coalesce(F.length(col), F.lit(0)))
+        elif kind == "DecimalType":
+            width = 8 if f.dataType.precision <= 18 else 16  # type: ignore[attr-defined]
+            sizes.append(F.when(col.isNotNull(), F.lit(width)).otherwise(F.lit(0)))
+        elif kind in _FIXED_WIDTHS:
+            sizes.append(F.when(col.isNotNull(), F.lit(_FIXED_WIDTHS[kind])).otherwise(F.lit(0)))
+        else:
+            sizes.append(F.coalesce(F.octet_length(F.to_json(col)), F.lit(0)))
+    total = sizes[0] if sizes else F.lit(0)
+    for size in sizes[1:]:
+        total = total + size
+    return [F.count(F.lit(1)).alias("rows"), F.sum(total.cast("long")).alias("payload_bytes")]
+
+
+def _describe(exc: BaseException, *connectors: BaseConnector) -> str:
+    for connector in connectors:
+        message = connector.describe_error(exc)
+        if message:
+            return redact(message)
+    text = str(exc)
+    java = getattr(exc, "java_exception", None)
+    if java is not None:
+        try:
+            text = str(java.toString())
+        except Exception:  # noqa: BLE001 - py4j may be gone during shutdown
+            pass
+    first = (text.strip().splitlines() or [type(exc).__name__])[0]
+    return redact(first[:500])
+

@@ -1,0 +1,69 @@
+"""What a transfer measured: counted in the pass that moved the data, never estimated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from dvt_connect.connectors.selection import ConnectorType
+
+
+@dataclass(frozen=True)
+class TransferStats:
+    """Stats of one transfer.
+
+    ``rows`` comes from an Observation on the DataFrame the write consumed (the same pass, NOTES
+    #1). ``bytes`` is measured (NOTES #3): for file targets the size of the files written; for
+    database targets the summed size of the values that went through (strings and binaries by
+    their byte length, fixed-width types by their width); ``bytes_kind`` says which.
+    """
+
+    source: str
+    target: str
+    connector: ConnectorType
+    reason: str
+    target_connector: ConnectorType
+    rows: int
+    bytes: int | None
+    bytes_kind: str | None
+    partitions: int
+    planning_seconds: float
+    moving_seconds: float
+    retries: int = 0
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def duration_seconds(self) -> float:
+        return self.planning_seconds + self.moving_seconds
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.moving_seconds if self.moving_seconds > 0 else 0.0
+
+    @property
+    def mb_per_second(self) -> float | None:
+        if self.bytes is None or self.moving_seconds <= 0:
+            return None
+        return self.bytes / 1024 / 1024 / self.moving_seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "target": self.target,
+            "connector": self.connector.value,
+            "reason": self.reason,
+            "target_connector": self.target_connector.value,
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "bytes_kind": self.bytes_kind,
+            "partitions": self.partitions,
+            "planning_seconds": round(self.planning_seconds, 3),
+            "moving_seconds": round(self.moving_seconds, 3),
+            "duration_seconds": round(self.duration_seconds, 3),
+            "rows_per_second": round(self.rows_per_second, 1),
+            "mb_per_second": None if self.mb_per_second is None else round(self.mb_per_second, 3),
+            "retries": self.retries,
+            "warnings": list(self.warnings),
+            "notes": list(self.notes),
+        }
