@@ -122,14 +122,15 @@ class MavenVersion:
             items.pop()
         self.items = items
 
-    def _pairs(self, other: MavenVersion) -> list[tuple[tuple[int, int | str], ...]]:
+    def _pairs(self, other: MavenVersion
+               ) -> list[tuple[tuple[int, int | str], tuple[int, int | str]]]:
         length = max(len(self.items), len(other.items))
         a: list[tuple[int, int | str] | None] = [*self.items, *[None] * (length - len(self.items))]
         b: list[tuple[int, int | str] | None] = [
             *other.items, *[None] * (length - len(other.items))
         ]
         pairs = []
-        for x, y in zip(a, b):
+        for x, y in zip(a, b, strict=False):
             # a missing item is 0 beside a number and "release" beside a qualifier
             x = x or ((2, 0) if y and y[0] == 2 else (0, 6))
             y = y or ((2, 0) if x[0] == 2 else (0, 6))

@@ -21,10 +21,6 @@ from dvt_connect.transfer.stats import TransferStats
 if TYPE_CHECKING:
     from dvt_connect.console import Console
 
-_FS_SCHEMES = {"s3a://": "s3", "s3://": "s3", "gs://": "gcs", "abfss://": "azure",
-               "wasbs://": "azure"}
-
-
 @dataclass(frozen=True)
 class TransferOptions:
     """The options of `dvt transfer`, as given (None means: not given)."""
@@ -54,28 +50,6 @@ class TransferOptions:
 class JobResult:
     plan: TransferPlan
     stats: TransferStats | None
-
-
-def jar_needs(connection: Connection) -> list[str]:
-    """Manifest keys (see dvt_connect.jars.manifest) whose jars this connection needs."""
-    needs: list[str] = []
-    if connection.is_files:
-        path = str(connection.path or "")
-        for scheme, bucket_type in _FS_SCHEMES.items():
-            if path.startswith(scheme):
-                needs.append(f"bucket:{bucket_type}")
-        return needs
-    if connection.facts.bundled_with_spark:
-        return needs
-    if connection.packages:
-        return [f"output:{connection.name}"]
-    if connection.type == "jdbc":
-        raise ConfigError(
-            f"output `{connection.name}` of type `jdbc` has no `packages:` naming its driver.",
-            path=connection.source_file, key=f"{connection.name}.packages",
-            hint="Add `packages: [group:artifact:version]` and run `dvt sync`.",
-        )
-    return [f"adapter:{connection.type}"]
 
 
 def read_request(options: TransferOptions, source: Connection) -> ReadRequest:
@@ -113,6 +87,7 @@ def run_job(options: TransferOptions, console: Console, *,
     """Plan (and unless ``dry_run``, run) one transfer from configuration."""
     from dvt_connect import spark as spark_mod
     from dvt_connect.jars.manifest import Manifest
+    from dvt_connect.jars.plan import connection_needs
 
     started = time.perf_counter()
     project = project or load_project(options.profiles_dir, options.profile, options.target)
@@ -124,7 +99,14 @@ def run_job(options: TransferOptions, console: Console, *,
     write = write_request(options, target)
 
     manifest = Manifest.load(jars_dir())
-    needs = jar_needs(source) + [n for n in jar_needs(target) if n not in jar_needs(source)]
+    for connection in (source, target):
+        if connection.type == "jdbc" and not connection.packages:
+            raise ConfigError(
+                f"output `{connection.name}` of type `jdbc` has no `packages:` naming its "
+                "driver.", path=connection.source_file, key=f"{connection.name}.packages",
+                hint="Add `packages: [group:artifact:version]` and run `dvt sync`.",
+            )
+    needs = list(dict.fromkeys(connection_needs(source) + connection_needs(target)))
     missing = manifest.missing_for(needs)
     if missing:
         adapters = sorted({n.split(":", 1)[1] for n in missing if n.startswith("adapter:")})

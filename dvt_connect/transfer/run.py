@@ -8,6 +8,7 @@ makes a re-run safe and a failure harmless (NOTES #5).
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -23,7 +24,7 @@ from dvt_connect.transfer.progress import track
 from dvt_connect.transfer.stats import TransferStats
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql import Column, SparkSession
     from pyspark.sql.types import StructType
 
     from dvt_connect.console import Console
@@ -234,10 +235,8 @@ def _describe(exc: BaseException, *connectors: BaseConnector) -> str:
     text = str(exc)
     java = getattr(exc, "java_exception", None)
     if java is not None:
-        try:
+        with contextlib.suppress(Exception):  # py4j may be gone during shutdown
             text = str(java.toString())
-        except Exception:  # noqa: BLE001 - py4j may be gone during shutdown
-            pass
     first = (text.strip().splitlines() or [type(exc).__name__])[0]
     return redact(first[:500])
 

@@ -1,0 +1,158 @@
+"""What the configuration needs: need keys and their top-level coordinates, from the facts.
+
+Need keys: ``adapter:<type>`` (the JDBC driver of an adapter type), ``output:<name>`` (an output
+with its own ``packages:``, which replace the adapter's driver), ``native:<adapter>`` (a native
+bulk connector, needed when a bucket it can stage through is configured) and ``bucket:<type>``
+(the Hadoop filesystem of a bucket type).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from dvt_connect.adapters import ADAPTERS, FILESYSTEMS, AdapterFacts, NativeFacts, adapter
+from dvt_connect.errors import DvtError, NotFoundError
+from dvt_connect.jars.coordinates import Coordinate
+from dvt_connect.jars.resolver import Need
+from dvt_connect.jars.spark_versions import SparkInstall, installed_spark
+
+
+class NoReleaseError(DvtError):
+    """No release of a native connector is published for the installed Spark and Scala."""
+
+    def __init__(self, native: NativeFacts, spark: SparkInstall) -> None:
+        self.native = native
+        self.spark = spark
+        published = "; ".join(
+            f"Spark {minor}"
+            + (f" (Scala {'/'.join(native.scala_binaries[minor])} only)"
+               if minor in native.scala_binaries else "")
+            + f": {version}" for minor, version in sorted(native.releases.items())) or "none"
+        artifact = native.artifact.format(scala=spark.scala_binary, spark=spark.spark_minor)
+        super().__init__(
+            f"no release of the {native.name} Spark connector (`{native.group}:{artifact}`) "
+            f"fits Spark {spark.spark_minor} / Scala {spark.scala_binary}. Releases known: "
+            f"{published}.",
+            hint=f"Install a PySpark that one of them supports, or, to try another build at "
+            f"your own risk, list its coordinates under `packages:` of the output. See "
+            f"{native.docs}." if native.docs else "",
+        )
+
+
+def native_coordinates(native: NativeFacts, spark: SparkInstall) -> tuple[Coordinate, ...]:
+    """The connector release for the installed Spark minor and Scala binary versions."""
+    version = native.releases.get(spark.spark_minor)
+    scalas = native.scala_binaries.get(spark.spark_minor)
+    if version is None or (scalas is not None and spark.scala_binary not in scalas):
+        raise NoReleaseError(native, spark)
+    artifact = native.artifact.format(scala=spark.scala_binary, spark=spark.spark_minor)
+    return (Coordinate(native.group, artifact, version),
+            *(Coordinate.parse(c, f"{native.name} extra_packages")
+              for c in native.extra_packages))
+
+
+def _fill(text: str, spark: SparkInstall) -> str:
+    return text.format(hadoop=spark.hadoop_version, scala=spark.scala_binary,
+                       spark=spark.spark_minor)
+
+
+def adapter_need(facts: AdapterFacts) -> Need:
+    coordinates = tuple(Coordinate.parse(c, f"the `{facts.name}` driver")
+                        for c in facts.driver_packages)
+    note = facts.driver_note if not coordinates and not facts.bundled_with_spark else None
+    if facts.bundled_with_spark:
+        note = f"the {facts.name} driver ships with Spark; nothing to download."
+    return Need(f"adapter:{facts.name}", coordinates, note=note)
+
+
+def native_need(native: NativeFacts, spark: SparkInstall) -> Need:
+    key = f"native:{native.name}"
+    try:
+        return Need(key, native_coordinates(native, spark))
+    except NoReleaseError as exc:
+        return Need(key, problem=str(exc))
+
+
+def bucket_need(bucket_type: str, spark: SparkInstall) -> Need:
+    if bucket_type not in FILESYSTEMS:
+        raise NotFoundError("bucket type", bucket_type, FILESYSTEMS)
+    fs = FILESYSTEMS[bucket_type]
+    return Need(f"bucket:{bucket_type}",
+                tuple(Coordinate.parse(_fill(c, spark), f"the `{bucket_type}` filesystem")
+                      for c in fs.packages),
+                transitive=fs.transitive)
+
+
+def output_need(name: str, packages: Iterable[str]) -> Need:
+    return Need(f"output:{name}", tuple(Coordinate.parse(p, f"`packages:` of output `{name}`")
+                                        for p in packages))
+
+
+def needs_for(connections: Iterable[Any], buckets: Iterable[Any] | Mapping[str, Any],
+              spark: SparkInstall) -> list[Need]:
+    """Needs of a profile's outputs and buckets, each once, in a stable order."""
+    bucket_list = list(buckets.values()) if isinstance(buckets, Mapping) else list(buckets)
+    bucket_types = sorted({b.type for b in bucket_list})
+    needs: dict[str, Need] = {}
+    for conn in connections:
+        facts: AdapterFacts = getattr(conn, "facts", None) or adapter(conn.type)
+        packages = tuple(getattr(conn, "packages", ()) or ())
+        need = output_need(conn.name, packages) if packages else adapter_need(facts)
+        needs.setdefault(need.key, need)
+        native = facts.native
+        if native is not None and set(native.bucket_types) & set(bucket_types):
+            needs.setdefault(f"native:{native.name}", native_need(native, spark))
+    for bucket_type in bucket_types:
+        needs.setdefault(f"bucket:{bucket_type}", bucket_need(bucket_type, spark))
+    return list(needs.values())
+
+
+def needs_for_types(adapter_types: Iterable[str], bucket_types: Iterable[str],
+                    spark: SparkInstall) -> list[Need]:
+    """Needs for `--adapter` / `--bucket` / `--all`: each adapter's driver and native
+    connector, each bucket type's filesystem."""
+    needs: dict[str, Need] = {}
+    for name in adapter_types:
+        facts = adapter(name)
+        needs.setdefault(f"adapter:{facts.name}", adapter_need(facts))
+        if facts.native is not None:
+            needs.setdefault(f"native:{facts.native.name}", native_need(facts.native, spark))
+    for bucket_type in bucket_types:
+        needs.setdefault(f"bucket:{bucket_type}", bucket_need(bucket_type, spark))
+    return list(needs.values())
+
+
+def all_types() -> tuple[list[str], list[str]]:
+    adapters = [name for name, f in ADAPTERS.items() if f.kind == "jdbc"]
+    return adapters, [t for t, fs in FILESYSTEMS.items() if fs.packages]
+
+
+_FS_SCHEMES = {"s3a://": "s3", "s3://": "s3", "gs://": "gcs", "abfss://": "azure",
+               "wasbs://": "azure"}
+
+
+def connection_needs(connection: Any) -> list[str]:
+    """The need keys whose jars a connection's Spark session must load (transfer, debug):
+    its driver (or its own `packages:`), or for a `files` output on a bucket path, that
+    bucket type's filesystem."""
+    facts: AdapterFacts = getattr(connection, "facts", None) or adapter(connection.type)
+    if facts.kind == "files":
+        path = str(getattr(connection, "path", "") or "")
+        return [f"bucket:{t}" for scheme, t in _FS_SCHEMES.items() if path.startswith(scheme)]
+    if getattr(connection, "packages", ()):
+        return [f"output:{connection.name}"]
+    return [f"adapter:{facts.name}"]
+
+
+def requirements_for(connections: Iterable[Any],
+                     buckets: Iterable[Any] | Mapping[str, Any],
+                     spark: SparkInstall | None = None) -> dict[str, list[str]]:
+    """Need key -> top-level coordinates (empty for drivers Spark ships, such as derby).
+
+    Native connectors with no release for the installed Spark are left out: ``needs_for``
+    carries the reason.
+    """
+    spark = spark or installed_spark()
+    return {n.key: [str(c) for c in n.coordinates]
+            for n in needs_for(connections, buckets, spark) if n.problem is None}
