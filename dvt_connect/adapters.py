@@ -30,6 +30,27 @@ class NativeFacts:
     bucket_types: tuple[str, ...]
     extra_packages: tuple[str, ...] = ()
     docs: str = ""
+    # Spark minor -> Scala binary versions its release is published for (absent: every Scala
+    # version that Spark offers); where each release fact was checked.
+    scala_binaries: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FilesystemFacts:
+    """The Hadoop filesystem a bucket type needs on Spark's classpath.
+
+    ``packages`` may contain ``{hadoop}``: the Hadoop version the installed PySpark ships (the
+    filesystem jar must match it exactly). ``transitive=False`` takes the jar alone: a shaded
+    jar bundles what its POM lists.
+    """
+
+    type: str
+    scheme: str
+    packages: tuple[str, ...] = ()
+    transitive: bool = True
+    docs: str = ""
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -215,12 +236,36 @@ ADAPTERS: Mapping[str, AdapterFacts] = MappingProxyType(
                     spark_format="net.snowflake.spark.snowflake",
                     group="net.snowflake",
                     artifact="spark-snowflake_{scala}",
-                    releases={"3.4": "3.1.1", "3.5": "3.1.1"},
+                    # 3.x is one artifact for Spark 3.2-3.5 (Scala 2.12 and 2.13); from 3.2.0
+                    # on, Spark 4 builds carry a `-spark_4.x` suffix and are Scala 2.13 only.
+                    releases={"3.3": "3.1.7", "3.4": "3.1.7", "3.5": "3.1.7",
+                              "4.0": "3.2.2-spark_4.0", "4.1": "3.2.2-spark_4.1"},
+                    scala_binaries={"4.0": ("2.13",), "4.1": ("2.13",)},
                     bucket_types=("s3", "azure", "gcs"),
-                    extra_packages=("net.snowflake:snowflake-jdbc:3.20.0",),
+                    # the connector's POM declares snowflake-jdbc; nothing extra is needed
+                    extra_packages=(),
                     docs="https://docs.snowflake.com/en/user-guide/spark-connector",
+                    sources=(
+                        "https://docs.snowflake.com/release-notes/clients-drivers/"
+                        "spark-connector-2024 (3.x: one artifact for Spark 3.2-3.5)",
+                        "https://index.scala-lang.org/snowflakedb/spark-snowflake (3.1.7, "
+                        "Scala 2.12/2.13)",
+                        "snowflakedb/spark-snowflake build.sbt (version "
+                        "`<connector>-spark_<major.minor>`, Spark 3.5/4.0/4.1, Scala 2.13 "
+                        "for 4.x)",
+                        "https://github.com/snowflakedb/spark-snowflake/issues/607 (v3.2.0 "
+                        "adds Spark 4.0 and 4.1)",
+                    ),
                 ),
-                catalog=CatalogQueries(default_schema="PUBLIC"),
+                catalog=CatalogQueries(
+                    # INFORMATION_SCHEMA.TABLES.ROW_COUNT (docs.snowflake.com/en/sql-reference/
+                    # info-schema/tables), in the session's database
+                    row_estimate=(
+                        "SELECT ROW_COUNT FROM INFORMATION_SCHEMA.TABLES "
+                        "WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {table}"
+                    ),
+                    default_schema="PUBLIC",
+                ),
                 required=("account", "user"),
                 secret_fields=("private_key_path",),
             ),
@@ -229,9 +274,11 @@ ADAPTERS: Mapping[str, AdapterFacts] = MappingProxyType(
                 kind="jdbc",
                 url_template=None,
                 driver_note=(
-                    "Google's BigQuery JDBC driver (Simba) is not published on Maven Central; "
-                    "download it from Google Cloud and add it with `packages:` or put the jar in "
-                    "the jars folder, or configure a GCS bucket to use the native connector."
+                    "Google's BigQuery JDBC driver (Simba) is not published on Maven Central: "
+                    "download the driver zip from Google Cloud's BigQuery JDBC page and unzip "
+                    "its jars into the jars folder (or publish them to your own Maven "
+                    "repository and list them under `packages:`), or configure a GCS bucket so "
+                    "the native spark-bigquery connector is used instead."
                 ),
                 quote="`",
                 native=NativeFacts(
@@ -239,9 +286,16 @@ ADAPTERS: Mapping[str, AdapterFacts] = MappingProxyType(
                     spark_format="bigquery",
                     group="com.google.cloud.spark",
                     artifact="spark-{spark}-bigquery",
-                    releases={"3.5": "0.41.0", "4.0": "0.42.0"},
+                    # spark-4.0-bigquery since 0.43.0 (GA in 0.44.0), spark-4.1-bigquery since
+                    # 0.44.0; both need Java 17.
+                    releases={"3.5": "0.44.2", "4.0": "0.44.2", "4.1": "0.44.2"},
                     bucket_types=("gcs",),
                     docs="https://github.com/GoogleCloudDataproc/spark-bigquery-connector",
+                    sources=(
+                        "GoogleCloudDataproc/spark-bigquery-connector CHANGES.md (0.35.0 adds "
+                        "spark-3.5-bigquery, 0.43.0 spark-4.0-bigquery, 0.44.0 "
+                        "spark-4.1-bigquery; 0.44.2 released 2026-05-20)",
+                    ),
                 ),
                 required=("project",),
                 aliases={"dataset": "schema", "database": "project"},
@@ -259,9 +313,21 @@ ADAPTERS: Mapping[str, AdapterFacts] = MappingProxyType(
                     spark_format="io.github.spark_redshift_community.spark.redshift",
                     group="io.github.spark-redshift-community",
                     artifact="spark-redshift_{scala}",
-                    releases={"3.5": "6.3.0-spark_3.5"},
+                    releases={"3.3": "6.7.0-spark_3.3", "3.4": "6.7.0-spark_3.4",
+                              "3.5": "6.7.0-spark_3.5", "4.0": "6.6.1-spark_4.0",
+                              "4.1": "6.7.0-spark_4.1"},
+                    # Spark 3.x builds are published for Scala 2.12 only, 4.x for 2.13 only
+                    scala_binaries={"3.3": ("2.12",), "3.4": ("2.12",), "3.5": ("2.12",),
+                                    "4.0": ("2.13",), "4.1": ("2.13",)},
                     bucket_types=("s3",),
+                    # the JDBC driver is not a compile dependency of the connector
+                    extra_packages=("com.amazon.redshift:redshift-jdbc42:2.1.0.30",),
                     docs="https://github.com/spark-redshift-community/spark-redshift",
+                    sources=(
+                        "https://index.scala-lang.org/spark_redshift_community/spark.redshift "
+                        "(6.7.0-spark_3.3/3.4/3.5 Scala 2.12; 6.6.1-spark_4.0 and "
+                        "6.7.0-spark_4.1 Scala 2.13)",
+                    ),
                 ),
                 catalog=CatalogQueries(
                     row_estimate=(
@@ -345,6 +411,11 @@ ADAPTERS: Mapping[str, AdapterFacts] = MappingProxyType(
             AdapterFacts(
                 name="jdbc",
                 kind="jdbc",
+                driver_note=(
+                    "The generic `jdbc` type has no driver of its own: list the driver's Maven "
+                    "coordinates under `packages:` in the output (for example "
+                    "`packages: [org.hsqldb:hsqldb:2.7.4]`) and `dvt sync` fetches them."
+                ),
                 required=("url", "driver"),
             ),
             AdapterFacts(
@@ -353,6 +424,44 @@ ADAPTERS: Mapping[str, AdapterFacts] = MappingProxyType(
                 required=("path",),
                 aliases={"location": "path"},
             ),
+        )
+    }
+)
+
+# Hadoop filesystems for staging buckets, by bucket type.
+FILESYSTEMS: Mapping[str, FilesystemFacts] = MappingProxyType(
+    {
+        facts.type: facts
+        for facts in (
+            FilesystemFacts(
+                type="s3",
+                scheme="s3a",
+                # hadoop-aws must be the exact Hadoop version Spark ships; its POM declares the
+                # AWS SDK v2 `software.amazon.awssdk:bundle` it was built with.
+                packages=("org.apache.hadoop:hadoop-aws:{hadoop}",),
+                docs="https://hadoop.apache.org/docs/stable/hadoop-aws/tools/hadoop-aws/",
+                sources=("https://hadoop.apache.org/release/3.4.3.html (the SDK bundle is "
+                         "declared by hadoop-aws, not shipped)",),
+            ),
+            FilesystemFacts(
+                type="gcs",
+                scheme="gs",
+                # the shaded jar bundles the Google client libraries its POM lists
+                packages=("com.google.cloud.bigdataoss:gcs-connector:3.1.7:shaded",),
+                transitive=False,
+                docs="https://github.com/GoogleCloudDataproc/hadoop-connectors",
+                sources=("https://central.sonatype.com/artifact/com.google.cloud.bigdataoss/"
+                         "gcs-connector (3.1.7)",
+                         "GoogleCloudDataproc/hadoop-connectors gcs/CHANGES.md (3.x: Hadoop "
+                         "3 only)"),
+            ),
+            FilesystemFacts(
+                type="azure",
+                scheme="abfss",
+                packages=("org.apache.hadoop:hadoop-azure:{hadoop}",),
+                docs="https://hadoop.apache.org/docs/stable/hadoop-azure/abfs.html",
+            ),
+            FilesystemFacts(type="local", scheme="file"),
         )
     }
 )
