@@ -74,7 +74,8 @@ class RichConsole:
     def _print(self, console: Any, text: str, style: str | None = None) -> None:
         from rich.text import Text
 
-        console.print(Text(redact(text), style=style or ""))
+        # never hard-wrapped: a message stays one line in a log or a pipe
+        console.print(Text(redact(text), style=style or ""), soft_wrap=True)
 
     def info(self, message: str) -> None:
         self._print(self._out, message)

@@ -73,6 +73,17 @@ def clear() -> None:
 _URL_SECRET = re.compile(r"((?:password|pwd|secret|token|sig)=)[^&;]*", re.IGNORECASE)
 
 
+_URL_USERINFO = re.compile(r"://[^/@:]*:([^/@]*)@")
+
+
+def register_url(url: str) -> None:
+    """Register the credentials a URL carries (``user:password@``, ``password=``, ``sig=``)."""
+    for match in _URL_USERINFO.finditer(url):
+        register(match.group(1))
+    for match in _URL_SECRET.finditer(url):
+        register(match.group(0)[len(match.group(1)):])
+
+
 def redact_url(url: str) -> str:
     """Mask credentials embedded in a URL (userinfo and password-like parameters)."""
     url = re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1" + MASK + "@", url)

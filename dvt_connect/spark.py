@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -189,6 +190,8 @@ def _start(spec: SessionSpec) -> SparkSession:
     from dvt_connect.paths import dvt_home
 
     (dvt_home() / "derby").mkdir(parents=True, exist_ok=True)
+    # Python workers (Python data sources, UDFs) must run this interpreter, not `python3` on PATH
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder: Any = SparkSession.builder.master(spec.master).appName(spec.app_name)
     for key, value in spec.all_conf().items():
         builder = builder.config(key, value)

@@ -60,6 +60,10 @@ class Connection:
     batch_size: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
+    def __repr__(self) -> str:
+        # the generated repr would show the URL's and the properties' credentials
+        return f"Connection(name={self.name!r}, {self.display()!r})"
+
     @property
     def is_files(self) -> bool:
         return self.facts.kind == "files"
@@ -210,6 +214,11 @@ def parse_connection(name: str, data: Any, *, path: Path, key: str) -> Connectio
     if not isinstance(properties, dict):
         raise fail("`properties` must be a mapping of JDBC property names to values.",
                     "properties")
+    for prop, prop_value in properties.items():
+        if str(prop).lower() in COMMON_SECRET_FIELDS or str(prop).lower() in facts.secret_fields:
+            secrets.register(str(prop_value))
+    if values.get("url"):
+        secrets.register_url(str(values["url"]))
 
     if facts.kind == "files":
         fmt = str(values.get("format") or "parquet").lower()
@@ -220,10 +229,6 @@ def parse_connection(name: str, data: Any, *, path: Path, key: str) -> Connectio
         values.pop("format", None)
     _check_auth(facts, values, extra, fail)
 
-    tuning = {
-        k: _positive_int(extra.get(k), fail, k)
-        for k in ("partitions", "fetch_size", "batch_size")
-    }
     partition_column = extra.get("partition_column")
     return Connection(
         name=name,
@@ -234,7 +239,9 @@ def parse_connection(name: str, data: Any, *, path: Path, key: str) -> Connectio
         properties={str(k): str(v) for k, v in properties.items()},
         partition_column=str(partition_column) if partition_column else None,
         extra=extra,
-        **tuning,
+        partitions=_positive_int(extra.get("partitions"), fail, "partitions"),
+        fetch_size=_positive_int(extra.get("fetch_size"), fail, "fetch_size"),
+        batch_size=_positive_int(extra.get("batch_size"), fail, "batch_size"),
         **values,
     )
 
@@ -260,9 +267,9 @@ def _check_auth(facts: AdapterFacts, values: dict[str, Any], extra: dict[str, An
             raise fail("`method: service-account` needs `keyfile`.", "keyfile")
         if method == "service-account-json" and not extra.get("keyfile_json"):
             raise fail("`method: service-account-json` needs `keyfile_json`.", "keyfile_json")
-    elif facts.name == "redshift" and values.get("method") == "iam":
-        if not extra.get("cluster_id"):
-            raise fail("`method: iam` needs `cluster_id`.", "cluster_id")
+    elif (facts.name == "redshift" and values.get("method") == "iam"
+          and not extra.get("cluster_id")):
+        raise fail("`method: iam` needs `cluster_id`.", "cluster_id")
 
 
 def _positive_int(value: Any, fail: Any, key: str) -> int | None:

@@ -6,6 +6,7 @@ nobody asked for is not an error (dbt's rule), and ``dvt debug`` can show each o
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,9 @@ class Project:
     bucket_target: str | None
     raw_buckets: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    # a buckets.yml that cannot be read at all; raised when buckets are used, so `dvt debug`
+    # can still show the connections
+    buckets_error: DvtError | None = None
     _connections: dict[str, Connection] = field(default_factory=dict, repr=False)
     _buckets: dict[str, Bucket] | None = field(default=None, repr=False)
 
@@ -59,10 +63,8 @@ class Project:
             if isinstance(raw, dict):
                 secret_fields = set(COMMON_SECRET_FIELDS)
                 if isinstance(raw.get("type"), str):
-                    try:
+                    with contextlib.suppress(DvtError):  # parse_connection reports it
                         secret_fields |= set(adapter(raw["type"]).secret_fields)
-                    except DvtError:
-                        pass
                 raw = render_tree(renderer, raw, key, secret_fields)
             self._connections[name] = parse_connection(name, raw, path=self.paths.profiles,
                                                        key=key)
@@ -85,17 +87,33 @@ class Project:
     # -- buckets -----------------------------------------------------------------------------
     @property
     def buckets(self) -> dict[str, Bucket]:
-        """The buckets of this profile (empty when buckets.yml is absent or has none)."""
+        """The buckets of this profile (empty when buckets.yml is absent or has none); the
+        first broken one raises."""
         if self._buckets is None:
             parsed: dict[str, Bucket] = {}
-            for name, raw in self.raw_buckets.items():
-                key = f"{self.bucket_profile}.outputs.{name}"
+            for name, result in self.bucket_results().items():
+                if isinstance(result, DvtError):
+                    raise result
+                parsed[name] = result
+            self._buckets = parsed
+        return self._buckets
+
+    def bucket_results(self) -> dict[str, Bucket | DvtError]:
+        """Every bucket, or the error that bucket has (for `dvt debug`). A buckets.yml that
+        cannot be read at all raises."""
+        if self.buckets_error is not None:
+            raise self.buckets_error
+        results: dict[str, Bucket | DvtError] = {}
+        for name, raw in self.raw_buckets.items():
+            key = f"{self.bucket_profile}.outputs.{name}"
+            try:
                 if isinstance(raw, dict):
                     raw = render_tree(Renderer(self.paths.buckets), raw, key,
                                       BUCKET_SECRET_FIELDS)
-                parsed[name] = parse_bucket(name, raw, path=self.paths.buckets, key=key)
-            self._buckets = parsed
-        return self._buckets
+                results[name] = parse_bucket(name, raw, path=self.paths.buckets, key=key)
+            except DvtError as exc:
+                results[name] = exc
+        return results
 
     def bucket(self, name: str | None = None) -> Bucket | None:
         """The named bucket, else the bucket profile's target, else None."""
@@ -126,7 +144,7 @@ def load_project(
 ) -> Project:
     """Find and load the configuration, choosing the profile and target as dbt does."""
     paths = find_config_dir(profiles_dir)
-    if not paths.profiles.is_file():
+    if not paths.profiles.exists():
         raise ConfigError(
             f"no profiles.yml found (looked in {paths.directory}, from {paths.source}).",
             hint="Run `dvt init` to create one, or pass --profiles-dir.",
@@ -189,7 +207,10 @@ def load_project(
         bucket_target=None,
         raw_buckets={},
     )
-    _load_buckets(project, profile)
+    try:
+        _load_buckets(project, profile)
+    except ConfigError as exc:
+        project.buckets_error = exc
     _warn_permissions(project, data)
     return project
 

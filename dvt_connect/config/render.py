@@ -21,6 +21,8 @@ from dvt_connect import secrets
 from dvt_connect.errors import ConfigError
 
 SECRET_ENV_PREFIX = "DVT_ENV_SECRET_"
+# dbt's own prefix too: a dbt user's profiles.yml marks its secrets that way
+SECRET_ENV_PREFIXES = (SECRET_ENV_PREFIX, "DBT_ENV_SECRET_")
 _UNSET = object()
 
 
@@ -95,7 +97,7 @@ class Renderer:
         def env_var(name: str, default: Any = _UNSET) -> str:
             if name in os.environ:
                 value = os.environ[name]
-                if name.startswith(SECRET_ENV_PREFIX):
+                if name.startswith(SECRET_ENV_PREFIXES):
                     secrets.register(value)
                     self._secret_used = True
                 return value
@@ -138,8 +140,28 @@ def render_tree(
             rendered_any = renderer.render_value(value, sub_key)
             out[name] = rendered_any
             if str(name).lower() in secret_names:
-                secrets.register(rendered_any)
+                secrets.register(_secret_leaves(rendered_any))
     return out
+
+
+_SECRET_KEY_WORDS = ("key", "secret", "token", "password", "passphrase", "credential")
+
+
+def _secret_leaves(value: Any) -> Any:
+    """The parts of a structured secret that are secret. A service-account key (dbt's
+    ``keyfile_json``) also holds ordinary words (``type: service_account``, URLs) that would
+    otherwise be masked everywhere they appear, output names included."""
+    if isinstance(value, dict):
+        leaves: list[Any] = []
+        for k, v in value.items():
+            if isinstance(v, (dict, list)):
+                leaves.append(_secret_leaves(v))
+            elif any(word in str(k).lower() for word in _SECRET_KEY_WORDS):
+                leaves.append(v)
+        return leaves
+    if isinstance(value, list):
+        return [_secret_leaves(v) for v in value]
+    return value
 
 
 def loose_permissions(path: Path) -> bool:

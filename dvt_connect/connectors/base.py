@@ -186,6 +186,11 @@ class BaseConnector(ABC):
         """Rows the read would return, from catalog statistics (no count); None if unknown."""
         return None
 
+    def cleanup(self) -> list[str]:
+        """Remove whatever this connector staged for a read (called after the action, on
+        success and failure); returns problems already reported as warnings."""
+        return []
+
     def is_transient(self, exc: BaseException) -> bool:
         """True when re-running the failed action may succeed (default: never)."""
         return False

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -131,7 +131,7 @@ def execute_transfer(
 
     started = time.perf_counter()
     try:
-        outcome, retries = _run_with_retries(handler, attempt, is_transient, on_retry)
+        outcome, retries = handler.run(attempt, is_transient, on_retry=on_retry)
     except DvtError:
         raise
     except Exception as exc:
@@ -140,6 +140,8 @@ def execute_transfer(
             + _describe(exc, source_connector, target_connector),
             hint="The target was left as it was. Run with --debug for the full error.",
         ) from exc
+    finally:
+        source_connector.cleanup()
     moving = time.perf_counter() - started
 
     metrics = observations[-1].get
@@ -188,18 +190,6 @@ def transfer(
     planning = time.perf_counter() - started
     return execute_transfer(spark, plan, source_connector, target_connector, retry=retry,
                             console=console, planning_seconds=planning)
-
-
-def _run_with_retries(
-    handler: Any,
-    action: Callable[[], Any],
-    is_transient: Callable[[BaseException], bool],
-    on_retry: Callable[[int, BaseException, float], None],
-) -> tuple[Any, int]:
-    result = handler.run(action, is_transient, on_retry=on_retry)
-    if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], int):
-        return result[0], result[1]
-    return result, int(getattr(handler, "retries", 0))
 
 
 def _measures(schema: StructType) -> list[Column]:

@@ -1,0 +1,363 @@
+"""`dvt debug`: the four tables in order, JSON for scripts, live checks, exit codes."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dvt_connect import doctor
+from dvt_connect.config import load_project
+from dvt_connect.connectors.selection import choose_connector
+from dvt_connect.jars.manifest import Manifest, ManifestEntry
+from dvt_connect.spark import find_java
+
+from .conftest import Dvt
+
+FIXTURES = Path(__file__).resolve().parent.parent / "config" / "fixtures"
+
+
+def _write(folder: Path, profiles: str, buckets: str | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "profiles.yml").write_text(textwrap.dedent(profiles))
+    (folder / "profiles.yml").chmod(0o600)
+    if buckets is not None:
+        (folder / "buckets.yml").write_text(textwrap.dedent(buckets))
+    return folder
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def java_cache() -> Iterator[None]:
+    find_java.cache_clear()
+    yield
+    find_java.cache_clear()
+
+
+# -- against the files `dvt init` writes ---------------------------------------------------------
+def test_tables_in_order_after_init(dvt: Dvt) -> None:
+    assert dvt("init").code == 0
+    result = dvt("debug", "--no-connect")
+    assert result.code == 0, result.text
+    titles = ["Environment", "Configuration (folder", "Buckets", "Connections (profile"]
+    positions = [result.out.index(t) for t in titles]
+    assert positions == sorted(positions)
+    for fact in ("dvt-connect", "Python", "PySpark / Spark", "Scala", "Hadoop", "Java",
+                 "profiles.yml", "buckets.yml", "dev *", "lake", "no native connector"):
+        assert fact in result.out, fact
+    assert "All checks passed" in result.out
+    assert "live checks skipped" in result.out
+
+
+def test_json_is_one_document_with_the_same_facts(dvt: Dvt) -> None:
+    dvt("init")
+    result = dvt("debug", "--json", "--no-connect")
+    assert result.code == 0, result.text
+    doc = result.json()
+    assert list(doc) == ["dvt_connect", "ok", "exit_code", "summary", "environment",
+                         "configuration", "buckets", "connections", "live_checks", "warnings"]
+    assert doc["ok"] is True and doc["exit_code"] == 0
+    env = {e["name"]: e for e in doc["environment"]}
+    assert env["Scala"]["value"] == "2.13"
+    assert env["Java"]["status"] == "ok"
+    assert [f["name"] for f in doc["configuration"]["files"]] == ["profiles.yml", "buckets.yml"]
+    assert doc["buckets"] == []
+    dev = doc["connections"][0]
+    assert (dev["name"], dev["type"], dev["connector"], dev["is_target"]) == (
+        "dev", "postgres", "jdbc", True)
+    assert dev["jars"]["coordinates"] == ["org.postgresql:postgresql:42.7.4"]
+    assert dev["jars"]["present"] is False
+    assert dev["status"] == "warn"  # jars missing is a warning: `dvt sync` fixes it
+    assert "Environment" not in result.out  # stdout holds only the JSON
+
+
+def test_live_checks_after_init(dvt: Dvt) -> None:
+    dvt("init")
+    doc = dvt("debug", "--json").json()
+    lake = doc["connections"][1]
+    assert lake["reach"]["ok"] is True
+    assert "absent; can be created under" in lake["reach"]["result"]
+
+
+# -- against a dbt user's profiles.yml ----------------------------------------------------------
+def test_dbt_documentation_profiles(dvt: Dvt, tmp_path: Path) -> None:
+    folder = tmp_path / "dbt"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "dbt_profiles.yml", folder / "profiles.yml")
+    (folder / "profiles.yml").chmod(0o600)
+    result = dvt("debug", "--profiles-dir", str(folder), "--json", "--no-connect")
+    assert result.code == 0, result.text
+    rows = {c["name"]: c for c in result.json()["connections"]}
+    assert len(rows) == 10
+    assert all(r["error"] is None for r in rows.values())
+    sf = rows["snowflake_password"]
+    assert sf["connector"] == "jdbc"
+    assert "no s3/azure/gcs bucket configured" in sf["reason"]
+    assert any("Native connector available for snowflake" in n for n in sf["notes"])
+    table = dvt("debug", "--profiles-dir", str(folder), "--no-connect")
+    assert table.code == 0
+    assert "bigquery_service_account" in table.out
+
+
+def test_connector_choice_is_transfers_choice(dvt: Dvt, tmp_path: Path) -> None:
+    folder = tmp_path / "dbt"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "dbt_profiles.yml", folder / "profiles.yml")
+    (folder / "buckets.yml").write_text(textwrap.dedent("""
+        jaffle_shop:
+          target: s3
+          outputs:
+            s3: {type: s3, bucket: stage, region: us-east-1, role_arn: "arn:aws:iam::1:role/r"}
+            gcs: {type: gcs, bucket: stage, project: p}
+    """))
+    doc = dvt("debug", "--profiles-dir", str(folder), "--json", "--no-connect").json()
+    project = load_project(folder)
+    for row in doc["connections"]:
+        choice = choose_connector(project.connection(row["name"]), project.buckets,
+                                  preferred_bucket=project.bucket_target)
+        assert (row["connector"], row["reason"]) == (choice.connector.value, choice.reason)
+    rows = {c["name"]: c for c in doc["connections"]}
+    assert rows["snowflake_password"]["connector"] == "snowflake_native"
+    assert rows["snowflake_password"]["bucket"] == "s3"
+    assert rows["bigquery_oauth"]["bucket"] == "gcs"
+    assert "native:bigquery" in rows["bigquery_oauth"]["jars"]["needs"]
+    assert rows["redshift_iam"]["connector"] == "redshift_native"
+    buckets = {b["name"]: b for b in doc["buckets"]}
+    assert buckets["s3"]["default"] is True
+    assert buckets["s3"]["spark_path"] == "s3a://stage"
+    assert buckets["gcs"]["status"] == "warn"  # ambient credentials are named, not hidden
+    assert "application default credentials" in buckets["gcs"]["notes"][0]
+
+
+# -- live checks --------------------------------------------------------------------------------
+def test_unreachable_server_is_broken(dvt: Dvt, tmp_path: Path) -> None:
+    port = _closed_port()
+    folder = _write(tmp_path / "c", f"""
+        default:
+          target: pg
+          outputs:
+            pg: {{type: postgres, host: 127.0.0.1, port: {port}, user: u, dbname: d}}
+    """)
+    result = dvt("debug", "--profiles-dir", str(folder))
+    assert result.code == 1
+    assert f"TCP 127.0.0.1:{port}" in result.out
+    assert "connection refused" in result.out
+    assert "something is broken" in result.err
+    assert dvt("debug", "--profiles-dir", str(folder), "--no-connect").code == 0
+
+
+@pytest.mark.network
+def test_open_port_shows_latency_and_claims_no_login(dvt: Dvt, tmp_path: Path) -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+        port = server.getsockname()[1]
+        folder = _write(tmp_path / "c", f"""
+            default:
+              target: my
+              outputs:
+                my: {{type: mysql, host: 127.0.0.1, port: {port}, user: u}}
+        """)
+        doc = dvt("debug", "--profiles-dir", str(folder), "--json").json()
+    reach = doc["connections"][0]["reach"]
+    assert reach["ok"] is True and reach["latency_ms"] >= 0
+    assert reach["check"] == f"TCP 127.0.0.1:{port}"
+    assert reach["result"].startswith("open in ")
+    assert "login" in dvt("debug", "--profiles-dir", str(folder)).out  # says it did not
+
+
+def test_paths_are_checked_for_file_outputs_and_local_buckets(dvt: Dvt, tmp_path: Path) -> None:
+    (tmp_path / "lake").mkdir()
+    (tmp_path / "a-file").write_text("")
+    folder = _write(tmp_path / "c", f"""
+        default:
+          target: lake
+          outputs:
+            lake: {{type: files, path: {tmp_path}/lake}}
+            remote: {{type: files, path: "s3a://bucket/lake"}}
+            lite: {{type: sqlite, path: {tmp_path}/new/app.db}}
+            derby: {{type: derby, path: {tmp_path}/a-file}}
+    """, f"""
+        default:
+          outputs:
+            stage: {{type: local, path: {tmp_path}/stage}}
+    """)
+    result = dvt("debug", "--profiles-dir", str(folder), "--json")
+    doc = result.json()
+    reach = {c["name"]: c["reach"] for c in doc["connections"]}
+    assert reach["lake"]["result"] == "exists, writable"
+    assert reach["remote"]["ok"] is None
+    assert reach["lite"]["check"] == f"file {tmp_path}/new/app.db"
+    assert reach["lite"]["result"] == f"absent; can be created under {tmp_path}"
+    assert reach["derby"]["ok"] is False  # a Derby database is a folder
+    assert doc["buckets"][0]["reach"]["ok"] is True
+    assert result.code == 1
+
+
+def test_host_and_port_come_from_fields_url_or_facts(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "c", """
+        default:
+          target: a
+          outputs:
+            a: {type: postgres, host: db, user: u, dbname: d}
+            b: {type: sqlserver, server: mssql, port: 1500, database: d, user: u}
+            c: {type: jdbc, url: "jdbc:hsqldb:hsql://hs:9001/x", driver: D}
+            d: {type: snowflake, account: xy123.eu-west-1, user: u, password: p}
+            e: {type: bigquery, project: p, method: oauth}
+            f: {type: jdbc, url: "jdbc:h2:mem:x", driver: D}
+            g: {type: oracle, host: "::1", user: u, database: s}
+    """)
+    c = load_project(folder).connections()
+    assert doctor.endpoint_of(c["a"]) == ("db", 5432)
+    assert doctor.endpoint_of(c["b"]) == ("mssql", 1500)
+    assert doctor.endpoint_of(c["c"]) == ("hs", 9001)
+    assert doctor.endpoint_of(c["d"]) == ("xy123.eu-west-1.snowflakecomputing.com", 443)
+    assert doctor.endpoint_of(c["e"]) == ("bigquery.googleapis.com", 443)
+    assert doctor.endpoint_of(c["f"]) == "not checked: no host in the output or its URL"
+    assert doctor.endpoint_of(c["g"]) == ("::1", 1521)
+
+
+# -- environment --------------------------------------------------------------------------------
+def test_missing_java_is_an_error(dvt: Dvt, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                  java_cache: None) -> None:
+    dvt("init")
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-java"))
+    result = dvt("debug", "--no-connect", "--json")
+    assert result.code == 1
+    java = next(e for e in result.json()["environment"] if e["name"] == "Java")
+    assert java["status"] == "error"
+    assert "JAVA_HOME is" in java["detail"] and "not an executable" in java["detail"]
+
+
+def test_old_java_is_an_error(dvt: Dvt, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                              java_cache: None) -> None:
+    # A double: a `java` that reports version 11, because no old JDK is installed here.
+    fake_home = tmp_path / "fake-jdk-11"
+    (fake_home / "bin").mkdir(parents=True)
+    fake = fake_home / "bin" / "java"
+    fake.write_text('#!/bin/sh\necho \'openjdk version "11.0.22" 2024-01-16\' >&2\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("JAVA_HOME", str(fake_home))
+    dvt("init")
+    result = dvt("debug", "--no-connect")
+    assert result.code == 1
+    assert "Java 11.0.22" in result.out and "too old" in result.out
+
+
+def test_jars_present_when_synced(dvt: Dvt, _isolated_home: Path) -> None:
+    dvt("init")
+    jars = _isolated_home / "jars"
+    jars.mkdir()
+    (jars / "postgresql-42.7.4.jar").write_bytes(b"PK")
+    Manifest(jars, [ManifestEntry("org.postgresql:postgresql:42.7.4", "postgresql-42.7.4.jar",
+                                  "0" * 64, "https://repo1.maven.org/maven2",
+                                  ("adapter:postgres",))],
+             {"adapter:postgres": ["org.postgresql:postgresql:42.7.4"]}).save()
+    doc = dvt("debug", "--json", "--no-connect").json()
+    dev = doc["connections"][0]
+    assert dev["jars"]["present"] is True
+    assert dev["status"] == "ok"
+    assert "1 jar" in next(e for e in doc["environment"] if e["name"] == "Jars folder")["detail"]
+
+
+# -- options and exit codes ---------------------------------------------------------------------
+def test_connection_flag_checks_only_configuration_and_connections(dvt: Dvt) -> None:
+    dvt("init")
+    result = dvt("debug", "--connection")
+    assert "Environment" not in result.out and "Buckets" not in result.out
+    assert "Connections (profile" in result.out
+    bad = dvt("debug", "--connection", "--no-connect")
+    assert bad.code == 2 and "drop --no-connect" in bad.err
+
+
+def test_invalid_configuration_exits_2_and_still_shows_the_rest(dvt: Dvt,
+                                                                 tmp_path: Path) -> None:
+    folder = _write(tmp_path / "c", """
+        default:
+          target: good
+          outputs:
+            good: {type: derby, path: /tmp/x}
+            broken: {type: postgres, user: u}
+    """, "default:\n  outputs:\n    s: {type: azure, storage_account: a, container: c}\n")
+    result = dvt("debug", "--profiles-dir", str(folder), "--no-connect", "--json")
+    assert result.code == 2
+    doc = result.json()
+    rows = {c["name"]: c for c in doc["connections"]}
+    assert rows["good"]["status"] == "ok"
+    assert "missing required field(s): `host`, `database`" in rows["broken"]["error"]
+    assert "requires one of: `account_key`" in doc["buckets"][0]["error"]
+    assert "configuration invalid" in doc["summary"]
+
+
+def test_missing_buckets_file_is_fine(dvt: Dvt, tmp_path: Path) -> None:
+    folder = _write(tmp_path / "c", "a:\n  outputs:\n    o: {type: derby, path: /tmp/d}\n")
+    doc = dvt("debug", "--profiles-dir", str(folder), "--json", "--no-connect").json()
+    buckets_file = doc["configuration"]["files"][1]
+    assert (buckets_file["found"], buckets_file["status"]) == (False, "ok")
+    assert "optional" in buckets_file["detail"]
+    assert doc["connections"][0]["jars"]["present"] is True  # Derby ships with Spark
+
+
+def test_group_readable_secrets_are_warned(dvt: Dvt, tmp_path: Path) -> None:
+    folder = _write(tmp_path / "c", """
+        default:
+          target: o
+          outputs:
+            o: {type: sqlite, path: /tmp/x.db, password: literal-pw-x}
+    """)
+    (folder / "profiles.yml").chmod(0o644)
+    result = dvt("debug", "--profiles-dir", str(folder), "--no-connect")
+    assert result.code == 0
+    assert "readable by group or others" in result.err
+    assert "chmod 600" in result.err
+
+
+def test_report_exit_codes() -> None:
+    report = doctor.Report()
+    assert report.exit_code == 0
+    report.connections.append(doctor.ConnectionRow("x", status=doctor.WARN))
+    assert report.exit_code == 0
+    report.connections.append(doctor.ConnectionRow("y", status=doctor.ERROR))
+    assert report.exit_code == 1
+    report.config_errors.append("bad")
+    assert report.exit_code == 2
+
+
+# -- the real servers ---------------------------------------------------------------------------
+@pytest.mark.postgres
+@pytest.mark.mariadb
+def test_reaches_the_real_databases(dvt: Dvt, tmp_path: Path, pg: dict[str, object],
+                                    mariadb: dict[str, object]) -> None:
+    folder = _write(tmp_path / "c", f"""
+        default:
+          target: pg
+          outputs:
+            pg:
+              type: postgres
+              host: {pg['host']}
+              port: {pg['port']}
+              user: {pg['user']}
+              dbname: {pg['database']}
+            maria:
+              type: mariadb
+              host: {mariadb['host']}
+              port: {mariadb['port']}
+              user: {mariadb['user']}
+              schema: {mariadb['database']}
+    """)
+    result = dvt("debug", "--profiles-dir", str(folder), "--json")
+    assert result.code == 0, result.text
+    reach = {c["name"]: c["reach"] for c in result.json()["connections"]}
+    assert reach["pg"]["ok"] is True and reach["pg"]["check"] == "TCP 127.0.0.1:5432"
+    assert reach["maria"]["ok"] is True and reach["maria"]["check"] == "TCP 127.0.0.1:3306"
+    table = dvt("debug", "--profiles-dir", str(folder))
+    assert "TCP 127.0.0.1:5432" in table.out and "open in" in table.out

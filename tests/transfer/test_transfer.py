@@ -1,0 +1,185 @@
+"""End-to-end transfers: the Python API on the shared session, and `dvt transfer` as a user runs
+it (a fresh process, jars from a real `dvt sync` against Debian's Maven repository)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from dvt_connect.config import load_project
+from dvt_connect.connectors.base import ReadRequest, TableRef, WriteRequest
+from dvt_connect.console import CaptureConsole
+from dvt_connect.transfer.run import transfer
+
+pytestmark = [pytest.mark.spark, pytest.mark.postgres]
+
+DEBIAN_REPO = "file:///usr/share/maven-repo"
+PG_DRIVER = "org.postgresql:postgresql:42.5.5"
+MARIADB_DRIVER = "org.mariadb.jdbc:mariadb-java-client:2.7.6"
+SECRET = "Tr4nsfer-Secret-Value-93"
+
+
+def psql(sql: str) -> str:
+    out = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v",
+                          "ON_ERROR_STOP=1", "-qAtc", sql], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def maria(sql: str) -> str:
+    out = subprocess.run(["mariadb", "-h", "127.0.0.1", "-uroot", "-N", "-B", "test", "-e", sql],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def orders_table(pg: dict[str, object]) -> str:
+    """A PostgreSQL table of 12,000 orders with a primary key, decimals and NULLs."""
+    schema = f"xfer_{uuid.uuid4().hex[:6]}"
+    psql(f"""
+        CREATE SCHEMA {schema};
+        CREATE TABLE {schema}.orders (id bigint PRIMARY KEY, customer text,
+                                      amount numeric(12,2), placed timestamptz);
+        INSERT INTO {schema}.orders
+        SELECT g, CASE WHEN g % 10 = 0 THEN NULL ELSE 'customer ' || g END,
+               (g * 7 % 100000) / 100.0, timestamptz '2024-03-10 06:00:00+00' + g * interval '1 min'
+        FROM generate_series(1, 12000) g;
+        ANALYZE {schema}.orders;
+    """)
+    yield schema
+    psql(f"DROP SCHEMA {schema} CASCADE")
+
+
+def write_profiles(folder: Path, schema: str, lake: Path, *, password: str = "") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "profiles.yml"
+    path.write_text(textwrap.dedent(f"""
+        xfer:
+          target: lake
+          outputs:
+            pg:
+              type: postgres
+              host: 127.0.0.1
+              port: 5432
+              user: postgres
+              password: "{password}"
+              dbname: test
+              schema: {schema}
+              packages: ["{PG_DRIVER}"]
+            maria:
+              type: mariadb
+              host: 127.0.0.1
+              port: 3306
+              user: root
+              password: ""
+              database: test
+              packages: ["{MARIADB_DRIVER}"]
+            lake:
+              type: files
+              path: {lake}
+              format: parquet
+    """))
+    path.chmod(0o600)
+    return path
+
+
+def test_python_api_moves_a_table_to_parquet_with_exact_stats(spark, orders_table, tmp_path):
+    lake = tmp_path / "lake"
+    write_profiles(tmp_path / "cfg", orders_table, lake)
+    project = load_project(tmp_path / "cfg")
+    console = CaptureConsole()
+
+    stats = transfer(
+        spark, project.connection("pg"), project.connection("lake"),
+        ReadRequest(table=TableRef("orders", orders_table), partitions=3),
+        WriteRequest(table=TableRef("orders")), console=console,
+    )
+
+    assert stats.rows == 12000
+    written = sum(f.stat().st_size for f in (lake / "orders").rglob("*.parquet"))
+    assert stats.bytes == written and stats.bytes_kind == "files written"
+    assert stats.partitions == 3
+    back = spark.read.parquet(str(lake / "orders"))
+    assert back.count() == 12000
+    assert back.where("customer IS NULL").count() == 1200
+    row = back.where("id = 7").collect()[0]
+    assert row.amount == Decimal("0.49")
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dvt_connect", *args], env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def cli_env(orders_table, tmp_path_factory):
+    """A DVT home whose jars come from a real `dvt sync` against Debian's Maven repository."""
+    root = tmp_path_factory.mktemp("cli")
+    lake = root / "lake"
+    write_profiles(root, orders_table, lake)
+    env = dict(os.environ, DVT_HOME=str(root / "home"), DVT_PROFILES_DIR=str(root))
+    env.pop("DVT_PROFILE", None)
+    synced = _run(["sync", "--repository", DEBIAN_REPO], env)
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    return env, root, lake
+
+
+def test_cli_transfer_to_mariadb_json_stats_and_target_rows(cli_env, orders_table):
+    env, _, _ = cli_env
+    table = f"xfer_{uuid.uuid4().hex[:6]}"
+    try:
+        done = _run(["transfer", "--source", "pg", "--table", f"{orders_table}.orders",
+                     "--target", "maria", "--target-table", table, "--json"], env)
+        assert done.returncode == 0, done.stderr
+        stats = json.loads(done.stdout)
+        assert stats["rows"] == 12000
+        assert stats["bytes_kind"] == "payload" and stats["bytes"] > 12000 * 8
+        assert maria(f"SELECT COUNT(*), SUM(customer IS NULL), SUM(amount) FROM {table}") == (
+            psql(f"SELECT COUNT(*), SUM((customer IS NULL)::int), SUM(amount) "
+                 f"FROM {orders_table}.orders").replace("|", "\t")
+        )
+        assert maria(f"SELECT COUNT(*) FROM information_schema.tables WHERE table_name "
+                     f"LIKE '{table}__dvt_stage%'") == "0"
+    finally:
+        maria(f"DROP TABLE IF EXISTS {table}")
+
+
+def test_cli_dry_run_prints_the_plan_and_moves_nothing(cli_env, orders_table):
+    env, _, lake = cli_env
+    done = _run(["transfer", "--source", "pg", "--table", f"{orders_table}.orders",
+                 "--target-table", "dry", "--partitions", "4", "--dry-run", "--json"], env)
+    assert done.returncode == 0, done.stderr
+    plan = json.loads(done.stdout)
+    assert plan["dry_run"] is True
+    assert plan["read"]["connector"] == "jdbc"
+    assert len(plan["read"]["partitions"]) == 4
+    assert any("postgresql-42.5.5" in jar for jar in plan["jars"])
+    assert not (lake / "dry").exists()
+
+
+def test_cli_missing_table_is_one_clear_error_without_java_trace(cli_env, orders_table):
+    env, _, _ = cli_env
+    done = _run(["transfer", "--source", "pg", "--table", f"{orders_table}.nope",
+                 "--target-table", "x"], env)
+    assert done.returncode == 1
+    assert "nope" in done.stderr
+    assert "at org." not in done.stderr and "Traceback" not in done.stderr
+    assert "Py4JJavaError" not in done.stderr
+
+
+def test_cli_without_synced_jars_names_the_sync_to_run(orders_table, tmp_path):
+    write_profiles(tmp_path, orders_table, tmp_path / "lake")
+    env = dict(os.environ, DVT_HOME=str(tmp_path / "empty-home"), DVT_PROFILES_DIR=str(tmp_path))
+    done = _run(["transfer", "--source", "pg", "--table", f"{orders_table}.orders"], env)
+    assert done.returncode == 1
+    assert "dvt sync" in done.stderr and "output:pg" in done.stderr
+    assert "Traceback" not in done.stderr
