@@ -46,7 +46,7 @@ demo: setup
 	$(BIN)/dvt transfer --profile demo --source derby --table APP.ORDERS --target lake --target-table orders
 
 bench: setup
-	$(BIN)/python -m dvt_connect.bench $(BENCH_ARGS)
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -19,9 +19,7 @@ def _size(n: int | None) -> str:
 
 
 def show_plan(console: Console, plan: TransferPlan, *, as_json: bool) -> None:
-    doc = plan.describe()
-    for warning in plan.warnings:
-        console.warn(warning)
+    doc = plan.describe()  # warnings were shown as they were decided
     if as_json:
         console.json({"dry_run": True, **doc})
         return
@@ -45,8 +43,6 @@ def show_plan(console: Console, plan: TransferPlan, *, as_json: bool) -> None:
 
 
 def show_stats(console: Console, stats: TransferStats, *, as_json: bool) -> None:
-    for warning in stats.warnings:
-        console.warn(warning)
     if as_json:
         console.json(stats.to_dict())
         return

@@ -1,0 +1,170 @@
+"""Connectors, and the factory that picks one for a connection and says why.
+
+The registry maps each :class:`ConnectorType` to ``"module:Class"`` and imports lazily, so a
+connector whose module (or whose Spark dependency) is missing breaks only the transfers that need
+it. Selection itself is :func:`~dvt_connect.connectors.selection.choose_connector` (pure); the
+factory adds the one piece of I/O it needs — the source's row estimate from catalog statistics,
+asked only when a native path is actually possible — and builds the connector.
+
+Usable on its own with an existing SparkSession::
+
+    factory = ConnectorFactory(spark, project.buckets)
+    source = factory.for_source(project.connection("warehouse"), ReadRequest(table=...))
+    source.choice.reason   # e.g. "about 1,200 rows (catalog estimate) is under 100,000: ..."
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from dvt_connect.config.buckets import Bucket
+from dvt_connect.config.profiles import Connection
+from dvt_connect.connectors.selection import (
+    NATIVE_ROW_THRESHOLD,
+    Choice,
+    ConnectorType,
+    choose_connector,
+    find_bucket,
+)
+from dvt_connect.errors import DvtError, SourceError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from dvt_connect.connectors.base import BaseConnector, ReadRequest
+    from dvt_connect.console import Console
+    from dvt_connect.transfer.partition import PartitionConfig
+
+__all__ = ["ConnectorFactory", "REGISTRY", "connector_class", "register"]
+
+REGISTRY: dict[ConnectorType, str] = {
+    ConnectorType.JDBC: "dvt_connect.connectors.jdbc:JDBCConnector",
+    ConnectorType.FILES: "dvt_connect.connectors.files:FilesConnector",
+    ConnectorType.SNOWFLAKE_NATIVE: "dvt_connect.connectors.snowflake:SnowflakeNativeConnector",
+    ConnectorType.BIGQUERY_NATIVE: "dvt_connect.connectors.bigquery:BigQueryNativeConnector",
+    ConnectorType.REDSHIFT_NATIVE: "dvt_connect.connectors.redshift:RedshiftNativeConnector",
+}
+
+
+def register(connector_type: ConnectorType, target: str) -> None:
+    """Point ``connector_type`` at ``"module:Class"`` (an extension, or a test double)."""
+    if ":" not in target:
+        raise ValueError(f"`{target}` is not `module:Class`.")
+    REGISTRY[connector_type] = target
+
+
+def connector_class(connector_type: ConnectorType) -> type[BaseConnector]:
+    """Import the class registered for ``connector_type``."""
+    from dvt_connect.connectors.base import BaseConnector
+
+    target = REGISTRY.get(connector_type)
+    if target is None:
+        raise DvtError(f"no connector is registered for `{connector_type.value}`.")
+    module_name, _, class_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise DvtError(
+            f"the {connector_type.value} connector cannot be loaded ({module_name}: {exc}).",
+            hint="Reinstall dvt-connect, or use --connector jdbc.",
+        ) from exc
+    cls = getattr(module, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, BaseConnector)):
+        raise DvtError(f"`{target}` is not a connector class.")
+    return cls
+
+
+class ConnectorFactory:
+    """Builds the connector for a source or target; each carries its :class:`Choice` as
+    ``connector.choice``.
+
+    ``emit_warnings`` sends the choice's warnings (the fallback to JDBC when a native path
+    exists but no bucket is configured) to ``console`` as they are decided.
+    """
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        buckets: Mapping[str, Bucket] | None = None,
+        *,
+        console: Console | None = None,
+        threshold: int = NATIVE_ROW_THRESHOLD,
+        partition_config: PartitionConfig | None = None,
+        emit_warnings: bool = True,
+    ) -> None:
+        self.spark = spark
+        self.buckets: Mapping[str, Bucket] = buckets or {}
+        self.console = console
+        self.threshold = threshold
+        self.partition_config = partition_config
+        self.emit_warnings = emit_warnings
+
+    def for_source(
+        self,
+        connection: Connection,
+        request: ReadRequest,
+        mode: str = "auto",
+        preferred_bucket: str | None = None,
+    ) -> BaseConnector:
+        """The connector to read ``request`` from ``connection`` with (``mode``: auto, jdbc,
+        native). In auto mode a native path that is possible is weighed against the source's
+        estimated size (catalog statistics; JDBC below ``threshold`` rows)."""
+        jdbc: BaseConnector | None = None
+        estimate: int | None = None
+        native = connection.facts.native
+        if (mode == "auto" and native is not None and not connection.is_files
+                and find_bucket(native, self.buckets, preferred_bucket) is not None):
+            jdbc = self._create(ConnectorType.JDBC, connection, None)
+            estimate = self._estimate(jdbc, connection, request)
+        choice = choose_connector(connection, self.buckets, mode=mode,
+                                  preferred_bucket=preferred_bucket, estimated_rows=estimate,
+                                  threshold=self.threshold)
+        if jdbc is not None and choice.connector is ConnectorType.JDBC:
+            return self._attach(jdbc, choice)
+        return self._attach(self._create(choice.connector, connection, choice.bucket), choice)
+
+    def for_target(
+        self,
+        connection: Connection,
+        mode: str = "auto",
+        preferred_bucket: str | None = None,
+    ) -> BaseConnector:
+        """The connector to write into ``connection`` with. The size of what will be written is
+        not known before the write, so a possible native path is taken (auto)."""
+        choice = choose_connector(connection, self.buckets, mode=mode,
+                                  preferred_bucket=preferred_bucket)
+        return self._attach(self._create(choice.connector, connection, choice.bucket), choice)
+
+    def _create(self, connector_type: ConnectorType, connection: Connection,
+                bucket: Bucket | None) -> BaseConnector:
+        cls = connector_class(connector_type)
+        if connector_type is ConnectorType.JDBC:
+            from dvt_connect.connectors.jdbc import JDBCConnector
+
+            assert issubclass(cls, JDBCConnector)
+            return cls(self.spark, connection, console=self.console,
+                       partition_config=self.partition_config)
+        return cls(self.spark, connection, bucket=bucket, console=self.console)
+
+    def _estimate(self, jdbc: BaseConnector, connection: Connection,
+                  request: ReadRequest) -> int | None:
+        """The catalog estimate over JDBC, or None when JDBC cannot ask (no driver jar, no JDBC
+        URL for the adapter: the native path does not need them)."""
+        try:
+            return jdbc.estimate_rows(request)
+        except SourceError as exc:
+            if self.console is not None:
+                self.console.warn(f"could not read the size of the source from the catalog "
+                                  f"({exc.message}); choosing the connector without it")
+            return None
+        except DvtError:
+            return None
+
+    def _attach(self, connector: BaseConnector, choice: Choice) -> BaseConnector:
+        if self.emit_warnings and self.console is not None:
+            for warning in choice.warnings:
+                self.console.warn(warning)
+        connector.choice = choice  # type: ignore[attr-defined]
+        return connector

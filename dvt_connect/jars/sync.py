@@ -149,11 +149,10 @@ def gather_needs(options: SyncOptions, spark: SparkInstall,
         return needs, config_repos, errors
     project = _project(options, load)
     connections = []
-    for name, conn in project.connection_results().items():
+    for conn in project.connection_results().values():
         if isinstance(conn, DvtError):
-            errors.append(f"output `{name}` cannot be read, so its jars are unknown: {conn}")
-        else:
-            connections.append(conn)
+            raise conn  # an output we cannot read is bad input: one clear error, exit 2
+        connections.append(conn)
     return needs_for(connections, project.buckets, spark), project.repositories, errors
 
 

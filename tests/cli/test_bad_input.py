@@ -114,8 +114,7 @@ MODULES = {"sync": "dvt_connect.cli.sync", "transfer": "dvt_connect.cli.transfer
 # Known gaps, reported to their owner: `dvt sync` reports an output it cannot read as one of
 # its per-need errors and exits 1, where the issue asks for exit code 2. Strict: when sync is
 # fixed these xfails fail, and this set must be emptied.
-KNOWN_GAPS = {("sync", "unknown-adapter"), ("sync", "output-not-a-mapping"),
-              ("sync", "missing-env-var")}
+KNOWN_GAPS: set[tuple[str, str]] = set()
 
 
 def _setup(case: Case, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
