@@ -45,6 +45,8 @@ REGISTRY: dict[ConnectorType, str] = {
     ConnectorType.SNOWFLAKE_NATIVE: "dvt_connect.connectors.snowflake:SnowflakeNativeConnector",
     ConnectorType.BIGQUERY_NATIVE: "dvt_connect.connectors.bigquery:BigQueryNativeConnector",
     ConnectorType.REDSHIFT_NATIVE: "dvt_connect.connectors.redshift:RedshiftNativeConnector",
+    ConnectorType.POSTGRES_NATIVE:
+        "dvt_connect.connectors.postgres_native:PostgresNativeConnector",
 }
 
 
@@ -140,6 +142,10 @@ class ConnectorFactory:
     def _create(self, connector_type: ConnectorType, connection: Connection,
                 bucket: Bucket | None) -> BaseConnector:
         cls = connector_class(connector_type)
+        if connector_type is ConnectorType.FILES and bucket is None:
+            # a files output may name its bucket (`bucket: lake_s3`) instead of a full URI
+            named = connection.extra.get("bucket")
+            bucket = self.buckets.get(str(named)) if named else None
         if connector_type is ConnectorType.JDBC:
             from dvt_connect.connectors.jdbc import JDBCConnector
 

@@ -1,0 +1,339 @@
+"""The ``files`` connector: Parquet (default), CSV, JSON or ORC at a local path or a bucket path.
+
+A files output's ``path`` is a folder: a local path (``~`` and relative paths resolved against
+the working directory) or a URI (``s3://`` is read as ``s3a://``, Hadoop's S3 filesystem;
+``gs://``, ``abfss://``, ``file://`` as written). With ``bucket: <name>`` in the output, a relative
+``path`` lives in that bucket from ``buckets.yml``.
+
+Tables are paths under it: ``--table events`` is ``<path>/events`` (else the file
+``<path>/events.<format>``, else ``<path>`` itself when its last part is ``events``);
+``--table raw.events`` is ``<path>/raw/events``. Writing with no ``--target-table`` writes
+``<path>`` itself.
+
+Writes go through a hidden sibling folder (``.<name>__dvt_stage_<random>``; Spark and Hive skip
+names starting with ``.``), all through Hadoop's FileSystem API so ``file://`` and ``s3a://``
+behave alike. ``overwrite`` then renames the folder into place (the old one is renamed away
+first and deleted after); ``append`` moves the new data files into the target. A failed Spark
+job therefore leaves the target untouched. Bytes written are measured: the sizes of the data
+files the job wrote, listed through the FileSystem API.
+
+CSV and JSON get timestamp formats with microseconds and offsets (Spark's defaults keep
+milliseconds), JSON keeps null fields, CSV has a header. An output's ``options:`` mapping
+overrides these and is passed to Spark's reader and writer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from dvt_connect.connectors.base import (
+    BaseConnector,
+    Partition,
+    ReadPlan,
+    ReadRequest,
+    TableRef,
+    WriteOutcome,
+    WriteRequest,
+)
+from dvt_connect.connectors.selection import ConnectorType
+from dvt_connect.errors import ConfigError, SourceError, TransferError, UsageError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+_TS = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX"
+_TS_NTZ = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"
+
+# Spark options per format, for reading and writing, before the output's own ``options:``.
+FORMAT_OPTIONS: Mapping[str, Mapping[str, str]] = {
+    "parquet": {},
+    "orc": {},
+    "csv": {"header": "true", "timestampFormat": _TS, "timestampNTZFormat": _TS_NTZ},
+    "json": {"timestampFormat": _TS, "timestampNTZFormat": _TS_NTZ,
+             "ignoreNullFields": "false"},
+}
+# Types a format cannot hold (Spark refuses them with a less helpful message).
+UNSUPPORTED_TYPES: Mapping[str, tuple[str, ...]] = {
+    "csv": ("binary", "array", "map", "struct", "variant"),
+}
+SELECT_KEY = "dvt.select"
+STAGE_MARK = "__dvt_stage_"
+OLD_MARK = "__dvt_old_"
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith((".", "_"))
+
+
+class HadoopFS:
+    """The few Hadoop FileSystem calls we need, for any scheme Spark can reach."""
+
+    def __init__(self, spark: Any, uri: str) -> None:
+        self._jvm = spark._jvm
+        self.conf = spark._jsc.hadoopConfiguration()
+        self.fs = self.path(uri).getFileSystem(self.conf)
+
+    def path(self, uri: str) -> Any:
+        return self._jvm.org.apache.hadoop.fs.Path(uri)
+
+    def exists(self, uri: str) -> bool:
+        return bool(self.fs.exists(self.path(uri)))
+
+    def is_dir(self, uri: str) -> bool:
+        return bool(self.fs.getFileStatus(self.path(uri)).isDirectory())
+
+    def mkdirs(self, uri: str) -> None:
+        self.fs.mkdirs(self.path(uri))
+
+    def rename(self, src: str, dst: str) -> None:
+        if not self.fs.rename(self.path(src), self.path(dst)):
+            raise TransferError(f"could not rename {src} to {dst}.")
+
+    def delete(self, uri: str) -> None:
+        self.fs.delete(self.path(uri), True)
+
+    def children(self, uri: str) -> list[str]:
+        return sorted(str(s.getPath().getName()) for s in self.fs.listStatus(self.path(uri)))
+
+    def data_files(self, uri: str) -> list[tuple[str, int]]:
+        """(path relative to ``uri``, bytes) of every data file below it: names starting with
+        ``.`` or ``_`` (checksums, ``_SUCCESS``, hidden folders) are not data."""
+        root = self.fs.makeQualified(self.path(uri)).toString().rstrip("/")
+        files = self.fs.listFiles(self.path(uri), True)
+        found = []
+        while files.hasNext():
+            status = files.next()
+            full = status.getPath().toString()
+            relative = full[len(root):].lstrip("/") if full.startswith(root) else full
+            if not any(_hidden(part) for part in relative.split("/")):
+                found.append((relative, int(status.getLen())))
+        return found
+
+
+def join_path(root: str, *parts: str) -> str:
+    return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts if p)])
+
+
+class FilesConnector(BaseConnector):
+    """Reads and writes a folder of Parquet/CSV/JSON/ORC files (see the module doc)."""
+
+    connector_type = ConnectorType.FILES
+
+    @property
+    def format(self) -> str:
+        return self.connection.format
+
+    def root(self) -> str:
+        """The output's folder as a URI Spark's Hadoop filesystem reads."""
+        from pathlib import Path
+
+        raw = self.connection.path or ""
+        bucket_name = self.connection.extra.get("bucket")
+        if bucket_name:
+            if self.bucket is None or self.bucket.name != bucket_name:
+                raise ConfigError(
+                    f"files output `{self.connection.name}` names bucket `{bucket_name}`, "
+                    "which was not loaded from buckets.yml.",
+                    path=self.connection.source_file, key=f"{self.connection.name}.bucket",
+                    hint="Add it to buckets.yml, or give `path` as a full URI.",
+                )
+            if _SCHEME.match(raw):
+                raise ConfigError(
+                    f"`path` of files output `{self.connection.name}` is a full URI and a "
+                    "`bucket` is named too; give one of them.",
+                    path=self.connection.source_file, key=f"{self.connection.name}.path",
+                )
+            return self.bucket.spark_path(raw).rstrip("/")
+        if raw.startswith("s3://"):
+            return "s3a://" + raw[len("s3://"):].rstrip("/")
+        if _SCHEME.match(raw):
+            return raw.rstrip("/")
+        return Path(raw).expanduser().resolve().as_uri()
+
+    def options(self) -> dict[str, str]:
+        merged = dict(FORMAT_OPTIONS.get(self.format, {}))
+        extra = self.connection.extra.get("options") or {}
+        if not isinstance(extra, Mapping):
+            raise ConfigError(
+                f"`options` of files output `{self.connection.name}` must be a mapping of "
+                "Spark options.",
+                path=self.connection.source_file, key=f"{self.connection.name}.options",
+            )
+        merged.update({str(k): _option_text(v) for k, v in extra.items()})
+        return merged
+
+    def table_path(self, table: TableRef | None) -> str:
+        root = self.root()
+        if table is None:
+            return root
+        return join_path(root, table.schema or "", table.name)
+
+    # -- read ------------------------------------------------------------------------------
+
+    def plan_read(self, request: ReadRequest, *, reason: str = "") -> ReadPlan:
+        if request.table is None:
+            raise UsageError(
+                f"files output `{self.connection.name}` is read with --table (a folder under "
+                f"{self.connection.path}); --query needs a database."
+            )
+        source = self._find_source(request.table)
+        options = self.options()
+        notes = []
+        if request.columns:
+            options[SELECT_KEY] = json.dumps(list(request.columns))
+        if request.partitions or request.partition_column:
+            notes.append("Spark splits files by size itself; --partitions and "
+                         "--partition-column do not apply to files")
+        if self.format == "csv" and options.get("inferSchema", "false").lower() != "true":
+            notes.append("CSV columns are read as text (set `options: {inferSchema: true}` "
+                         "on the output to infer types, at the cost of a pass over the data)")
+        columns = ", ".join(request.columns) if request.columns else "*"
+        sql = f"SELECT {columns} FROM {self.format}.`{source}`"
+        if request.where:
+            sql += f" WHERE {request.where}"
+        return ReadPlan(
+            connector=self.connector_type,
+            reason=reason or f"{self.format} files",
+            source=source,
+            sql=sql,
+            partitions=(Partition(0, request.where),),
+            options=options,
+            notes=tuple(notes),
+        )
+
+    def _find_source(self, table: TableRef) -> str:
+        root = self.root()
+        fs = HadoopFS(self.spark, root)
+        folder = self.table_path(table)
+        candidates = [folder, f"{folder}.{self.format}"]
+        last = root.rstrip("/").rsplit("/", 1)[-1]
+        if table.schema is None and table.name in (last, last.rsplit(".", 1)[0]):
+            candidates.append(root)
+        for candidate in candidates:
+            if fs.exists(candidate):
+                return candidate
+        available = fs.children(root) if fs.exists(root) else []
+        shown = [c for c in available if not _hidden(c)]
+        raise SourceError(
+            f"no {self.format} data for table `{table}` in files output "
+            f"`{self.connection.name}`: none of {', '.join(candidates)} exists.",
+            hint=("Tables there: " + ", ".join(shown[:20]) + ".") if shown
+            else f"{root} is empty or missing.",
+        )
+
+    def load(self, plan: ReadPlan) -> DataFrame:
+        options = dict(plan.options)
+        select = options.pop(SELECT_KEY, None)
+        df = self.spark.read.format(self.format).options(**options).load(plan.source)
+        if select:
+            df = df.select(*json.loads(select))
+        for partition in plan.partitions:
+            if partition.predicate:
+                df = df.where(partition.predicate)
+        return df
+
+    # -- write -----------------------------------------------------------------------------
+
+    def write_dataframe(self, df: DataFrame, request: WriteRequest) -> WriteOutcome:
+        self._check_types(df)
+        missing = [c for c in request.partition_by if c not in df.columns]
+        if missing:
+            raise UsageError(
+                "--partition-by names column(s) the data does not have: "
+                + ", ".join(f"`{m}`" for m in missing) + "; columns: "
+                + ", ".join(df.columns) + "."
+            )
+        dest = self.table_path(request.table)
+        parent, _, name = dest.rstrip("/").rpartition("/")
+        if not name or parent.endswith(":/") or parent.endswith(":"):
+            raise UsageError(f"cannot write files to the root of {dest}; use a folder.")
+        token = secrets.token_hex(4)
+        stage = join_path(parent, f".{name}{STAGE_MARK}{token}")
+        old = join_path(parent, f".{name}{OLD_MARK}{token}")
+        fs = HadoopFS(self.spark, dest)
+        notes: list[str] = []
+        try:
+            writer = df.write.format(self.format).options(**self.options()).mode("errorifexists")
+            if request.partition_by:
+                writer = writer.partitionBy(*request.partition_by)
+            writer.save(stage)
+            files = fs.data_files(stage)
+            written = sum(size for _, size in files)
+            exists = fs.exists(dest)
+            if request.mode == "append" and exists:
+                self._move_files(fs, stage, dest, files)
+                notes.append(f"appended {len(files)} file(s) to {dest}")
+            else:
+                self._swap(fs, stage, dest, old, replace=exists)
+                notes.append(
+                    (f"replaced {dest}" if exists else f"created {dest}")
+                    + f" ({len(files)} {self.format} file(s))"
+                )
+                if exists and request.partition_by:
+                    notes.append("overwrite replaced the whole folder, not only the "
+                                 "partitions written")
+        finally:
+            try:
+                if fs.exists(stage):
+                    fs.delete(stage)
+            except Exception:  # cleanup must not hide the error that brought us here
+                if self.console is not None:
+                    self.console.warn(f"staging folder {stage} could not be deleted; delete "
+                                      "it by hand")
+        notes.append("retry-safe: a failed Spark job leaves the target unchanged")
+        return WriteOutcome(bytes_written=written, location=dest, notes=tuple(notes))
+
+    def _check_types(self, df: DataFrame) -> None:
+        banned = UNSUPPORTED_TYPES.get(self.format, ())
+        bad = [f"`{f.name}` ({f.dataType.simpleString()})" for f in df.schema.fields
+               if f.dataType.typeName() in banned]
+        if bad:
+            raise TransferError(
+                f"{self.format.upper()} files cannot hold column(s) " + ", ".join(bad) + ".",
+                hint="Use format parquet (or orc/json), or convert those columns in the query.",
+            )
+
+    @staticmethod
+    def _swap(fs: HadoopFS, stage: str, dest: str, old: str, *, replace: bool) -> None:
+        """Rename the staged folder into place; the old folder is moved aside first and put
+        back if the second rename fails."""
+        if not replace:
+            fs.mkdirs(dest.rsplit("/", 1)[0])
+            fs.rename(stage, dest)
+            return
+        fs.rename(dest, old)
+        try:
+            fs.rename(stage, dest)
+        except BaseException:
+            fs.rename(old, dest)
+            raise
+        fs.delete(old)
+
+    @staticmethod
+    def _move_files(fs: HadoopFS, stage: str, dest: str, files: list[tuple[str, int]]) -> None:
+        """Move the staged data files into ``dest``; if one move fails, the ones already moved
+        are deleted again, so the target is as it was."""
+        moved: list[str] = []
+        try:
+            for relative, _ in files:
+                target = join_path(dest, relative)
+                if fs.exists(target):
+                    raise TransferError(f"cannot append: {target} already exists.")
+                fs.mkdirs(target.rsplit("/", 1)[0])
+                fs.rename(join_path(stage, relative), target)
+                moved.append(target)
+        except BaseException:
+            for target in moved:
+                fs.delete(target)
+            raise
+
+
+def _option_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

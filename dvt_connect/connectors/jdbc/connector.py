@@ -1,0 +1,516 @@
+"""Reading (and, through :mod:`.writer`, writing) any database Spark reaches over JDBC.
+
+Plan, then execute. :meth:`JDBCConnector.plan_read` looks at the catalog (columns, primary key,
+indexes, row estimate) and runs one pushed-down query for the partition column's bounds, plus one
+for quantile boundaries where the dialect computes them; the pure planner in
+:mod:`dvt_connect.transfer.partition` turns that into predicates. :meth:`JDBCConnector.load`
+builds the lazy DataFrame: one query per predicate, nothing else. The orchestrator runs the
+action inside the retry loop, asking :meth:`JDBCConnector.is_transient`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from dvt_connect import secrets
+from dvt_connect.config.buckets import Bucket
+from dvt_connect.config.profiles import Connection
+from dvt_connect.connectors.base import (
+    BaseConnector,
+    Partition,
+    ReadPlan,
+    ReadRequest,
+    TableRef,
+    WriteOutcome,
+    WriteRequest,
+)
+from dvt_connect.connectors.jdbc import errors
+from dvt_connect.connectors.jdbc.metadata import (
+    ColumnInfo,
+    describe_columns,
+    first_column,
+    key_columns,
+    leading_index_columns,
+    table_names,
+)
+from dvt_connect.connectors.jdbc.session import JdbcSession, spark_jdbc_url_and_props
+from dvt_connect.connectors.selection import ConnectorType
+from dvt_connect.errors import DvtError, SourceError, UsageError
+from dvt_connect.transfer.partition import (
+    LITERAL_TEMPLATES,
+    ColumnKind,
+    PartitionConfig,
+    Value,
+    bounds_sql,
+    parse_value,
+    partition_count,
+    plan_partitions,
+    quantile_sql,
+    sample_fraction,
+    sql_literal,
+)
+from dvt_connect.transfer.retry import RetryConfig, RetryHandler
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from dvt_connect.console import Console
+
+T = TypeVar("T")
+
+# Planning talks to the source a few times; a blip there is retried briefly, like the action.
+PLANNING_RETRY = RetryConfig(max_attempts=3, base_delay=0.5, max_delay=4.0, max_elapsed=30.0)
+
+# The aliases our own subqueries get: a `--query` read, one partition of a read.
+QUERY_ALIAS = "dvt_query"
+PART_ALIAS = "dvt_part"
+
+
+@dataclass(frozen=True)
+class JdbcReadPlan(ReadPlan):
+    """A ReadPlan plus what :meth:`JDBCConnector.load` needs to execute it."""
+
+    relation: str = ""  # the quoted table, or `(query) dvt_query`, as Spark's `dbtable`
+    columns: tuple[str, ...] = ()  # selected columns (stored names); empty means all
+    where: str | None = None  # the user's --where, ANDed to every partition's predicate
+
+    def predicates(self) -> list[str | None]:
+        """One SQL condition per partition, each the WHERE of exactly one query."""
+        return [_and(self.where, p.predicate) for p in self.partitions]
+
+    def describe(self) -> dict[str, Any]:
+        doc = super().describe()
+        doc["columns"] = list(self.columns)
+        doc["where"] = self.where
+        return doc
+
+
+@dataclass(frozen=True)
+class _Relation:
+    sql: str  # what goes after FROM
+    display: str
+    key: str | None  # the table as the user named it (estimate cache key); None for a query
+    catalog_schema: str | None  # for catalog lookups; None for a query
+    catalog_table: str | None
+    columns: tuple[ColumnInfo, ...]
+
+    @property
+    def is_table(self) -> bool:
+        return self.catalog_table is not None
+
+
+class JDBCConnector(BaseConnector):
+    """Any database with a JDBC driver: partitioned reads, retries, staged writes."""
+
+    connector_type = ConnectorType.JDBC
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        connection: Connection,
+        *,
+        bucket: Bucket | None = None,
+        console: Console | None = None,
+        partition_config: PartitionConfig | None = None,
+        planning_retry: RetryConfig | None = None,
+    ) -> None:
+        if connection.is_files:
+            raise UsageError(f"output `{connection.name}` is a files output, not a database.")
+        super().__init__(spark, connection, bucket=bucket, console=console)
+        self.partition_config = partition_config or PartitionConfig()
+        self.planning_retry = planning_retry or PLANNING_RETRY
+        self._estimates: dict[str, int | None] = {}
+        # a Connection built in Python (not loaded from profiles.yml) may not be registered yet
+        secrets.register(connection.password)
+
+    # ---- errors --------------------------------------------------------------------------
+
+    def classify(self, exc: BaseException) -> errors.DatabaseError | None:
+        return errors.classify(exc, adapter_name=self.facts.name, user=self.connection.user,
+                               where=self.connection.location())
+
+    def is_transient(self, exc: BaseException) -> bool:
+        info = self.classify(exc)
+        return info is not None and info.transient
+
+    def describe_error(self, exc: BaseException) -> str | None:
+        info = self.classify(exc)
+        return info.message if info is not None else None
+
+    # ---- planning ------------------------------------------------------------------------
+
+    def estimate_rows(self, request: ReadRequest) -> int | None:
+        """The catalog's row count for ``--table`` reads (no count; None when unknown). Cached:
+        the plan that follows a connector choice does not ask again."""
+        table = request.table
+        if table is None or not self.facts.catalog.row_estimate:
+            return None
+        if str(table) not in self._estimates:
+            self._planning(lambda session: self._catalog_estimate(session, table))
+        return self._estimates.get(str(table))
+
+    def plan_read(self, request: ReadRequest, *, reason: str = "") -> JdbcReadPlan:
+        return self._planning(lambda session: self._plan(session, request, reason))
+
+    def _planning(self, work: Callable[[JdbcSession], T]) -> T:
+        """Run catalog/planning queries on one connection, retried briefly when transient; a
+        database error becomes one clear :class:`SourceError`."""
+        def attempt() -> T:
+            with JdbcSession(self.spark, self.connection) as session:
+                return work(session)
+
+        def warn(attempt_number: int, exc: BaseException, delay: float) -> None:
+            if self.console is not None:
+                self.console.warn(f"planning the read from `{self.connection.name}` failed "
+                                  f"({self.describe_error(exc)}); retrying in {delay:.1f}s")
+
+        try:
+            result, _ = RetryHandler(self.planning_retry).run(attempt, self.is_transient,
+                                                               on_retry=warn)
+            return result
+        except DvtError:
+            raise
+        except Exception as exc:
+            message = self.describe_error(exc)
+            if message is None:
+                raise
+            raise SourceError(message) from exc
+
+    def _plan(self, session: JdbcSession, request: ReadRequest, reason: str) -> JdbcReadPlan:
+        config = self._config(request)
+        relation = self._relation(session, request)
+        columns = self._select(relation, request.columns)
+        notes: list[str] = []
+        column = self._partition_column(session, relation, config, notes)
+        partitions: tuple[Partition, ...] = (Partition(index=0, predicate=None),)
+        if column is not None:
+            partitions = self._partitions(session, relation, request.where, column, config,
+                                          notes)
+        estimate = self._estimate(session, relation)
+
+        fetch_size = request.fetch_size or self.connection.fetch_size or self.facts.fetch_size
+        shown = ", ".join(self.facts.quote_identifier(c) for c in columns) if columns else "*"
+        sql = f"SELECT {shown} FROM {relation.sql}" + (
+            f" WHERE {request.where}" if request.where else "")
+        return JdbcReadPlan(
+            connector=self.connector_type,
+            reason=reason or "JDBC",
+            source=relation.display,
+            sql=sql,
+            partitions=partitions,
+            partition_column=column.name if column is not None and len(partitions) > 1 else None,
+            estimated_rows=estimate,
+            fetch_size=fetch_size,
+            bucket=None,
+            options=self._shown_options(),
+            notes=tuple(notes),
+            relation=relation.sql,
+            columns=columns,
+            where=request.where,
+        )
+
+    def _shown_options(self) -> dict[str, str]:
+        url, props = spark_jdbc_url_and_props(self.connection)
+        return {"url": secrets.redact_url(url), "driver": props.get("driver", "")}
+
+    def _config(self, request: ReadRequest) -> PartitionConfig:
+        """Overrides: the command line, then the output's keys in profiles.yml, then defaults."""
+        config = self.partition_config.with_request(request)
+        return replace(
+            config,
+            partitions=config.partitions or self.connection.partitions,
+            column=config.column or self.connection.partition_column,
+        )
+
+    def _relation(self, session: JdbcSession, request: ReadRequest) -> _Relation:
+        if request.query is not None:
+            sql = f"({request.query.strip().rstrip(';')}) {QUERY_ALIAS}"
+            return _Relation(sql, "query", None, None, None,
+                             tuple(describe_columns(session, sql)))
+        table = request.table
+        assert table is not None
+        ref = self._qualified(table)
+        try:
+            columns = describe_columns(session, ref.sql(self.facts))
+        except Exception as exc:
+            info = self.classify(exc)
+            if info is None or not errors.is_missing_table(info):
+                raise
+            raise self._missing_table(session, ref, info) from exc
+        return self._table_relation(session, table, tuple(columns))
+
+    def _qualified(self, table: TableRef) -> TableRef:
+        return TableRef(name=table.name, schema=table.schema or self._default_schema())
+
+    def _table_relation(self, session: JdbcSession, table: TableRef,
+                        columns: tuple[ColumnInfo, ...] = ()) -> _Relation:
+        ref = self._qualified(table)
+        schema = (ref.schema or session.current_schema(schema_is_catalog=self._schema_is_catalog)
+                  or self.facts.catalog.default_schema)
+        return _Relation(ref.sql(self.facts), str(ref), str(table), schema, table.name, columns)
+
+    @property
+    def _schema_is_catalog(self) -> bool:
+        # MySQL and MariaDB: a "schema" is a database, which JDBC calls a catalog
+        return self.facts.aliases.get("schema") == "database"
+
+    def _default_schema(self) -> str | None:
+        # for MySQL and MariaDB `schema:` is an alias of `database:`, already in the URL
+        if self.connection.schema and not self._schema_is_catalog:
+            return self.connection.schema
+        return None
+
+    def _missing_table(self, session: JdbcSession, ref: TableRef,
+                       info: errors.DatabaseError) -> SourceError:
+        import difflib
+
+        schema = ref.schema or session.current_schema(schema_is_catalog=self._schema_is_catalog)
+        try:
+            names = table_names(session, schema, schema_is_catalog=self._schema_is_catalog)
+        except Exception:  # noqa: BLE001 - the hint is a courtesy; the error stands without it
+            names = []
+        close = difflib.get_close_matches(ref.name, names, n=3) or [
+            n for n in names if n.lower() == ref.name.lower()]
+        place = f"`{schema}`" if schema else "the default schema"
+        if close:
+            hint: str | None = "Did you mean " + ", ".join(f"`{c}`" for c in close) + "?"
+        elif names:
+            shown = ", ".join(f"`{n}`" for n in sorted(names)[:10])
+            hint = f"Tables in {place}: {shown}" + (" ..." if len(names) > 10 else ".")
+        else:
+            hint = f"No tables are visible in {place}."
+        return SourceError(
+            f"table `{ref}` was not found in {self.connection.type} output "
+            f"`{self.connection.name}` ({self.connection.location()}): {info.detail} "
+            f"({info.codes}).",
+            hint=hint,
+        )
+
+    def _select(self, relation: _Relation, wanted: Sequence[str]) -> tuple[str, ...]:
+        """The stored names of ``--columns`` (matched like the database matches unquoted names:
+        exactly, else ignoring case); an unknown column is a usage error naming the valid ones."""
+        names = [c.name for c in relation.columns]
+        chosen = []
+        for name in wanted:
+            found = _match(name, names)
+            if found is None:
+                raise _unknown_column(name, relation, "--columns")
+            chosen.append(found)
+        return tuple(chosen)
+
+    def _partition_column(self, session: JdbcSession, relation: _Relation,
+                          config: PartitionConfig, notes: list[str]) -> ColumnInfo | None:
+        """The user's column (checked), else a single-column primary key, else an indexed
+        integer, date or timestamp column; None reads in one partition."""
+        by_name = {c.name: c for c in relation.columns}
+        if config.column:
+            name = _match(config.column, list(by_name))
+            if name is None:
+                raise _unknown_column(config.column, relation, "--partition-column")
+            column = by_name[name]
+            if column.kind is None:
+                raise UsageError(
+                    f"cannot partition on `{name}`: it is {column.type_name.lower()}; the "
+                    "partition column must be an integer, date or timestamp column.")
+            notes.append(f"partition column `{name}` as requested")
+            return column
+        if config.partitions == 1:
+            return None
+        if not relation.is_table:
+            notes.append("one partition: name a --partition-column to split a --query read")
+            return None
+        key = self._catalog_names(session, relation, primary_key=True)
+        if len(key) == 1 and key[0] in by_name and by_name[key[0]].kind is not None:
+            notes.append(f"partition column `{key[0]}`: the primary key")
+            return by_name[key[0]]
+        indexed = [by_name[n] for n in dict.fromkeys(
+                       self._catalog_names(session, relation, primary_key=False))
+                   if n in by_name and by_name[n].kind is not None]
+        if indexed:
+            order = {ColumnKind.INTEGER: 0, ColumnKind.TIMESTAMP: 1, ColumnKind.DATE: 2}
+            best = min(indexed, key=lambda c: (order[c.kind or ColumnKind.INTEGER], c.nullable))
+            notes.append(f"partition column `{best.name}`: an indexed {best.type_name} column"
+                         + (" (no single-column primary key)" if key else ""))
+            return best
+        if config.partitions:
+            raise UsageError(
+                f"cannot split `{relation.display}` into {config.partitions} partitions: it has "
+                "no single-column integer, date or timestamp primary key or index.",
+                hint="Name a column with --partition-column (or `partition_column:` in "
+                     "profiles.yml).",
+            )
+        notes.append("one partition: no single-column integer, date or timestamp primary key "
+                     "or index (set --partition-column to split the read)")
+        return None
+
+    def _catalog_names(self, session: JdbcSession, relation: _Relation, *,
+                       primary_key: bool) -> list[str]:
+        """Primary-key columns, or the leading column of each index: from the adapter's catalog
+        query when the facts have one, else from the driver's ``DatabaseMetaData``."""
+        if relation.catalog_table is None:
+            return []
+        catalog = self.facts.catalog
+        template = catalog.primary_key if primary_key else catalog.indexed_columns
+        if template:
+            sql = template.format(schema=self.facts.quote_literal(relation.catalog_schema or ""),
+                                  table=self.facts.quote_literal(relation.catalog_table))
+            return [n for n in first_column(session, sql) if n]
+        lookup = key_columns if primary_key else leading_index_columns
+        return lookup(session, relation.catalog_schema, relation.catalog_table,
+                      schema_is_catalog=self._schema_is_catalog)
+
+    def _estimate_sql(self, relation: _Relation) -> str | None:
+        template = self.facts.catalog.row_estimate
+        if not template or relation.catalog_table is None:
+            return None
+        return template.format(schema=self.facts.quote_literal(relation.catalog_schema or ""),
+                               table=self.facts.quote_literal(relation.catalog_table))
+
+    def _catalog_estimate(self, session: JdbcSession, table: TableRef) -> int | None:
+        return self._estimate(session, self._table_relation(session, table))
+
+    def _estimate(self, session: JdbcSession, relation: _Relation) -> int | None:
+        """The catalog's estimate, queried once per table and connector."""
+        if relation.key is None:
+            return None
+        if relation.key not in self._estimates:
+            sql = self._estimate_sql(relation)
+            values = first_column(session, sql) if sql else []
+            self._estimates[relation.key] = _int(values[0]) if values else None
+        return self._estimates[relation.key]
+
+    def _partitions(
+        self,
+        session: JdbcSession,
+        relation: _Relation,
+        where: str | None,
+        column: ColumnInfo,
+        config: PartitionConfig,
+        notes: list[str],
+    ) -> tuple[Partition, ...]:
+        """Bounds (and the estimate, when not known yet) in one query; size; quantiles; plan."""
+        kind = column.kind
+        assert kind is not None
+        column_sql = self.facts.quote_identifier(column.name)
+        known = relation.key is None or relation.key in self._estimates
+        row = session.query(bounds_sql(column_sql, relation.sql, where,
+                                      None if known else self._estimate_sql(relation)))[0]
+        lower, upper = parse_value(kind, row[0]), parse_value(kind, row[1])
+        if not known and relation.key is not None:
+            self._estimates[relation.key] = _int(row[2]) if len(row) > 2 else None
+        estimate = self._estimates.get(relation.key) if relation.key else None
+        if estimate == 0 and lower is not None:
+            # rows exist but the catalog says none: statistics were never gathered
+            notes.append("the catalog has no row statistics for this table (run ANALYZE)")
+            estimate = None
+            if relation.key is not None:
+                self._estimates[relation.key] = None
+        count, why = partition_count(estimate, self._cores(), config)
+        quantiles: list[Value | None] | None = None
+        method = self.facts.catalog.quantiles
+        if count > 1 and lower != upper and config.quantiles and method:
+            if estimate is None:
+                notes.append("even stride between the bounds: quantiles need a row estimate")
+            else:
+                sample = sample_fraction(estimate, config)
+                sql = quantile_sql(method, column_sql=column_sql, source_sql=relation.sql,
+                                   where=where, count=count, sample=sample,
+                                   is_table=relation.is_table)
+                if sql is not None:
+                    quantiles = [parse_value(kind, v) for v in first_column(session, sql)]
+                    notes.append("quantile boundaries" + (
+                        f" from a {sample:.1%} sample" if sample is not None else ""))
+        elif count > 1 and not method:
+            notes.append(f"even stride between the bounds: {self.connection.type} cannot "
+                         "compute quantiles here")
+        template = LITERAL_TEMPLATES.get(self.facts.name, {}).get(kind, "{}")
+        plan = plan_partitions(
+            column_sql=column_sql, kind=kind, lower=lower, upper=upper, count=count,
+            nullable=column.nullable, quantiles=quantiles,
+            render=lambda v: sql_literal(kind, v, self.facts.quote_literal, template),
+        )
+        notes.append(f"{len(plan.partitions)} partition(s): {why}")
+        notes.extend(plan.notes)
+        return plan.partitions
+
+    def _cores(self) -> int:
+        return max(1, int(self.spark.sparkContext.defaultParallelism))
+
+    # ---- execution -----------------------------------------------------------------------
+
+    def load(self, plan: ReadPlan) -> DataFrame:
+        """The lazy DataFrame: one query per partition predicate. Spark resolves the schema
+        here (``WHERE 1=0`` queries, which read no rows); no data moves until the action.
+
+        Each partition is its own ``format("jdbc")`` relation, and the relations are unioned.
+        Spark's ``DataFrameReader.jdbc(..., predicates=...)`` would be one relation, but it
+        lower-cases every connection property name on the way to the driver (checked with Spark
+        4.3: ``ApplicationName`` arrives as ``applicationname`` and PostgreSQL ignores it, as
+        MySQL Connector/J ignores ``usecursorfetch`` and then buffers whole partitions).
+        """
+        if not isinstance(plan, JdbcReadPlan):
+            raise UsageError(f"a {plan.connector.value} plan cannot be loaded over JDBC.")
+        from functools import reduce
+
+        from pyspark.sql import DataFrame
+        from pyspark.sql import functions as F
+
+        url, props = spark_jdbc_url_and_props(self.connection)
+        if plan.fetch_size:
+            props["fetchsize"] = str(plan.fetch_size)
+
+        def relation(dbtable: str) -> DataFrame:
+            return (self.spark.read.format("jdbc")
+                    .options(**props).option("url", url).option("dbtable", dbtable).load())
+
+        predicates = plan.predicates()
+        if predicates == [None]:
+            df = relation(plan.relation)
+        else:
+            df = reduce(DataFrame.union, [
+                relation(f"(SELECT * FROM {plan.relation} WHERE {p or '1=1'}) {PART_ALIAS}")
+                for p in predicates])
+        if plan.columns:
+            df = df.select(*[F.col("`" + c.replace("`", "``") + "`") for c in plan.columns])
+        return df
+
+    def write_dataframe(self, df: DataFrame, request: WriteRequest) -> WriteOutcome:
+        from dvt_connect.connectors.jdbc.writer import write_jdbc
+
+        return write_jdbc(self.spark, self.connection, df, request, console=self.console)
+
+
+def _unknown_column(name: str, relation: _Relation, option: str) -> UsageError:
+    import difflib
+
+    names = [c.name for c in relation.columns]
+    close = difflib.get_close_matches(name, names, n=1)
+    return UsageError(
+        f"{option}: `{name}` is not a column of `{relation.display}`; valid: "
+        + ", ".join(f"`{n}`" for n in names) + ".",
+        hint=f"Did you mean `{close[0]}`?" if close else None,
+    )
+
+
+def _and(where: str | None, predicate: str | None) -> str | None:
+    if where and predicate:
+        return f"({where}) AND ({predicate})"
+    return f"({where})" if where else predicate
+
+
+def _match(name: str, names: Sequence[str]) -> str | None:
+    if name in names:
+        return name
+    folded = [n for n in names if n.lower() == name.lower()]
+    return folded[0] if len(folded) == 1 else None
+
+
+def _int(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return max(0, int(float(text)))
+    except ValueError:
+        return None

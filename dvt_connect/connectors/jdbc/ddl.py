@@ -1,0 +1,597 @@
+"""Target tables in our own DDL: Spark type -> column type per dialect, staging names, swap SQL.
+
+Spark's JDBC writer creates tables with its own defaults, and those lose data: it has no
+MariaDB dialect (``"`` quotes, which MariaDB rejects) and creates timestamps without fractional
+seconds. We create every target and staging table ourselves from ``df.schema``.
+
+Everything per database is data in :data:`DIALECTS`; the functions are pure (no JVM), so a dry
+run can print the plan and tests need no database.
+
+Timestamps. A Spark ``timestamp`` is an instant; a ``timestamp_ntz`` is a wall-clock time.
+Where the target has an instant type (PostgreSQL ``TIMESTAMPTZ``, SQL Server
+``DATETIMEOFFSET``, Oracle/DuckDB ``TIMESTAMP WITH TIME ZONE``) instants use it. MySQL/MariaDB
+``TIMESTAMP`` ends in 2038 and converts through the session time zone, so instants go to
+``DATETIME(6)`` holding the instant's UTC wall time (the column comment says ``UTC``); the same
+holds for Derby, SQLite and the generic dialect (``instants_as_utc_wall``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from dvt_connect.adapters import AdapterFacts
+from dvt_connect.errors import TransferError
+
+if TYPE_CHECKING:
+    from pyspark.sql.types import DataType, StructField, StructType
+
+# Spark's JDBC reader keeps a column's declared CHAR(n)/VARCHAR(n) in this metadata key.
+CHAR_VARCHAR_KEY = "__CHAR_VARCHAR_TYPE_STRING"
+# PostgreSQL TIME read by Spark arrives as timestamp_ntz on 1970-01-01 with this flag.
+LOGICAL_TIME_KEY = "logical_time_type"
+
+STAGE_MARK = "__dvt_stage_"
+OLD_MARK = "__dvt_old_"
+
+
+@dataclass(frozen=True)
+class Swap:
+    """How a staging table replaces the target.
+
+    Statements are templates: ``{target}``/``{stage}``/``{old}`` are qualified and quoted,
+    ``{target_name}``/``{old_name}`` the bare quoted names (``RENAME TO`` takes no schema), and
+    ``{stage_literal}``/``{target_name_literal}`` string literals (SQL Server's ``sp_rename``).
+    ``replace`` runs when the target exists, ``create`` when it does not; both run in one
+    transaction when ``transactional``; ``after`` runs once they are committed (a failure there
+    leaves only the renamed-away old table behind, which is reported).
+    """
+
+    replace: tuple[str, ...]
+    create: tuple[str, ...]
+    after: tuple[str, ...] = ()
+    # Puts the target back when a non-transactional ``replace`` fails after its first step.
+    undo: tuple[str, ...] = ()
+    transactional: bool = True
+    atomic: bool = True
+    how: str = "dropped and renamed in one transaction"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one database family stores each Spark type, and how it swaps tables."""
+
+    name: str
+    title: str
+    types: Mapping[str, str]
+    # Strings longer than ``varchar_limit`` (or of unknown length) take the first type whose
+    # limit (characters; None = unbounded) holds them.
+    text_ladder: tuple[tuple[int | None, str], ...]
+    varchar_limit: int
+    max_precision: int
+    max_identifier: int
+    swap: Swap
+    max_scale: int | None = None
+    array: str | None = None
+    # Bytes all VARCHAR columns of a row may declare together (MariaDB: 65,535) and bytes per
+    # character of the table's character set; past the budget, strings take the text ladder.
+    varchar_row_budget: int | None = None
+    bytes_per_char: int = 1
+    table_options: str = ""
+    # Column comment for instants stored as UTC wall time, and the clause template.
+    instant_comment: str | None = None
+    comment_clause: str = " COMMENT {text}"
+    identifier_bytes: bool = False
+    drop_if_exists: bool = True
+    # MySQL-family: a "schema" is a database (the JDBC catalog).
+    schema_is_catalog: bool = False
+    # The column type for instants holds a wall time (the instant's UTC wall time), not an
+    # instant: the writer binds instants so the driver renders that UTC wall time.
+    instants_as_utc_wall: bool = False
+    warnings: Mapping[str, str] = field(default_factory=dict)
+
+
+_PG_SWAP = Swap(
+    replace=("DROP TABLE {target}", "ALTER TABLE {stage} RENAME TO {target_name}"),
+    create=("ALTER TABLE {stage} RENAME TO {target_name}",),
+)
+
+_MYSQL = Dialect(
+    name="mysql",
+    title="MySQL/MariaDB",
+    types={
+        "boolean": "BOOLEAN",
+        "byte": "TINYINT",
+        "short": "SMALLINT",
+        "integer": "INT",
+        "long": "BIGINT",
+        # The server sends FLOAT columns as text rounded to 6 significant digits
+        # (3.1415927 reads back as 3.14159); DOUBLE holds every float exactly.
+        "float": "DOUBLE",
+        "double": "DOUBLE",
+        "decimal": "DECIMAL({p},{s})",
+        "varchar": "VARCHAR({n})",
+        # CHAR strips trailing spaces on read; VARCHAR keeps a padded value as it was.
+        "char": "VARCHAR({n})",
+        "binary": "LONGBLOB",
+        "date": "DATE",
+        "timestamp": "DATETIME(6)",
+        "timestamp_ntz": "DATETIME(6)",
+        "time": "TIME(6)",
+    },
+    text_ladder=((16_383, "TEXT"), (4_194_303, "MEDIUMTEXT"), (None, "LONGTEXT")),
+    varchar_limit=1_024,
+    varchar_row_budget=60_000,
+    bytes_per_char=4,
+    max_precision=65,
+    max_scale=38,
+    max_identifier=64,
+    table_options=" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    instant_comment="UTC",
+    instants_as_utc_wall=True,
+    schema_is_catalog=True,
+    swap=Swap(
+        replace=("RENAME TABLE {target} TO {old}, {stage} TO {target}",),
+        create=("RENAME TABLE {stage} TO {target}",),
+        after=("DROP TABLE {old}",),
+        transactional=False,
+        how="swapped by one atomic RENAME TABLE",
+    ),
+)
+
+DIALECTS: Mapping[str, Dialect] = MappingProxyType({
+    d.name: d
+    for d in (
+        Dialect(
+            name="postgres",
+            title="PostgreSQL",
+            types={
+                "boolean": "BOOLEAN",
+                "byte": "SMALLINT",
+                "short": "SMALLINT",
+                "integer": "INTEGER",
+                "long": "BIGINT",
+                "float": "REAL",
+                "double": "DOUBLE PRECISION",
+                "decimal": "NUMERIC({p},{s})",
+                "varchar": "VARCHAR({n})",
+                "char": "CHAR({n})",
+                "binary": "BYTEA",
+                "date": "DATE",
+                "timestamp": "TIMESTAMPTZ(6)",
+                "timestamp_ntz": "TIMESTAMP(6)",
+                "time": "TIME(6)",
+            },
+            text_ladder=((None, "TEXT"),),
+            varchar_limit=10_485_760,
+            max_precision=1000,
+            max_identifier=63,
+            identifier_bytes=True,
+            array="{element}[]",
+            swap=_PG_SWAP,
+        ),
+        _MYSQL,
+        Dialect(
+            name="sqlserver",
+            title="SQL Server",
+            types={
+                "boolean": "BIT",
+                "byte": "SMALLINT",  # TINYINT is unsigned (0-255)
+                "short": "SMALLINT",
+                "integer": "INT",
+                "long": "BIGINT",
+                "float": "REAL",
+                "double": "FLOAT(53)",
+                "decimal": "DECIMAL({p},{s})",
+                "varchar": "NVARCHAR({n})",
+                "char": "NCHAR({n})",
+                "binary": "VARBINARY(MAX)",
+                "date": "DATE",
+                "timestamp": "DATETIMEOFFSET(6)",
+                "timestamp_ntz": "DATETIME2(6)",
+                "time": "TIME(6)",
+            },
+            text_ladder=((None, "NVARCHAR(MAX)"),),
+            varchar_limit=4_000,
+            max_precision=38,
+            max_identifier=128,
+            drop_if_exists=True,
+            swap=Swap(
+                replace=("DROP TABLE {target}",
+                         "EXEC sp_rename {stage_literal}, {target_name_literal}"),
+                create=("EXEC sp_rename {stage_literal}, {target_name_literal}",),
+            ),
+        ),
+        Dialect(
+            name="oracle",
+            title="Oracle",
+            types={
+                "boolean": "NUMBER(1)",
+                "byte": "NUMBER(3)",
+                "short": "NUMBER(5)",
+                "integer": "NUMBER(10)",
+                "long": "NUMBER(19)",
+                "float": "BINARY_FLOAT",
+                "double": "BINARY_DOUBLE",
+                "decimal": "NUMBER({p},{s})",
+                "varchar": "VARCHAR2({n} CHAR)",
+                "char": "CHAR({n} CHAR)",
+                "binary": "BLOB",
+                "date": "DATE",
+                "timestamp": "TIMESTAMP(6) WITH TIME ZONE",
+                "timestamp_ntz": "TIMESTAMP(6)",
+            },
+            text_ladder=((None, "CLOB"),),
+            varchar_limit=1_000,
+            max_precision=38,
+            max_identifier=128,
+            drop_if_exists=False,
+            swap=Swap(
+                replace=("ALTER TABLE {target} RENAME TO {old_name}",
+                         "ALTER TABLE {stage} RENAME TO {target_name}"),
+                create=("ALTER TABLE {stage} RENAME TO {target_name}",),
+                after=("DROP TABLE {old} PURGE",),
+                undo=("ALTER TABLE {old} RENAME TO {target_name}",),
+                transactional=False,
+                atomic=False,
+                how="renamed in two statements (Oracle commits each DDL statement; for a "
+                    "moment the target name is free)",
+            ),
+        ),
+        Dialect(
+            name="derby",
+            title="Derby",
+            types={
+                "boolean": "BOOLEAN",
+                "byte": "SMALLINT",
+                "short": "SMALLINT",
+                "integer": "INTEGER",
+                "long": "BIGINT",
+                "float": "REAL",
+                "double": "DOUBLE",
+                "decimal": "DECIMAL({p},{s})",
+                # Spark binds a NULL string as a CLOB, which Derby refuses for VARCHAR columns
+                "varchar": "CLOB",
+                "char": "CLOB",
+                "binary": "BLOB",
+                "date": "DATE",
+                "timestamp": "TIMESTAMP",
+                "timestamp_ntz": "TIMESTAMP",
+            },
+            text_ladder=((None, "CLOB"),),
+            varchar_limit=0,
+            instants_as_utc_wall=True,
+            max_precision=31,
+            max_identifier=128,
+            drop_if_exists=False,
+            swap=Swap(
+                replace=("DROP TABLE {target}", "RENAME TABLE {stage} TO {target_name}"),
+                create=("RENAME TABLE {stage} TO {target_name}",),
+            ),
+        ),
+        Dialect(
+            name="sqlite",
+            title="SQLite",
+            types={
+                "boolean": "BOOLEAN",
+                "byte": "SMALLINT",
+                "short": "SMALLINT",
+                "integer": "INTEGER",
+                "long": "BIGINT",
+                "float": "REAL",
+                "double": "DOUBLE",
+                "decimal": "TEXT",
+                "varchar": "TEXT",
+                "char": "TEXT",
+                "binary": "BLOB",
+                "date": "DATE",
+                "timestamp": "TIMESTAMP",
+                "timestamp_ntz": "TIMESTAMP",
+            },
+            text_ladder=((None, "TEXT"),),
+            varchar_limit=0,
+            instants_as_utc_wall=True,
+            max_precision=38,
+            max_identifier=1_000,
+            swap=_PG_SWAP,
+            warnings={
+                "timestamp": "SQLite has no timestamp type; the xerial driver stores "
+                             "milliseconds by default, so microseconds may be lost",
+                "timestamp_ntz": "SQLite has no timestamp type; the xerial driver stores "
+                                 "milliseconds by default, so microseconds may be lost",
+            },
+        ),
+        Dialect(
+            name="duckdb",
+            title="DuckDB",
+            types={
+                "boolean": "BOOLEAN",
+                "byte": "TINYINT",
+                "short": "SMALLINT",
+                "integer": "INTEGER",
+                "long": "BIGINT",
+                "float": "REAL",
+                "double": "DOUBLE",
+                "decimal": "DECIMAL({p},{s})",
+                "varchar": "VARCHAR",
+                "char": "VARCHAR",
+                "binary": "BLOB",
+                "date": "DATE",
+                "timestamp": "TIMESTAMPTZ",
+                "timestamp_ntz": "TIMESTAMP",
+                "time": "TIME",
+            },
+            text_ladder=((None, "VARCHAR"),),
+            varchar_limit=0,
+            max_precision=38,
+            max_identifier=1_000,
+            swap=_PG_SWAP,
+        ),
+        Dialect(
+            name="generic",
+            title="the database",
+            types={
+                "boolean": "BOOLEAN",
+                "byte": "SMALLINT",
+                "short": "SMALLINT",
+                "integer": "INTEGER",
+                "long": "BIGINT",
+                "float": "REAL",
+                "double": "DOUBLE PRECISION",
+                "decimal": "DECIMAL({p},{s})",
+                "varchar": "VARCHAR({n})",
+                "char": "CHAR({n})",
+                "binary": "BLOB",
+                "date": "DATE",
+                "timestamp": "TIMESTAMP",
+                "timestamp_ntz": "TIMESTAMP",
+            },
+            text_ladder=((None, "TEXT"),),
+            varchar_limit=4_000,
+            instants_as_utc_wall=True,
+            max_precision=38,
+            max_identifier=128,
+            swap=Swap(
+                replace=_PG_SWAP.replace,
+                create=_PG_SWAP.create,
+                atomic=False,
+                how="dropped and renamed in one transaction (atomic only where the database "
+                    "has transactional DDL)",
+            ),
+        ),
+    )
+})
+
+# Adapter name -> dialect, where it is not the adapter's own name.
+DIALECT_OF: Mapping[str, str] = MappingProxyType({
+    "mariadb": "mysql",
+    "redshift": "generic",
+})
+
+
+def dialect_for(facts: AdapterFacts) -> Dialect:
+    """The DDL dialect for an adapter (the generic one for adapters without their own)."""
+    name = DIALECT_OF.get(facts.name, facts.name)
+    return DIALECTS.get(name, DIALECTS["generic"])
+
+
+@dataclass(frozen=True)
+class ColumnDDL:
+    name: str
+    sql_type: str
+    nullable: bool = True
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """The columns of a table we create, and what the mapping could not keep exactly."""
+
+    columns: tuple[ColumnDDL, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+def _declared_length(f: StructField) -> tuple[str, int] | None:
+    declared = (f.metadata or {}).get(CHAR_VARCHAR_KEY)
+    if not isinstance(declared, str):
+        return None
+    match = re.fullmatch(r"\s*(char|varchar)\s*\(\s*(\d+)\s*\)\s*", declared.lower())
+    return (match.group(1), int(match.group(2))) if match else None
+
+
+def _type_key(data_type: DataType) -> str | None:
+    from pyspark.sql import types as t
+
+    simple: list[tuple[type, str]] = [
+        (t.BooleanType, "boolean"), (t.ByteType, "byte"), (t.ShortType, "short"),
+        (t.IntegerType, "integer"), (t.LongType, "long"), (t.FloatType, "float"),
+        (t.DoubleType, "double"), (t.BinaryType, "binary"), (t.DateType, "date"),
+        (t.TimestampNTZType, "timestamp_ntz"), (t.TimestampType, "timestamp"),
+    ]
+    time_type = getattr(t, "TimeType", None)
+    if time_type is not None:
+        simple.append((time_type, "time"))
+    for cls, key in simple:
+        if isinstance(data_type, cls):
+            return key
+    return None
+
+
+class _Planner:
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.budget = dialect.varchar_row_budget
+        self.warnings: list[str] = []
+
+    def string(self, f: StructField) -> str:
+        d = self.dialect
+        declared = _declared_length(f)
+        if declared is not None:
+            kind, n = declared
+            template = d.types[kind]
+            if 0 < n <= d.varchar_limit and (
+                self.budget is None or n * d.bytes_per_char <= self.budget
+            ):
+                if self.budget is not None:
+                    self.budget -= n * d.bytes_per_char
+                return template.format(n=n)
+            return self.ladder(n)
+        return self.ladder(None)
+
+    def ladder(self, n: int | None) -> str:
+        for limit, sql_type in self.dialect.text_ladder:
+            if limit is None or (n is not None and n <= limit):
+                return sql_type
+        return self.dialect.text_ladder[-1][1]  # pragma: no cover - ladders end unbounded
+
+    def scalar(self, f: StructField, data_type: DataType) -> str | None:
+        """The column type, or None when the dialect cannot hold it."""
+        from pyspark.sql import types as t
+
+        d = self.dialect
+        if isinstance(data_type, t.DecimalType):
+            p, s = data_type.precision, data_type.scale
+            if p > d.max_precision or (d.max_scale is not None and s > d.max_scale):
+                raise _Unsupported(
+                    f"decimal({p},{s}) is wider than {d.title} allows (precision up to "
+                    f"{d.max_precision}" + (f", scale up to {d.max_scale}" if d.max_scale
+                                            else "") + ")"
+                )
+            return d.types["decimal"].format(p=p, s=s)
+        if isinstance(data_type, t.StringType):
+            return self.string(f)
+        key = _type_key(data_type)
+        if key == "timestamp_ntz" and (f.metadata or {}).get(LOGICAL_TIME_KEY) \
+                and "time" in d.types:
+            key = "time"
+        if key is None or key not in d.types:
+            return None
+        if key in d.warnings:
+            self.warnings.append(f"column `{f.name}`: {d.warnings[key]}")
+        return d.types[key]
+
+    def column(self, f: StructField) -> ColumnDDL:
+        from pyspark.sql import types as t
+
+        d = self.dialect
+        data_type = f.dataType
+        sql_type: str | None
+        if isinstance(data_type, t.ArrayType):
+            element = data_type.elementType
+            inner = None
+            if d.array and not isinstance(element, (t.ArrayType, t.MapType, t.StructType)):
+                inner = self.scalar(t.StructField(f.name, element), element)
+            if inner is None:
+                raise _Unsupported(f"{data_type.simpleString()} has no {d.title} column type")
+            sql_type = d.array.format(element=inner) if d.array else None
+        else:
+            sql_type = self.scalar(f, data_type)
+        if sql_type is None:
+            raise _Unsupported(f"{data_type.simpleString()} has no {d.title} column type")
+        comment = d.instant_comment if isinstance(data_type, t.TimestampType) else None
+        return ColumnDDL(f.name, sql_type, f.nullable, comment)
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def plan_columns(schema: StructType, dialect: Dialect) -> TablePlan:
+    """Map every column of ``schema`` to ``dialect``; one TransferError names every column that
+    cannot be held exactly (no silent change of a value)."""
+    planner = _Planner(dialect)
+    columns: list[ColumnDDL] = []
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for f in schema.fields:
+        folded = f.name.lower()
+        if folded in seen:
+            problems.append(f"`{f.name}` and `{seen[folded]}` differ only by case")
+        seen[folded] = f.name
+        try:
+            columns.append(planner.column(f))
+        except _Unsupported as exc:
+            problems.append(f"`{f.name}`: {exc}")
+    if not schema.fields:
+        problems.append("the data has no columns")
+    if problems:
+        raise TransferError(
+            f"cannot create a {dialect.title} table for this data: " + "; ".join(problems) + ".",
+            hint="Convert those columns in the source query (for example cast to a string or a "
+                 "narrower decimal), or write to a files target (Parquet keeps nested types).",
+        )
+    return TablePlan(tuple(columns), tuple(planner.warnings))
+
+
+def column_sql(column: ColumnDDL, facts: AdapterFacts, dialect: Dialect) -> str:
+    text = f"{facts.quote_identifier(column.name)} {column.sql_type}"
+    if not column.nullable:
+        text += " NOT NULL"
+    if column.comment and dialect.comment_clause:
+        text += dialect.comment_clause.format(text=facts.quote_literal(column.comment))
+    return text
+
+
+def create_table_sql(table_sql: str, plan: TablePlan, facts: AdapterFacts,
+                     dialect: Dialect) -> str:
+    """``CREATE TABLE`` for an already quoted, qualified table name."""
+    body = ", ".join(column_sql(c, facts, dialect) for c in plan.columns)
+    return f"CREATE TABLE {table_sql} ({body}){dialect.table_options}"
+
+
+def drop_table_sql(table_sql: str, dialect: Dialect, *, if_exists: bool = False) -> str:
+    if if_exists and dialect.drop_if_exists:
+        return f"DROP TABLE IF EXISTS {table_sql}"
+    return f"DROP TABLE {table_sql}"
+
+
+def insert_select_sql(target_sql: str, stage_sql: str, target_columns: tuple[str, ...],
+                      stage_columns: tuple[str, ...], facts: AdapterFacts) -> str:
+    """The append step: every staged row into the target, column by column."""
+    into = ", ".join(facts.quote_identifier(c) for c in target_columns)
+    select = ", ".join(facts.quote_identifier(c) for c in stage_columns)
+    return f"INSERT INTO {target_sql} ({into}) SELECT {select} FROM {stage_sql}"
+
+
+def side_table_name(target: str, mark: str, token: str, dialect: Dialect) -> str:
+    """``<target><mark><token>``, the target part shortened to fit the identifier limit."""
+    suffix = f"{mark}{token}"
+    room = dialect.max_identifier - len(suffix)
+    base = target
+    if dialect.identifier_bytes:
+        while len(base.encode("utf-8")) > room:
+            base = base[:-1]
+    else:
+        base = base[:room]
+    return base + suffix
+
+
+def swap_statements(
+    statements: tuple[str, ...],
+    *,
+    facts: AdapterFacts,
+    schema: str | None,
+    target: str,
+    stage: str,
+    old: str,
+) -> list[str]:
+    """Fill a :class:`Swap` template list for concrete names."""
+    q = facts.quote_qualified
+    values = {
+        "target": q(schema, target),
+        "target_name": facts.quote_identifier(target),
+        "stage": q(schema, stage),
+        "stage_name": facts.quote_identifier(stage),
+        "old": q(schema, old),
+        "old_name": facts.quote_identifier(old),
+        "stage_literal": facts.quote_literal(q(schema, stage)),
+        "target_name_literal": facts.quote_literal(target),
+    }
+    return [s.format(**values) for s in statements]

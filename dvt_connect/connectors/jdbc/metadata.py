@@ -1,0 +1,102 @@
+"""Column metadata and table listings read over a :class:`~.session.JdbcSession`.
+
+The planner needs more than names: each column's JDBC type, scale and nullability decide whether
+and how a read can be split on it. Values come from the driver's ``ResultSetMetaData`` of a
+``WHERE 1=0`` query, so no row is read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dvt_connect.connectors.jdbc.session import JdbcSession
+from dvt_connect.transfer.partition import ColumnKind, column_kind
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """One column of a relation, as the driver describes it."""
+
+    name: str
+    jdbc_type: int
+    type_name: str
+    scale: int
+    nullable: bool
+
+    @property
+    def kind(self) -> ColumnKind | None:
+        return column_kind(self.jdbc_type, self.scale)
+
+
+def describe_columns(session: JdbcSession, relation_sql: str) -> list[ColumnInfo]:
+    """The columns of a table or a parenthesised, aliased subquery."""
+    statement = session.conn.createStatement()
+    try:
+        meta = statement.executeQuery(f"SELECT * FROM {relation_sql} WHERE 1=0").getMetaData()
+        return [
+            ColumnInfo(
+                name=str(meta.getColumnLabel(i)),
+                jdbc_type=int(meta.getColumnType(i)),
+                type_name=str(meta.getColumnTypeName(i)),
+                scale=int(meta.getScale(i)),
+                # columnNoNulls is 0; columnNullableUnknown (2) must count as nullable
+                nullable=int(meta.isNullable(i)) != 0,
+            )
+            for i in range(1, int(meta.getColumnCount()) + 1)
+        ]
+    finally:
+        statement.close()
+
+
+def first_column(session: JdbcSession, sql: str) -> list[str | None]:
+    """The first value of every row of ``sql``, as text."""
+    return [None if row[0] is None else str(row[0]) for row in session.query(sql)]
+
+
+def table_names(session: JdbcSession, schema: str | None, *, schema_is_catalog: bool,
+                limit: int = 10_000) -> list[str]:
+    """Tables and views in ``schema`` (for "did you mean" hints)."""
+    meta = session.conn.getMetaData()
+    if schema_is_catalog:
+        result = meta.getTables(schema, None, "%", None)
+    else:
+        result = meta.getTables(None, schema, "%", None)
+    names: list[str] = []
+    try:
+        while result.next() and len(names) < limit:
+            names.append(str(result.getString(3)))
+    finally:
+        result.close()
+    return names
+
+
+def key_columns(session: JdbcSession, schema: str | None, table: str, *,
+                schema_is_catalog: bool) -> list[str]:
+    """The primary key's columns in key order, from the driver's ``DatabaseMetaData`` (for
+    databases whose catalog queries are not in the adapter facts)."""
+    catalog, schema_name = (schema, None) if schema_is_catalog else (None, schema)
+    result = session.conn.getMetaData().getPrimaryKeys(catalog, schema_name, table)
+    found: list[tuple[int, str]] = []
+    try:
+        while result.next():
+            found.append((int(result.getShort("KEY_SEQ")), str(result.getString("COLUMN_NAME"))))
+    finally:
+        result.close()
+    return [name for _, name in sorted(found)]
+
+
+def leading_index_columns(session: JdbcSession, schema: str | None, table: str, *,
+                          schema_is_catalog: bool) -> list[str]:
+    """The first column of every index on the table, from ``DatabaseMetaData.getIndexInfo``
+    (approximate: no statistics are computed)."""
+    catalog, schema_name = (schema, None) if schema_is_catalog else (None, schema)
+    result = session.conn.getMetaData().getIndexInfo(catalog, schema_name, table, False, True)
+    found: list[str] = []
+    try:
+        while result.next():
+            name = result.getString("COLUMN_NAME")
+            if name is not None and int(result.getShort("ORDINAL_POSITION")) == 1:
+                found.append(str(name))
+    finally:
+        result.close()
+    return found

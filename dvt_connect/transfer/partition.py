@@ -1,0 +1,329 @@
+"""Partitioned reads, planned by pure functions.
+
+A partitioned read is a list of predicates on one column, each becoming exactly one query against
+the source (``spark.read.jdbc(..., predicates=...)``). The planner here takes plain values — the
+column's kind, its bounds, optional quantile boundaries, the row estimate, the cores — and returns
+:class:`~dvt_connect.connectors.base.Partition` s, so it is tested without a database. The
+connector does the few catalog lookups and the one bounds query that feed it.
+
+Partitions are half-open ranges chained end to end, the first open below and the last open
+above: every non-NULL value falls in exactly one (nothing lost or read twice at a bound, even
+for rows added after the bounds were read), and NULLs are folded into the first. Boundaries are
+quantiles of the column where the dialect can compute them, so skewed keys are balanced; else an
+even stride between the bounds (Spark's own splitting, which leaves most partitions empty on
+skewed keys: SPARK-19327).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta, timezone
+from enum import Enum
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from dvt_connect.connectors.base import Partition
+from dvt_connect.errors import UsageError
+
+if TYPE_CHECKING:
+    from dvt_connect.connectors.base import ReadRequest
+
+Value = int | date | datetime
+
+
+class ColumnKind(str, Enum):
+    """Column types a range can be cut on."""
+
+    INTEGER = "integer"
+    DATE = "date"
+    TIMESTAMP = "timestamp"
+
+
+# java.sql.Types codes -> kind. NUMERIC/DECIMAL count as integers only with scale 0.
+_JDBC_KINDS: Mapping[int, ColumnKind] = MappingProxyType({
+    -6: ColumnKind.INTEGER,  # TINYINT
+    5: ColumnKind.INTEGER,  # SMALLINT
+    4: ColumnKind.INTEGER,  # INTEGER
+    -5: ColumnKind.INTEGER,  # BIGINT
+    91: ColumnKind.DATE,  # DATE
+    93: ColumnKind.TIMESTAMP,  # TIMESTAMP
+    2014: ColumnKind.TIMESTAMP,  # TIMESTAMP_WITH_TIMEZONE
+})
+_JDBC_DECIMALS = (2, 3)  # NUMERIC, DECIMAL
+
+
+def column_kind(jdbc_type: int, scale: int = 0) -> ColumnKind | None:
+    """The partitionable kind of a JDBC column type, or None (strings, floats, booleans...)."""
+    if jdbc_type in _JDBC_DECIMALS:
+        return ColumnKind.INTEGER if scale == 0 else None
+    return _JDBC_KINDS.get(jdbc_type)
+
+
+@dataclass(frozen=True)
+class PartitionConfig:
+    """How a read is split. ``partitions`` and ``column`` are the user's overrides
+    (``--partitions``, ``--partition-column``, or the output's keys in profiles.yml); the rest
+    sizes automatic plans."""
+
+    partitions: int | None = None
+    column: str | None = None
+    rows_per_partition: int = 100_000
+    partitions_per_core: int = 4
+    max_partitions: int = 64
+    sample_rows: int = 200_000
+    quantiles: bool = True
+
+    def __post_init__(self) -> None:
+        if self.partitions is not None and self.partitions < 1:
+            raise UsageError(f"--partitions must be at least 1, not {self.partitions}.")
+        for name in ("rows_per_partition", "partitions_per_core", "max_partitions",
+                     "sample_rows"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"partition setting `{name}` must be at least 1.")
+
+    def with_request(self, request: ReadRequest) -> PartitionConfig:
+        """This config with the request's overrides applied."""
+        return replace(
+            self,
+            partitions=request.partitions or self.partitions,
+            column=request.partition_column or self.column,
+        )
+
+
+def partition_count(estimate: int | None, cores: int, config: PartitionConfig) -> tuple[int, str]:
+    """How many partitions, and why: the override, else the estimate divided into
+    ``rows_per_partition`` slices, at most ``partitions_per_core`` per core and ``max_partitions``
+    in all (each partition is a connection to the source while it runs)."""
+    if config.partitions:
+        return config.partitions, f"{config.partitions} requested"
+    cores = max(1, cores)
+    ceiling = max(1, min(cores * config.partitions_per_core, config.max_partitions))
+    if estimate is None:
+        count = min(cores, ceiling)
+        return count, f"no row estimate: one partition per core ({cores})"
+    by_size = math.ceil(estimate / config.rows_per_partition) if estimate > 0 else 1
+    count = max(1, min(by_size, ceiling))
+    why = (f"about {estimate:,} rows at {config.rows_per_partition:,} per partition"
+           + (f", capped at {ceiling} ({cores} cores)" if by_size > ceiling else ""))
+    return count, why
+
+
+# ---- values ------------------------------------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1)
+_EPOCH_UTC = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICRO = timedelta(microseconds=1)
+
+
+def parse_value(kind: ColumnKind, text: str | None) -> Value | None:
+    """A bound as the driver printed it (``getString``), read without any time zone shift."""
+    if text is None:
+        return None
+    text = text.strip()
+    if kind is ColumnKind.INTEGER:
+        return int(text.split(".", 1)[0]) if re.fullmatch(r"-?\d+(\.0*)?", text) else int(text)
+    if kind is ColumnKind.DATE:
+        return date.fromisoformat(text[:10])
+    # 2024-01-02 03:04:05[.ffffff][+hh[:mm]]; Python 3.10's fromisoformat wants exactly 6
+    # fraction digits and a full offset
+    match = re.fullmatch(
+        r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d+))?\s*(?:([+-]\d{2})(?::?(\d{2}))?)?",
+        text,
+    )
+    if not match:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return datetime.fromisoformat(text)
+        raise ValueError(f"cannot read `{text}` as a timestamp")
+    day, clock, fraction, off_h, off_m = match.groups()
+    iso = f"{day} {clock}.{(fraction or '0')[:6].ljust(6, '0')}"
+    if off_h:
+        iso += f"{off_h}:{off_m or '00'}"
+    return datetime.fromisoformat(iso)
+
+
+def _to_number(kind: ColumnKind, value: Value) -> int:
+    if kind is ColumnKind.INTEGER:
+        return int(value)  # type: ignore[arg-type]
+    if kind is ColumnKind.DATE:
+        assert isinstance(value, date)
+        return value.toordinal()
+    assert isinstance(value, datetime)
+    epoch = _EPOCH_UTC if value.tzinfo is not None else _EPOCH
+    return (value - epoch) // _MICRO
+
+
+def _from_number(kind: ColumnKind, number: int, like: Value) -> Value:
+    if kind is ColumnKind.INTEGER:
+        return number
+    if kind is ColumnKind.DATE:
+        return date.fromordinal(number)
+    assert isinstance(like, datetime)
+    if like.tzinfo is not None:
+        return (_EPOCH_UTC + number * _MICRO).astimezone(like.tzinfo)
+    return _EPOCH + number * _MICRO
+
+
+def sql_literal(kind: ColumnKind, value: Value, quote_literal: Callable[[str], str],
+                template: str = "{}") -> str:
+    """A bound as SQL: integers bare, dates and timestamps as ISO strings the database compares
+    against the column (``template`` wraps them where a dialect needs ``DATE '...'``)."""
+    if kind is ColumnKind.INTEGER:
+        return str(int(value))  # type: ignore[arg-type]
+    if isinstance(value, datetime):
+        text = value.isoformat(sep=" ", timespec="microseconds")
+    else:
+        assert isinstance(value, date)
+        text = value.isoformat()
+    return template.format(quote_literal(text))
+
+
+# Dialects that do not compare a date/time column with an ISO string: wrap the literal.
+LITERAL_TEMPLATES: Mapping[str, Mapping[ColumnKind, str]] = MappingProxyType({
+    "oracle": {ColumnKind.DATE: "DATE {}", ColumnKind.TIMESTAMP: "TIMESTAMP {}"},
+    "derby": {ColumnKind.DATE: "DATE({})", ColumnKind.TIMESTAMP: "TIMESTAMP({})"},
+})
+
+
+# ---- boundaries --------------------------------------------------------------------------
+
+def stride_boundaries(kind: ColumnKind, lower: Value, upper: Value, count: int) -> list[Value]:
+    """``count - 1`` cut points evenly spaced over ``[lower, upper]`` (fewer when there are
+    fewer distinct values than partitions)."""
+    lo, hi = _to_number(kind, lower), _to_number(kind, upper)
+    distinct = hi - lo + 1
+    count = max(1, min(count, distinct))
+    cuts = sorted({lo + distinct * i // count for i in range(1, count)})
+    return [_from_number(kind, c, lower) for c in cuts if lo < c <= hi]
+
+
+def quantile_boundaries(values: Sequence[Value | None], lower: Value, upper: Value) -> list[Value]:
+    """Cut points from quantiles computed by the source: distinct, inside ``(lower, upper]``.
+    A value so frequent that it spans several quantiles yields one cut, not empty partitions."""
+    return sorted({v for v in values if v is not None and lower < v <= upper})  # type: ignore[operator]
+
+
+def build_partitions(
+    column_sql: str,
+    boundaries: Sequence[Value],
+    render: Callable[[Value], str],
+    *,
+    nullable: bool,
+) -> tuple[Partition, ...]:
+    """Half-open ranges ``[b_i, b_i+1)`` between the cut points, open at both ends; NULLs go with
+    the first. No cut points: one partition reading everything."""
+    if not boundaries:
+        return (Partition(index=0, predicate=None),)
+    literals = [render(b) for b in boundaries]
+    first = f"{column_sql} < {literals[0]}"
+    if nullable:
+        first += f" OR {column_sql} IS NULL"
+    parts = [Partition(index=0, predicate=first, lower=None, upper=boundaries[0])]
+    for i in range(1, len(boundaries)):
+        parts.append(Partition(
+            index=i,
+            predicate=f"{column_sql} >= {literals[i - 1]} AND {column_sql} < {literals[i]}",
+            lower=boundaries[i - 1],
+            upper=boundaries[i],
+        ))
+    parts.append(Partition(index=len(boundaries), predicate=f"{column_sql} >= {literals[-1]}",
+                           lower=boundaries[-1], upper=None))
+    return tuple(parts)
+
+
+@dataclass(frozen=True)
+class PartitionPlan:
+    partitions: tuple[Partition, ...]
+    method: str
+    notes: tuple[str, ...] = ()
+
+
+def plan_partitions(
+    *,
+    column_sql: str,
+    kind: ColumnKind,
+    lower: Value | None,
+    upper: Value | None,
+    count: int,
+    nullable: bool,
+    render: Callable[[Value], str],
+    quantiles: Sequence[Value | None] | None = None,
+) -> PartitionPlan:
+    """The partitions for one column: quantile cut points when given, else an even stride."""
+    if lower is None or upper is None:
+        return PartitionPlan((Partition(index=0, predicate=None),), "single",
+                             ("the partition column has no values: one partition",))
+    if count <= 1 or lower == upper:
+        single = ("the partition column has a single value: one partition",) if count > 1 else ()
+        return PartitionPlan((Partition(index=0, predicate=None),), "single", single)
+    notes: list[str] = []
+    if quantiles:
+        cuts = quantile_boundaries(quantiles, lower, upper)
+        method = "quantiles"
+        if len(cuts) < count - 1:
+            notes.append(f"{len(cuts) + 1} partition(s) instead of {count}: the column has few "
+                         "distinct values or one value dominates")
+    else:
+        cuts = stride_boundaries(kind, lower, upper, count)
+        method = "stride"
+        if len(cuts) < count - 1:
+            notes.append(f"{len(cuts) + 1} partition(s) instead of {count}: only "
+                         f"{len(cuts) + 1} distinct values between the bounds")
+    return PartitionPlan(build_partitions(column_sql, cuts, render, nullable=nullable), method,
+                         tuple(notes))
+
+
+# ---- the SQL that feeds the planner ------------------------------------------------------
+
+def bounds_sql(column_sql: str, source_sql: str, where: str | None,
+               estimate_sql: str | None = None) -> str:
+    """One query: the column's bounds, and the catalog's row estimate when not yet known."""
+    extra = f", ({estimate_sql})" if estimate_sql else ""
+    clause = f" WHERE {where}" if where else ""
+    return f"SELECT MIN({column_sql}), MAX({column_sql}){extra} FROM {source_sql}{clause}"
+
+
+def quantile_sql(
+    method: str,
+    *,
+    column_sql: str,
+    source_sql: str,
+    where: str | None,
+    count: int,
+    sample: float | None = None,
+    is_table: bool = True,
+) -> str | None:
+    """SQL returning ``count - 1`` cut points (one per row, ascending), or None when the dialect
+    cannot compute quantiles. ``sample`` (0-1) reads a fraction of the rows: PostgreSQL samples
+    whole blocks of a table (cheap); the window method filters rows at random."""
+    conditions = [f"{column_sql} IS NOT NULL"] + ([f"({where})"] if where else [])
+    if method == "percentile_disc":
+        fractions = ", ".join(f"{i / count:.6f}" for i in range(1, count))
+        sampled = (f" TABLESAMPLE SYSTEM ({sample * 100:.6f})"
+                   if sample is not None and is_table else "")
+        return (f"SELECT unnest(percentile_disc(ARRAY[{fractions}]::float8[]) WITHIN GROUP "
+                f"(ORDER BY {column_sql})) FROM {source_sql}{sampled} "
+                f"WHERE {' AND '.join(conditions)}")
+    if method == "window":
+        if sample is not None:
+            conditions.append(f"RAND() < {sample:.6f}")
+        return (f"SELECT MIN(dvt_v) FROM (SELECT {column_sql} AS dvt_v, NTILE({count}) OVER "
+                f"(ORDER BY {column_sql}) AS dvt_tile FROM {source_sql} "
+                f"WHERE {' AND '.join(conditions)}) dvt_q "
+                "GROUP BY dvt_tile HAVING dvt_tile > 1 ORDER BY dvt_tile")
+    return None
+
+
+def sample_fraction(estimate: int | None, config: PartitionConfig) -> float | None:
+    """The fraction of rows to sample for quantiles; None reads all (small or unknown size)."""
+    if estimate is None or estimate <= 2 * config.sample_rows:
+        return None
+    return config.sample_rows / estimate
+
+
+def describe_value(value: Any) -> Any:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+    return value

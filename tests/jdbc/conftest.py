@@ -1,0 +1,97 @@
+"""Fixtures for the JDBC read side: PostgreSQL tables in schema `dvt_read_tests`, MariaDB tables
+named `rd_*` in database `test`, each made fresh by a test and dropped after it.
+
+Setup and inspection go through the databases' own Python clients (psycopg, PyMySQL), never
+through the code under test.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dvt_connect.config.profiles import Connection, parse_connection
+
+PG_SCHEMA = "dvt_read_tests"
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def pg_connection(pg: dict[str, Any], **extra: Any) -> Connection:
+    """The profiles.yml output a user would write for the test PostgreSQL."""
+    data = {"type": "postgres", **pg, **extra}
+    return parse_connection("pg", data, path=Path("profiles.yml"), key="test.outputs.pg")
+
+
+def maria_connection(mariadb: dict[str, Any], **extra: Any) -> Connection:
+    data = {"type": "mariadb", "password": "", **mariadb, **extra}
+    return parse_connection("maria", data, path=Path("profiles.yml"), key="test.outputs.maria")
+
+
+@pytest.fixture
+def pg_sql(pg: dict[str, Any]) -> Iterator[Any]:
+    """An autocommit psycopg connection; the test schema exists."""
+    import psycopg
+
+    conn = psycopg.connect(host=pg["host"], port=pg["port"], user=pg["user"],
+                           dbname=pg["database"], autocommit=True)
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}")
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def pg_table(pg_sql: Any) -> Iterator[Callable[[str], str]]:
+    """Make a unique table name in the test schema (`schema.name`); dropped afterwards."""
+    made: list[str] = []
+
+    def make(prefix: str = "t") -> str:
+        name = f"{PG_SCHEMA}.{unique(prefix)}"
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        pg_sql.execute(f"DROP VIEW IF EXISTS {name}_v")
+        pg_sql.execute(f"DROP TABLE IF EXISTS {name} CASCADE")
+
+
+@pytest.fixture
+def maria_sql(mariadb: dict[str, Any]) -> Iterator[Any]:
+    import pymysql
+
+    conn = pymysql.connect(host=mariadb["host"], port=int(mariadb["port"]), user=mariadb["user"],
+                           database=mariadb["database"], autocommit=True)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def maria_table(maria_sql: Any) -> Iterator[Callable[[str], str]]:
+    """Make a unique `rd_*` table name in database `test`; dropped afterwards."""
+    made: list[str] = []
+
+    def make(prefix: str = "t") -> str:
+        name = unique(f"rd_{prefix}")
+        made.append(name)
+        return name
+
+    yield make
+    with maria_sql.cursor() as cur:
+        for name in made:
+            cur.execute(f"DROP TABLE IF EXISTS `{name}`")
+
+
+def maria_exec(conn: Any, *statements: str) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = []
+    with conn.cursor() as cur:
+        for sql in statements:
+            cur.execute(sql)
+            rows = list(cur.fetchall())
+    return rows

@@ -1,0 +1,352 @@
+"""JDBC reads from a real PostgreSQL through the real Spark session."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from dvt_connect.connectors.base import ReadRequest, TableRef
+from dvt_connect.connectors.jdbc import JDBCConnector, JdbcReadPlan
+from dvt_connect.console import CaptureConsole
+from dvt_connect.errors import SourceError, UsageError
+from dvt_connect.transfer.partition import PartitionConfig
+from dvt_connect.transfer.retry import RetryConfig, RetryHandler
+
+from .conftest import pg_connection
+
+pytestmark = [pytest.mark.spark, pytest.mark.postgres]
+
+BALANCE_FACTOR = 1.5  # largest partition / mean partition, with quantile boundaries
+FAST_RETRY = RetryConfig(max_attempts=3, base_delay=0.2, max_delay=0.5, max_elapsed=60)
+
+
+def connector(spark: Any, pg: dict[str, Any], *, config: PartitionConfig | None = None,
+              console: CaptureConsole | None = None, **extra: Any) -> JDBCConnector:
+    return JDBCConnector(spark, pg_connection(pg, **extra), partition_config=config,
+                         console=console)
+
+
+def read(conn: JDBCConnector, **request: Any) -> tuple[JdbcReadPlan, list[Any]]:
+    plan = conn.plan_read(ReadRequest(**request))
+    return plan, conn.load(plan).collect()
+
+
+def predicate_counts(pg_sql: Any, table: str, plan: JdbcReadPlan) -> list[int]:
+    """Rows each partition's predicate selects, counted by PostgreSQL itself."""
+    return [pg_sql.execute(f"SELECT count(*) FROM {table} WHERE {p or 'true'}").fetchone()[0]
+            for p in plan.predicates()]
+
+
+# ---- correctness at the bounds ------------------------------------------------------------
+
+@pytest.mark.parametrize("quantiles", [True, False], ids=["quantiles", "stride"])
+def test_no_row_lost_or_duplicated_at_the_bounds_and_nulls_are_read(
+        spark: Any, pg: dict[str, Any], pg_sql: Any, pg_table: Callable[[str], str],
+        quantiles: bool) -> None:
+    table = pg_table("bounds")
+    pg_sql.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, k int, note text)")
+    # every k in 0..999 twice (so every cut point is a value that exists), plus 50 NULL keys
+    pg_sql.execute(f"INSERT INTO {table} SELECT g, CASE WHEN g <= 50 THEN NULL ELSE g % 1000 "
+                   f"END, 'n' || g FROM generate_series(1, 2050) g")
+    pg_sql.execute(f"CREATE INDEX ON {table} (k)")
+    pg_sql.execute(f"ANALYZE {table}")
+    conn = connector(spark, pg, config=PartitionConfig(quantiles=quantiles))
+
+    plan, rows = read(conn, table=TableRef.parse(table), partition_column="k", partitions=6)
+
+    assert len(plan.partitions) == 6
+    assert plan.partitions[0].predicate is not None
+    assert plan.partitions[0].predicate.endswith('OR "k" IS NULL')
+    ids = Counter(r["id"] for r in rows)
+    assert set(ids) == set(range(1, 2051)) and max(ids.values()) == 1
+    assert sum(1 for r in rows if r["k"] is None) == 50
+    # each cut point's own rows land in exactly one partition
+    counts = predicate_counts(pg_sql, table, plan)
+    assert sum(counts) == 2050 and 0 not in counts
+    assert any(note.startswith("quantile") for note in plan.notes) is quantiles
+
+
+def test_primary_key_is_chosen_and_the_estimate_sizes_the_plan(
+        spark: Any, pg: dict[str, Any], pg_sql: Any, pg_table: Callable[[str], str]) -> None:
+    table = pg_table("auto")
+    pg_sql.execute(f"CREATE TABLE {table} (id bigint PRIMARY KEY, day date NOT NULL, v text)")
+    pg_sql.execute(f"INSERT INTO {table} SELECT g, date '2024-01-01' + (g % 366), 'v' "
+                   f"FROM generate_series(1, 20000) g")
+    pg_sql.execute(f"ANALYZE {table}")
+    conn = connector(spark, pg, config=PartitionConfig(rows_per_partition=5000))
+
+    plan, rows = read(conn, table=TableRef.parse(table))
+
+    assert plan.partition_column == "id"
+    assert plan.estimated_rows == 20000
+    # 20,000 rows at 5,000 per partition, capped at 4 per core on local[2]: 4
+    assert len(plan.partitions) == 4
+    assert "primary key" in plan.notes[0]
+    assert len(rows) == 20000 and len({r["id"] for r in rows}) == 20000
+
+
+def test_date_and_timestamptz_partitions_read_every_row(
+        spark: Any, pg: dict[str, Any], pg_sql: Any, pg_table: Callable[[str], str]) -> None:
+    table = pg_table("time")
+    pg_sql.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, d date, ts timestamptz)")
+    pg_sql.execute(f"INSERT INTO {table} SELECT g, date '2023-12-25' + (g % 20), "
+                   f"timestamptz '2024-03-31 01:30:00.123456+02' + g * interval '7 minutes 1.5 s'"
+                   f" FROM generate_series(1, 3000) g")
+    pg_sql.execute(f"UPDATE {table} SET ts = NULL, d = NULL WHERE id % 97 = 0")
+    pg_sql.execute(f"ANALYZE {table}")
+    conn = connector(spark, pg)
+    for column in ("d", "ts"):
+        plan, rows = read(conn, table=TableRef.parse(table), partition_column=column,
+                          partitions=5)
+        assert len(plan.partitions) == 5, column
+        assert sorted(r["id"] for r in rows) == list(range(1, 3001)), column
+        assert sum(predicate_counts(pg_sql, table, plan)) == 3000
+
+
+def test_skewed_keys_are_balanced_with_quantile_boundaries(
+        spark: Any, pg: dict[str, Any], pg_sql: Any, pg_table: Callable[[str], str]) -> None:
+    table = pg_table("skew")
+    pg_sql.execute(f"CREATE TABLE {table} (id bigint PRIMARY KEY, v text)")
+    # 95% of keys dense in 1..19,000; 5% spread up to ten billion
+    pg_sql.execute(f"INSERT INTO {table} SELECT g, 'v' FROM generate_series(1, 19000) g")
+    pg_sql.execute(f"INSERT INTO {table} SELECT 19000 + g::bigint * 10000000, 'v' "
+                   f"FROM generate_series(1, 1000) g")
+    pg_sql.execute(f"ANALYZE {table}")
+    total, partitions = 20000, 8
+    mean = total / partitions
+
+    balanced = connector(spark, pg).plan_read(
+        ReadRequest(table=TableRef.parse(table), partitions=partitions))
+    strided = connector(spark, pg, config=PartitionConfig(quantiles=False)).plan_read(
+        ReadRequest(table=TableRef.parse(table), partitions=partitions))
+
+    sizes = predicate_counts(pg_sql, table, balanced)
+    assert len(sizes) == partitions and sum(sizes) == total
+    assert max(sizes) <= BALANCE_FACTOR * mean, sizes
+    # what Spark's own stride splitting does on these keys (SPARK-19327)
+    stride_sizes = predicate_counts(pg_sql, table, strided)
+    assert sum(stride_sizes) == total and max(stride_sizes) > 0.9 * total
+    # and the Spark read has one partition per predicate, with the same sizes
+    from pyspark.sql.functions import spark_partition_id
+
+    df = connector(spark, pg).load(balanced)
+    per_partition = {r[0]: r[1] for r in df.groupBy(spark_partition_id()).count().collect()}
+    assert sorted(per_partition.values()) == sorted(sizes)
+
+
+def test_quantiles_from_a_block_sample_of_a_large_table(
+        spark: Any, pg: dict[str, Any], pg_sql: Any, pg_table: Callable[[str], str]) -> None:
+    table = pg_table("sample")
+    pg_sql.execute(f"CREATE TABLE {table} (id bigint PRIMARY KEY, pad text)")
+    pg_sql.execute(f"INSERT INTO {table} SELECT g * g, 'p' FROM generate_series(1, 40000) g "
+                   f"ORDER BY random()")
+    pg_sql.execute(f"ANALYZE {table}")
+    config = PartitionConfig(sample_rows=2000)  # 40,000 rows > 2 x 2,000: sample 5%
+    plan = connector(spark, pg, config=config).plan_read(
+        ReadRequest(table=TableRef.parse(table), partitions=4))
+    assert any("% sample" in n for n in plan.notes), plan.notes
+    sizes = predicate_counts(pg_sql, table, plan)
+    assert sum(sizes) == 40000 and len(sizes) == 4
+    assert max(sizes) <= 2.0 * 10000, sizes  # a sample balances less exactly
+
+
+# ---- the source is read once ---------------------------------------------------------------
+
+def _scans(pg_sql: Any, table: str) -> int:
+    schema, name = table.split(".")
+    pg_sql.execute("SELECT pg_stat_clear_snapshot()")
+    row = pg_sql.execute(
+        "SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) FROM pg_stat_user_tables "
+        "WHERE schemaname = %s AND relname = %s", (schema, name)).fetchone()
+    return int(row[0])
+
+
+def _settled_scans(pg_sql: Any, table: str, at_least: int) -> int:
+    """Scan count once every backend that touched the table has exited and flushed its
+    statistics (PostgreSQL 15 flushes at backend exit): wait for ``at_least``, then for quiet."""
+    deadline = time.monotonic() + 15
+    value = _scans(pg_sql, table)
+    while value < at_least and time.monotonic() < deadline:
+        time.sleep(0.1)
+        value = _scans(pg_sql, table)
+    time.sleep(1.5)
+    return _scans(pg_sql, table)
+
+
+def test_each_partition_is_exactly_one_query(
+        spark: Any, pg: dict[str, Any], pg_sql: Any, pg_table: Callable[[str], str]) -> None:
+    table = pg_table("once")
+    # no index: every query on the table is one sequential scan, counted by PostgreSQL
+    pg_sql.execute(f"CREATE TABLE {table} (k int, v text)")
+    pg_sql.execute(f"INSERT INTO {table} SELECT CASE WHEN g % 50 = 0 THEN NULL ELSE g END, 'v' "
+                   f"FROM generate_series(1, 20000) g")
+    pg_sql.execute(f"ANALYZE {table}")
+    start = _settled_scans(pg_sql, table, 0)
+    conn = connector(spark, pg, properties={"options": "-c max_parallel_workers_per_gather=0"})
+
+    plan = conn.plan_read(ReadRequest(table=TableRef.parse(table), partition_column="k",
+                                      partitions=4))
+    planned = _settled_scans(pg_sql, table, start + 1)
+    rows = conn.load(plan).collect()
+    done = _settled_scans(pg_sql, table, planned + len(plan.partitions))
+
+    assert len(rows) == 20000
+    assert len(plan.partitions) == 4
+    # planning: one bounds query and one quantile query; no count, no data read
+    assert planned - start == 2
+    # reading: one query per partition; a second pass (count(), a re-read) would show here
+    assert done - planned == len(plan.partitions)
+
+
+# ---- failures --------------------------------------------------------------------------------
+
+def test_a_backend_killed_mid_read_is_retried_and_the_result_is_complete(
+        spark: Any, pg: dict[str, Any], pg_sql: Any, pg_table: Callable[[str], str]) -> None:
+    table = pg_table("kill")
+    pg_sql.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, v text)")
+    pg_sql.execute(f"INSERT INTO {table} SELECT g, 'v' || g FROM generate_series(1, 5000) g")
+    # each query on the view sleeps 1.5 s before its first row: time to find and kill it
+    pg_sql.execute(f"CREATE VIEW {table}_v AS SELECT t.* FROM {table} t, pg_sleep(1.5) s")
+    app = f"dvt_rd_{uuid.uuid4().hex[:8]}"
+    conn = connector(spark, pg, properties={"ApplicationName": app})
+    plan = conn.plan_read(ReadRequest(table=TableRef.parse(f"{table}_v"), partition_column="id",
+                                      partitions=2))
+    killed: list[int] = []
+    finished = threading.Event()
+    view = table.split(".")[1] + "_v"
+
+    def kill_first_attempt() -> None:
+        while not finished.is_set() and not killed:
+            pids = [r[0] for r in pg_sql.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s "
+                "AND state = 'active' AND query LIKE %s AND query NOT LIKE %s",
+                (app, f"%{view}%", "%1=0%"))]
+            for pid in pids:
+                pg_sql.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                killed.append(pid)
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_first_attempt)
+    killer.start()
+    heard: list[tuple[bool, str | None]] = []
+    try:
+        rows, retries = RetryHandler(FAST_RETRY).run(
+            lambda: conn.load(plan).collect(), conn.is_transient,
+            on_retry=lambda n, exc, d: heard.append((conn.is_transient(exc),
+                                                     conn.describe_error(exc))))
+    finally:
+        finished.set()
+        killer.join()
+
+    assert killed, "the read finished before its backend could be terminated"
+    assert retries >= 1 and heard and all(transient for transient, _ in heard)
+    assert "administrator command" in (heard[0][1] or "") or "08" in (heard[0][1] or "")
+    assert sorted(r["id"] for r in rows) == list(range(1, 5001))
+
+
+def test_an_unknown_login_fails_at_once_without_retries(
+        spark: Any, pg: dict[str, Any], pg_sql: Any, pg_table: Callable[[str], str]) -> None:
+    # this server trusts every password from 127.0.0.1; an unknown role is its login failure
+    table = pg_table("auth")
+    pg_sql.execute(f"CREATE TABLE {table} (id int PRIMARY KEY)")
+    console = CaptureConsole()
+    bad = connector(spark, {**pg, "user": "dvt_no_such_role"}, console=console)
+    started = time.monotonic()
+    with pytest.raises(SourceError, match=r'PostgreSQL refused the login for user '
+                                          r'"dvt_no_such_role" .*\(SQLState 28000\)'):
+        bad.plan_read(ReadRequest(table=TableRef.parse(table)))
+    assert time.monotonic() - started < 5 and console.warnings() == []
+
+    # the same at the action: the retry loop gives up after the first attempt
+    plan = connector(spark, pg).plan_read(ReadRequest(table=TableRef.parse(table)))
+    attempts: list[int] = []
+
+    def action() -> Any:
+        attempts.append(1)
+        return bad.load(plan).collect()
+
+    with pytest.raises(Exception) as caught:
+        RetryHandler(FAST_RETRY).run(action, bad.is_transient)
+    assert len(attempts) == 1
+    assert "SQLState 28000" in (bad.describe_error(caught.value) or "")
+
+
+def test_a_missing_table_names_the_table_and_suggests(
+        spark: Any, pg: dict[str, Any], pg_sql: Any, pg_table: Callable[[str], str]) -> None:
+    table = pg_table("present")
+    pg_sql.execute(f"CREATE TABLE {table} (id int)")
+    with pytest.raises(SourceError, match=r"was not found in postgres output `pg` .*42P01") as e:
+        connector(spark, pg).plan_read(ReadRequest(table=TableRef.parse(table + "x")))
+    assert f"`{table.split('.')[1]}`" in str(e.value.hint)
+
+
+def test_sql_errors_in_where_fail_at_planning_with_the_server_message(
+        spark: Any, pg: dict[str, Any], pg_sql: Any, pg_table: Callable[[str], str]) -> None:
+    table = pg_table("where")
+    pg_sql.execute(f"CREATE TABLE {table} (id int PRIMARY KEY)")
+    with pytest.raises(SourceError, match=r"rejected the query: syntax error .*42601"):
+        connector(spark, pg).plan_read(ReadRequest(table=TableRef.parse(table), where="id = = 1",
+                                                   partitions=2))
+
+
+def test_unknown_columns_are_usage_errors(
+        spark: Any, pg: dict[str, Any], pg_sql: Any, pg_table: Callable[[str], str]) -> None:
+    table = pg_table("cols")
+    pg_sql.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, name text, score float8)")
+    conn = connector(spark, pg)
+    with pytest.raises(UsageError, match="`nmae` is not a column") as e:
+        conn.plan_read(ReadRequest(table=TableRef.parse(table), columns=("id", "nmae")))
+    assert e.value.hint == "Did you mean `name`?"
+    with pytest.raises(UsageError, match="cannot partition on `score`: it is float8"):
+        conn.plan_read(ReadRequest(table=TableRef.parse(table), partition_column="score"))
+    with pytest.raises(UsageError, match="cannot split .* into 3 partitions"):
+        pg_sql.execute(f"CREATE TABLE {table}_nokey (name text)")
+        try:
+            conn.plan_read(ReadRequest(table=TableRef.parse(f"{table}_nokey"), partitions=3))
+        finally:
+            pg_sql.execute(f"DROP TABLE {table}_nokey")
+
+
+# ---- options -------------------------------------------------------------------------------
+
+def test_where_columns_and_query_are_pushed_down(
+        spark: Any, pg: dict[str, Any], pg_sql: Any, pg_table: Callable[[str], str]) -> None:
+    table = pg_table("opts")
+    pg_sql.execute(f'CREATE TABLE {table} (id int PRIMARY KEY, "Mixed Case" text, n int)')
+    pg_sql.execute(f"INSERT INTO {table} SELECT g, 'm' || g, g % 7 FROM generate_series(1, 700) g")
+    conn = connector(spark, pg)
+
+    plan, rows = read(conn, table=TableRef.parse(table), columns=("Mixed Case", "ID"),
+                      where="n = 3", partitions=3)
+    assert [f.name for f in conn.load(plan).schema.fields] == ["Mixed Case", "id"]
+    assert len(rows) == 100 and all(r["Mixed Case"] == f"m{r['id']}" for r in rows)
+    assert all(p.startswith("(n = 3) AND (") for p in plan.predicates() if p)
+
+    plan, rows = read(conn, query=f"SELECT id, n * 2 AS twice FROM {table} WHERE id <= 90",
+                      partition_column="id", partitions=3)
+    assert len(plan.partitions) == 3 and plan.estimated_rows is None
+    assert sorted(r["id"] for r in rows) == list(range(1, 91))
+    assert {r["twice"] for r in rows} == {2 * i for i in range(7)}
+
+    # without a partition column a --query is read in one partition, with a note
+    plan = conn.plan_read(ReadRequest(query=f"SELECT id FROM {table}"))
+    assert len(plan.partitions) == 1 and "--partition-column" in plan.notes[0]
+
+
+def test_profile_settings_apply_when_the_command_line_is_silent(
+        spark: Any, pg: dict[str, Any], pg_sql: Any, pg_table: Callable[[str], str]) -> None:
+    table = pg_table("profile")
+    pg_sql.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, k int)")
+    pg_sql.execute(f"INSERT INTO {table} SELECT g, g FROM generate_series(1, 100) g")
+    conn = connector(spark, pg, partitions=3, partition_column="k", fetch_size=123)
+    plan = conn.plan_read(ReadRequest(table=TableRef.parse(table)))
+    assert (len(plan.partitions), plan.partition_column, plan.fetch_size) == (3, "k", 123)
+    plan = conn.plan_read(ReadRequest(table=TableRef.parse(table), partitions=2,
+                                      partition_column="id", fetch_size=50))
+    assert (len(plan.partitions), plan.partition_column, plan.fetch_size) == (2, "id", 50)
