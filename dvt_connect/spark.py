@@ -154,7 +154,8 @@ def _java_options(verbose: bool) -> str:
     options = [f"-Dderby.system.home={dvt_home() / 'derby'}",
                f"-Dderby.stream.error.file={dvt_home() / 'derby.log'}"]
     if not verbose:
-        options.append(f"-Dlog4j2.configurationFile=file:{_log4j_file()}")
+        options += [f"-Ddvt.log.dir={dvt_home() / 'logs'}",
+                    f"-Dlog4j2.configurationFile=file:{_log4j_file()}"]
     return " ".join(options)
 
 

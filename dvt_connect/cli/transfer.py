@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dvt_connect.cli.options import config_options, get_console, json_option
+from dvt_connect.cli.options import config_options, get_console, json_option, state
 from dvt_connect.cli.views import show_plan, show_stats
 from dvt_connect.connectors.base import WRITE_MODES
 from dvt_connect.connectors.selection import CONNECTOR_MODES
@@ -44,7 +44,7 @@ def transfer(as_json: bool, profile: str | None, target: str | None, profiles_di
         **opts,  # type: ignore[arg-type]
     )
     console = get_console()
-    result = run_job(options, console)
+    result = run_job(options, console, verbose=state().debug)
     if result.stats is None:
         show_plan(console, result.plan, as_json=as_json)
     else:

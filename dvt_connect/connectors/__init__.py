@@ -26,7 +26,7 @@ from dvt_connect.connectors.selection import (
     Choice,
     ConnectorType,
     choose_connector,
-    find_bucket,
+    native_possible,
 )
 from dvt_connect.errors import DvtError, SourceError
 
@@ -47,6 +47,7 @@ REGISTRY: dict[ConnectorType, str] = {
     ConnectorType.REDSHIFT_NATIVE: "dvt_connect.connectors.redshift:RedshiftNativeConnector",
     ConnectorType.POSTGRES_NATIVE:
         "dvt_connect.connectors.postgres_native:PostgresNativeConnector",
+    ConnectorType.MYSQL_NATIVE: "dvt_connect.connectors.mysql_native:MySQLNativeConnector",
 }
 
 
@@ -116,8 +117,8 @@ class ConnectorFactory:
         jdbc: BaseConnector | None = None
         estimate: int | None = None
         native = connection.facts.native
-        if (mode == "auto" and native is not None and not connection.is_files
-                and find_bucket(native, self.buckets, preferred_bucket) is not None):
+        if (mode == "auto" and not connection.is_files
+                and native_possible(native, self.buckets, preferred_bucket)):
             jdbc = self._create(ConnectorType.JDBC, connection, None)
             estimate = self._estimate(jdbc, connection, request)
         choice = choose_connector(connection, self.buckets, mode=mode,

@@ -7,7 +7,8 @@ path's export and staging overhead is not worth it, so JDBC is used.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib.util
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -65,6 +66,27 @@ def find_bucket(
     return None
 
 
+def module_installed(name: str) -> bool:
+    """Whether a Python module can be imported (looked up, not imported)."""
+    return importlib.util.find_spec(name) is not None
+
+
+def missing_python(native: NativeFacts,
+                   installed: Callable[[str], bool] = module_installed) -> list[str]:
+    """The Python modules a Python native path needs that are not installed."""
+    return [m for m in native.python_modules if not installed(m)]
+
+
+def native_possible(native: NativeFacts | None, buckets: Mapping[str, Bucket],
+                    preferred: str | None = None,
+                    installed: Callable[[str], bool] = module_installed) -> bool:
+    """Whether :func:`choose_connector` could pick the native path (so an estimate is worth
+    asking for): its Python modules are installed and, where it stages, a bucket fits."""
+    if native is None or missing_python(native, installed):
+        return False
+    return not native.needs_bucket or find_bucket(native, buckets, preferred) is not None
+
+
 def choose_connector(
     connection: Connection,
     buckets: Mapping[str, Bucket],
@@ -73,8 +95,10 @@ def choose_connector(
     preferred_bucket: str | None = None,
     estimated_rows: int | None = None,
     threshold: int = NATIVE_ROW_THRESHOLD,
+    installed: Callable[[str], bool] = module_installed,
 ) -> Choice:
-    """Decide how to read ``connection``. Pure: no I/O, so tests and `dvt debug` can call it."""
+    """Decide how to read ``connection``. Pure but for ``installed`` (whether a Python module
+    is there), so tests and `dvt debug` can call it."""
     if mode not in CONNECTOR_MODES:
         raise UsageError(f"unknown connector `{mode}`; valid: {', '.join(CONNECTOR_MODES)}.")
     if connection.is_files:
@@ -89,8 +113,25 @@ def choose_connector(
             )
         return Choice(ConnectorType.JDBC, f"no native connector for {connection.type}")
 
+    missing = missing_python(native, installed)
+    if missing:
+        extra = f'pip install "dvt-connect[{native.python_extra}]"'
+        warning = (
+            f"Native connector available for {connection.type} but its Python driver is not "
+            f"installed ({', '.join(missing)}). Install it with `{extra}` for faster "
+            "transfers. Falling back to JDBC."
+        )
+        if mode == "native":
+            raise ConfigError(
+                f"--connector native needs the Python package(s) {', '.join(missing)} for "
+                f"{connection.type}, which are not installed.",
+                hint=f"Install them with `{extra}`.",
+            )
+        return Choice(ConnectorType.JDBC, f"the native path's Python driver is not installed "
+                      f"({', '.join(missing)}; `{extra}`)", warnings=(warning,))
+
     bucket = find_bucket(native, buckets, preferred_bucket)
-    if bucket is None:
+    if bucket is None and native.needs_bucket:
         wanted = "/".join(native.bucket_types)
         warning = (
             f"Native connector available for {connection.type} but no {wanted} bucket "
@@ -104,7 +145,8 @@ def choose_connector(
             )
         return Choice(ConnectorType.JDBC, f"no {wanted} bucket configured", warnings=(warning,))
 
-    where = f"staging through `{bucket.name}` ({bucket.type})"
+    where = (f"staging through `{bucket.name}` ({bucket.type})" if native.needs_bucket
+             and bucket is not None else "the database's bulk protocol inside Spark tasks")
     if mode == "native":
         return Choice(ConnectorType.native(native.name), f"native requested; {where}",
                       native=native, bucket=bucket)

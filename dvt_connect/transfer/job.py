@@ -83,7 +83,7 @@ def write_request(options: TransferOptions, target: Connection) -> WriteRequest:
 
 
 def run_job(options: TransferOptions, console: Console, *,
-            project: Project | None = None) -> JobResult:
+            project: Project | None = None, verbose: bool = False) -> JobResult:
     """Plan (and unless ``dry_run``, run) one transfer from configuration."""
     from dvt_connect import spark as spark_mod
     from dvt_connect.jars.manifest import Manifest
@@ -126,7 +126,8 @@ def run_job(options: TransferOptions, console: Console, *,
         hadoop_conf.update(bucket.hadoop_conf())
 
     spec = spark_mod.session_spec(master=options.master or project.spark_master, jars=jars,
-                                  hadoop_conf=hadoop_conf, conf=project.spark_conf)
+                                  hadoop_conf=hadoop_conf, conf=project.spark_conf,
+                                  verbose=verbose)
     spark = spark_mod.get_session(spec)
     plan, source_connector, target_connector = plan_transfer(
         spark, source, target, read, write, buckets=buckets, connector=options.connector,

@@ -146,13 +146,15 @@ def test_a_failed_size_check_is_reported_and_selection_goes_on(
 
 
 @pytest.mark.spark
-def test_plain_databases_read_and_write_over_jdbc_and_files_over_files(
-        spark: Any, pg: dict[str, Any], tmp_path: Path) -> None:
+def test_databases_without_a_native_path_use_jdbc_and_files_use_files(
+        spark: Any, tmp_path: Path) -> None:
     factory = ConnectorFactory(spark)
-    source = factory.for_source(pg_connection(pg), ReadRequest(table=TableRef.parse("t")))
+    derby = parse_connection("derby", {"type": "derby", "path": str(tmp_path / "db")},
+                             path=Path("profiles.yml"), key="test.derby")
+    source = factory.for_source(derby, ReadRequest(table=TableRef.parse("t")))
     assert isinstance(source, JDBCConnector)
-    assert source.choice.reason == "no native connector for postgres"  # type: ignore[attr-defined]
-    assert isinstance(factory.for_target(pg_connection(pg)), JDBCConnector)
+    assert source.choice.reason == "no native connector for derby"  # type: ignore[attr-defined]
+    assert isinstance(factory.for_target(derby), JDBCConnector)
     lake = parse_connection("lake", {"type": "files", "path": str(tmp_path)},
                             path=Path("profiles.yml"), key="test.outputs.lake")
     assert factory.for_target(lake).connector_type is ConnectorType.FILES
