@@ -6,6 +6,7 @@ real database with Spark itself and `make demo` can run a real `dvt transfer` on
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -79,7 +80,7 @@ def seed_orders(spark: SparkSession, database: Path, rows: int) -> None:
     from pyspark.sql import functions as F
 
     url = f"jdbc:derby:{database};create=true"
-    jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
+    jvm = spark.sparkContext._jvm
     assert jvm is not None
     connection = jvm.java.sql.DriverManager.getConnection(url)
     try:
@@ -120,10 +121,9 @@ def seed_orders(spark: SparkSession, database: Path, rows: int) -> None:
      .mode("append")
      .save())
     # Release the embedded database so another process (the transfer) can open it.
-    try:
+    # (Derby reports a successful shutdown as an exception)
+    with contextlib.suppress(Exception):
         jvm.java.sql.DriverManager.getConnection(f"jdbc:derby:{database};shutdown=true")
-    except Exception:  # noqa: BLE001 - Derby reports a successful shutdown as an exception
-        pass
 
 
 def create_demo(profiles_path: Path, console: Console, *, rows: int = DEFAULT_ROWS,

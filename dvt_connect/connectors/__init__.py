@@ -173,5 +173,5 @@ class ConnectorFactory:
         if self.emit_warnings and self.console is not None:
             for warning in choice.warnings:
                 self.console.warn(warning)
-        connector.choice = choice  # type: ignore[attr-defined]
+        connector.choice = choice
         return connector

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from dvt_connect.adapters import AdapterFacts
 from dvt_connect.config.buckets import Bucket
 from dvt_connect.config.profiles import Connection
-from dvt_connect.connectors.selection import ConnectorType
+from dvt_connect.connectors.selection import Choice, ConnectorType
 from dvt_connect.errors import UsageError
 
 if TYPE_CHECKING:
@@ -150,6 +150,8 @@ class BaseConnector(ABC):
     """
 
     connector_type: ClassVar[ConnectorType]
+    # set by the factory: which connector was chosen and why
+    choice: Choice | None = None
 
     def __init__(
         self,

@@ -71,7 +71,7 @@ def _records_so_far(spark: SparkSession, stage_ids: list[int]) -> int:
     if not stage_ids:
         return 0
     try:
-        store = spark.sparkContext._jsc.sc().statusStore()  # type: ignore[union-attr]
+        store = spark.sparkContext._jsc.sc().statusStore()
         total = 0
         for stage_id in stage_ids:
             stages = store.stageData(stage_id, False, None, False, None)

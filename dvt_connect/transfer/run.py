@@ -83,7 +83,7 @@ def plan_transfer(
     source_connector = factory.for_source(source, read, mode=connector,
                                           preferred_bucket=preferred_bucket)
     target_connector = factory.for_target(target)
-    choice = getattr(source_connector, "choice", None)
+    choice = source_connector.choice
     reason = choice.reason if choice is not None else ""
     read_plan = source_connector.plan_read(read, reason=reason)
     warnings = tuple(choice.warnings) if choice is not None else ()
