@@ -138,6 +138,7 @@ def session_spec(
         # Derby (the embedded demo source and Spark's own metastore) writes beside the CWD
         # unless told otherwise.
         "spark.driver.extraJavaOptions": _java_options(verbose),
+        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
     }
     merged.update(conf or {})
     merged.update(hadoop_conf or {})
@@ -151,7 +152,10 @@ def session_spec(
 def _java_options(verbose: bool) -> str:
     from dvt_connect.paths import dvt_home
 
-    options = [f"-Dderby.system.home={dvt_home() / 'derby'}",
+    # JDBC drivers convert timestamps through the JVM's zone: run it in UTC so instants and
+    # wall times cross unchanged whatever the machine's zone is
+    options = ["-Duser.timezone=UTC",
+               f"-Dderby.system.home={dvt_home() / 'derby'}",
                f"-Dderby.stream.error.file={dvt_home() / 'derby.log'}"]
     if not verbose:
         options += [f"-Ddvt.log.dir={dvt_home() / 'logs'}",

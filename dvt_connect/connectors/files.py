@@ -153,7 +153,8 @@ class FilesConnector(BaseConnector):
             return "s3a://" + raw[len("s3://"):].rstrip("/")
         if _SCHEME.match(raw):
             return raw.rstrip("/")
-        return Path(raw).expanduser().resolve().as_uri()
+        # not Path.as_uri(): Hadoop's Path would keep its %-escapes as literal characters
+        return "file://" + Path(raw).expanduser().resolve().as_posix()
 
     def options(self) -> dict[str, str]:
         merged = dict(FORMAT_OPTIONS.get(self.format, {}))
@@ -298,10 +299,10 @@ class FilesConnector(BaseConnector):
                 hint="Use format parquet (or orc/json), or convert those columns in the query.",
             )
 
-    @staticmethod
-    def _swap(fs: HadoopFS, stage: str, dest: str, old: str, *, replace: bool) -> None:
+    def _swap(self, fs: HadoopFS, stage: str, dest: str, old: str, *, replace: bool) -> None:
         """Rename the staged folder into place; the old folder is moved aside first and put
-        back if the second rename fails."""
+        back if the second rename fails. (Two renames: between them the folder is briefly
+        absent; on object stores such as S3 a folder rename is a copy.)"""
         if not replace:
             fs.mkdirs(dest.rsplit("/", 1)[0])
             fs.rename(stage, dest)
@@ -312,7 +313,12 @@ class FilesConnector(BaseConnector):
         except BaseException:
             fs.rename(old, dest)
             raise
-        fs.delete(old)
+        try:
+            fs.delete(old)
+        except Exception:  # the new data is in place; only the old copy is left over
+            if self.console is not None:
+                self.console.warn(f"the previous folder, moved to {old}, could not be "
+                                  "deleted; delete it by hand")
 
     @staticmethod
     def _move_files(fs: HadoopFS, stage: str, dest: str, files: list[tuple[str, int]]) -> None:

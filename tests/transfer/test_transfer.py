@@ -116,8 +116,10 @@ def test_python_api_moves_a_table_to_parquet_with_exact_stats(spark, orders_tabl
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dvt_connect", *args], env=env,
+    done = subprocess.run([sys.executable, "-m", "dvt_connect", *args], env=env,
                           capture_output=True, text=True, timeout=600)
+    assert SECRET not in done.stdout + done.stderr
+    return done
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +127,9 @@ def cli_env(orders_table, tmp_path_factory):
     """A DVT home whose jars come from a real `dvt sync` against Debian's Maven repository."""
     root = tmp_path_factory.mktemp("cli")
     lake = root / "lake"
-    write_profiles(root, orders_table, lake)
+    # PostgreSQL here trusts 127.0.0.1, so a password is accepted and ignored: every run below
+    # also proves it is never printed or logged
+    write_profiles(root, orders_table, lake, password=SECRET)
     env = dict(os.environ, DVT_HOME=str(root / "home"), DVT_PROFILES_DIR=str(root))
     env.pop("DVT_PROFILE", None)
     synced = _run(["sync", "--repository", DEBIAN_REPO], env)
@@ -183,3 +187,13 @@ def test_cli_without_synced_jars_names_the_sync_to_run(orders_table, tmp_path):
     assert done.returncode == 1
     assert "dvt sync" in done.stderr and "output:pg" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_no_secret_in_spark_or_derby_logs(cli_env):
+    """Runs last in this module (pytest keeps file order): every log the runs above wrote."""
+    env, _, _ = cli_env
+    logs = list(Path(env["DVT_HOME"]).rglob("*.log"))
+    assert logs, "the CLI runs wrote no Spark log"
+    for log in logs:
+        assert SECRET not in log.read_text(errors="replace"), log
+

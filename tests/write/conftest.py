@@ -45,7 +45,8 @@ def maria_name(maria_tables_made: list[str]) -> Any:
 
 @pytest.fixture
 def no_stage_left(pg: dict[str, Any], mariadb: dict[str, Any]) -> Iterator[None]:
-    """After the test, no staging or renamed-away table of ours is left in either database."""
+    """After the test, no staging or renamed-away table of these tests (``dvtw_`` names) is
+    left in either database."""
     yield
-    assert pg_tables(pg, "%\\_\\_dvt\\_%") == []
-    assert mariadb_tables(mariadb, "%\\_\\_dvt\\_%") == []
+    assert pg_tables(pg, "dvtw\\_%\\_\\_dvt\\_%") == []
+    assert mariadb_tables(mariadb, "dvtw\\_%\\_\\_dvt\\_%") == []

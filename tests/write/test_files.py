@@ -222,5 +222,9 @@ def test_local_paths_with_spaces_and_unicode(spark: Any, tmp_path: Path) -> None
     root = tmp_path / "my lake é"
     lake = FilesConnector(spark, files_connection(root))
     lake.write_dataframe(frame(spark, 0, 3), WriteRequest(table=TableRef("a b")))
-    assert (root / "a b").is_dir()
-    assert [r.id for r in read_back(lake, '"a b"')] == [0, 1, 2]
+    appended = lake.write_dataframe(
+        spark.sql("SELECT 7 AS id, 'x y' AS part, 'v' AS label"),
+        WriteRequest(table=TableRef("a b"), mode="append", partition_by=("part",)))
+    assert (root / "a b" / "part=x y").is_dir()
+    assert appended.bytes_written == data_bytes(root / "a b" / "part=x y") > 0
+    assert leftovers(root) == []

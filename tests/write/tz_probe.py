@@ -11,8 +11,9 @@ from pyspark.sql import SparkSession
 from dvt_connect.connectors.base import TableRef, WriteRequest
 from dvt_connect.connectors.jdbc.writer import write_jdbc
 from dvt_connect.console import CaptureConsole
-from tests.conftest import MARIADB, PG, debian_jdbc_jars
-from tests.write.fixtures import (
+
+from ..conftest import MARIADB, PG, debian_jdbc_jars
+from .fixtures import (
     create_pg_typed,
     expected_rows,
     mariadb_connection,
