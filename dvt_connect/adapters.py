@@ -20,6 +20,11 @@ class NativeFacts:
     version); ``releases`` maps a Spark minor version (``"3.5"``, ``"4.0"``) to the connector
     version published for it. ``extra_packages`` are further top-level coordinates the connector
     needs at run time that its POM does not declare (spark-snowflake's snowflake-jdbc does it).
+
+    A native path written in Python (PostgreSQL, MySQL/MariaDB bulk protocols run inside Spark
+    tasks) has no Maven artifact (``group`` empty): it needs the Python modules
+    ``python_modules``, installed by ``pip install "dvt-connect[<python_extra>]"``, and a bucket
+    only when ``needs_bucket``.
     """
 
     name: str
@@ -34,6 +39,14 @@ class NativeFacts:
     # version that Spark offers); where each release fact was checked.
     scala_binaries: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
+    python_extra: str | None = None
+    python_modules: tuple[str, ...] = ()
+    needs_bucket: bool = True
+
+    @property
+    def is_python(self) -> bool:
+        """A native path that runs in Python tasks: nothing for Spark's classpath."""
+        return self.python_extra is not None
 
 
 @dataclass(frozen=True)
@@ -157,6 +170,34 @@ _MYSQL_CATALOG = CatalogQueries(
 
 _PG_ALIASES = {"dbname": "database", "pass": "password"}
 
+# Python bulk paths (dvt_connect.connectors.postgres_native / mysql_native). Rows reach Spark as
+# Arrow batches, so no bucket is needed; a `local` bucket serves the `native_path: parquet`
+# variant, which stages each partition as a Parquet file.
+_PG_NATIVE = NativeFacts(
+    name="postgres",
+    spark_format="dvt_bulk",
+    group="",
+    artifact="",
+    releases={},
+    bucket_types=("local",),
+    python_extra="postgres",
+    python_modules=("adbc_driver_postgresql", "psycopg", "pyarrow"),
+    needs_bucket=False,
+    docs="https://arrow.apache.org/adbc/current/driver/postgresql.html",
+)
+_MYSQL_NATIVE = NativeFacts(
+    name="mysql",
+    spark_format="dvt_bulk",
+    group="",
+    artifact="",
+    releases={},
+    bucket_types=("local",),
+    python_extra="mysql",
+    python_modules=("connectorx", "pymysql", "pyarrow"),
+    needs_bucket=False,
+    docs="https://mariadb.com/kb/en/load-data-infile/",
+)
+
 ADAPTERS: Mapping[str, AdapterFacts] = MappingProxyType(
     {
         facts.name: facts
@@ -169,6 +210,7 @@ ADAPTERS: Mapping[str, AdapterFacts] = MappingProxyType(
                 driver_class="org.postgresql.Driver",
                 driver_packages=("org.postgresql:postgresql:42.7.4",),
                 jdbc_properties={"reWriteBatchedInserts": "true"},
+                native=_PG_NATIVE,
                 catalog=_PG_CATALOG,
                 required=("host", "user", "database"),
                 aliases=_PG_ALIASES,
@@ -183,6 +225,7 @@ ADAPTERS: Mapping[str, AdapterFacts] = MappingProxyType(
                 quote="`",
                 fetch_size=10_000,
                 jdbc_properties={"useCursorFetch": "true", "rewriteBatchedStatements": "true"},
+                native=_MYSQL_NATIVE,
                 catalog=_MYSQL_CATALOG,
                 required=("host", "user"),
                 aliases={"pass": "password", "dbname": "database", "schema": "database"},
@@ -197,6 +240,7 @@ ADAPTERS: Mapping[str, AdapterFacts] = MappingProxyType(
                 quote="`",
                 fetch_size=10_000,
                 jdbc_properties={"useCursorFetch": "true", "rewriteBatchedStatements": "true"},
+                native=_MYSQL_NATIVE,
                 catalog=_MYSQL_CATALOG,
                 required=("host", "user"),
                 aliases={"pass": "password", "dbname": "database", "schema": "database"},

@@ -108,11 +108,15 @@ class Manifest:
 
 
 def _needs_nothing(key: str) -> bool:
-    """Adapters whose driver Spark ships (derby) need nothing even before a sync."""
+    """Adapters whose driver Spark ships (derby), and native paths written in Python
+    (PostgreSQL, MySQL), need nothing even before a sync."""
     kind, _, name = key.partition(":")
-    if kind != "adapter":
-        return False
     from dvt_connect.adapters import ADAPTERS
 
+    if kind == "native":
+        return any(f.native is not None and f.native.name == name and f.native.is_python
+                   for f in ADAPTERS.values())
+    if kind != "adapter":
+        return False
     facts = ADAPTERS.get(name)
     return facts is not None and not facts.driver_packages

@@ -68,6 +68,9 @@ def adapter_need(facts: AdapterFacts) -> Need:
 
 def native_need(native: NativeFacts, spark: SparkInstall) -> Need:
     key = f"native:{native.name}"
+    if native.is_python:  # runs in Python tasks: nothing for Spark's classpath
+        return Need(key, note=f'the native {native.name} path is Python: '
+                              f'`pip install "dvt-connect[{native.python_extra}]"`')
     try:
         return Need(key, native_coordinates(native, spark))
     except NoReleaseError as exc:

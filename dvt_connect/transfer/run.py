@@ -82,7 +82,8 @@ def plan_transfer(
     factory = ConnectorFactory(spark, buckets or {}, console=console)
     source_connector = factory.for_source(source, read, mode=connector,
                                           preferred_bucket=preferred_bucket)
-    target_connector = factory.for_target(target)
+    # --connector jdbc means JDBC both ways; --connector native is about the source's bulk export
+    target_connector = factory.for_target(target, mode="jdbc" if connector == "jdbc" else "auto")
     choice = source_connector.choice
     reason = choice.reason if choice is not None else ""
     read_plan = source_connector.plan_read(read, reason=reason)

@@ -52,7 +52,7 @@ def test_tables_in_order_after_init(dvt: Dvt) -> None:
     positions = [result.out.index(t) for t in titles]
     assert positions == sorted(positions)
     for fact in ("dvt-connect", "Python", "PySpark / Spark", "Scala", "Hadoop", "Java",
-                 "profiles.yml", "buckets.yml", "dev *", "lake", "no native connector"):
+                 "profiles.yml", "buckets.yml", "dev *", "lake", "postgres_native"):
         assert fact in result.out, fact
     assert "All checks passed" in result.out
     assert "live checks skipped" in result.out
@@ -73,7 +73,7 @@ def test_json_is_one_document_with_the_same_facts(dvt: Dvt) -> None:
     assert doc["buckets"] == []
     dev = doc["connections"][0]
     assert (dev["name"], dev["type"], dev["connector"], dev["is_target"]) == (
-        "dev", "postgres", "jdbc", True)
+        "dev", "postgres", "postgres_native", True)
     assert dev["jars"]["coordinates"] == ["org.postgresql:postgresql:42.7.4"]
     assert dev["jars"]["present"] is False
     assert dev["status"] == "warn"  # jars missing is a warning: `dvt sync` fixes it

@@ -1,0 +1,321 @@
+"""The native bulk connector for a database Spark also reaches over JDBC (PostgreSQL, MySQL,
+MariaDB): the core's plan, the database's bulk protocol for the rows.
+
+Planning is the JDBC connector's, unchanged: catalog estimate, partition column, quantile
+boundaries, ``--where``/``--columns``/``--query``. The Spark schema is the JDBC path's own (the
+``WHERE 1=0`` query Spark's JDBC source runs to resolve it), so both paths produce the same types
+by construction. Each partition's predicate becomes one bulk query, run inside a Spark task by
+the dialect's driver; its rows reach Spark as Arrow batches (the ``arrow`` path, a Python data
+source) or as a Parquet file staged in a ``local`` bucket and read back (the ``parquet`` path).
+
+Writes load each Spark partition into the core's staging table with the bulk loader, then swap.
+Where the bulk path cannot hold a column exactly (nested types, a database type without a
+mapping), the read or write goes over JDBC, says so, and says why.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import json
+import shutil
+from abc import abstractmethod
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from dvt_connect import secrets
+from dvt_connect.config.buckets import Bucket, LocalBucket
+from dvt_connect.config.profiles import Connection
+from dvt_connect.connectors.arrow_bulk.columns import BulkRead, ColumnRead, writable
+from dvt_connect.connectors.arrow_bulk.tables import SqlSession, Stage, staged_write
+from dvt_connect.connectors.arrow_bulk.tasks import (
+    SOURCE_NAME,
+    BulkWrite,
+    StageTask,
+    TaskError,
+    driver,
+    register_source,
+    task_error,
+)
+from dvt_connect.connectors.base import (
+    BaseConnector,
+    ReadPlan,
+    ReadRequest,
+    WriteOutcome,
+    WriteRequest,
+)
+from dvt_connect.connectors.jdbc import JDBCConnector, JdbcReadPlan
+from dvt_connect.connectors.selection import ConnectorType
+from dvt_connect.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructField
+
+    from dvt_connect.console import Console
+    from dvt_connect.transfer.partition import PartitionConfig
+
+# How the rows of a native read reach Spark. Measured by benchmarks/native.py (5M rows of the
+# bench table to Parquet, 2 cores, warm session): Arrow batches 15.3 s, staged Parquet 20.2 s
+# (the staged files are encoded once by pyarrow and again by Spark's writer). Arrow is the
+# default and needs no bucket; `native_path: parquet` stays for a failed partition to be
+# re-runnable on its own from its staged file.
+NATIVE_PATHS = ("arrow", "parquet")
+DEFAULT_PATH = "arrow"
+PATH_KEY = "native_path"
+STAGING_ROOT = "dvt"
+
+
+@dataclass(frozen=True)
+class NativeReadPlan(JdbcReadPlan):
+    """The JDBC plan, plus how the native path runs it (no secret: the password is added by
+    :meth:`BulkConnector.load`)."""
+
+    path: str = DEFAULT_PATH
+    spec_json: str = ""
+
+    def describe(self) -> dict[str, Any]:
+        doc = super().describe()
+        doc["path"] = self.path
+        doc["queries"] = list(json.loads(self.spec_json)["queries"]) if self.spec_json else []
+        return doc
+
+
+def missing_modules(modules: tuple[str, ...]) -> list[str]:
+    """The Python modules of an extra that are not installed."""
+    return [m for m in modules if importlib.util.find_spec(m) is None]
+
+
+class BulkConnector(BaseConnector):
+    """Reads through the dialect's bulk export and writes through its bulk loader."""
+
+    dialect: ClassVar[str]
+    product: ClassVar[str]
+    python_extra: ClassVar[str]
+    python_modules: ClassVar[tuple[str, ...]]
+    load_method: ClassVar[str]
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        connection: Connection,
+        *,
+        bucket: Bucket | None = None,
+        console: Console | None = None,
+        partition_config: PartitionConfig | None = None,
+    ) -> None:
+        super().__init__(spark, connection, bucket=bucket, console=console)
+        missing = missing_modules(self.python_modules)
+        if missing:
+            raise ConfigError(
+                f"the native {self.product} connector needs the Python package(s) "
+                f"{', '.join(missing)}, which are not installed.",
+                hint=f'Install them with `pip install "dvt-connect[{self.python_extra}]"`, or '
+                     "use --connector jdbc.")
+        self.jdbc = JDBCConnector(spark, connection, console=console,
+                                  partition_config=partition_config)
+        self.path = native_path(connection)
+        self._staged: list[Path] = []
+        secrets.register(connection.password)
+
+    # ---- what a dialect provides ---------------------------------------------------------
+
+    @abstractmethod
+    def params(self) -> dict[str, Any]:
+        """Connection parameters for the task-side driver (no password)."""
+
+    @abstractmethod
+    def column_read(self, field: StructField) -> ColumnRead | str:
+        """How to select one column of the JDBC schema, or why the bulk path cannot."""
+
+    @abstractmethod
+    def open_session(self) -> SqlSession:
+        """A DB-API session on the driver for DDL and the swap."""
+
+    def read_options(self) -> dict[str, str]:
+        return {}
+
+    def write_problems(self) -> list[str]:
+        """Why the bulk loader cannot be used on this server (e.g. a setting that is off)."""
+        return []
+
+    # ---- errors ----------------------------------------------------------------------------
+
+    def _error(self, exc: BaseException) -> TaskError | None:
+        info = task_error(exc)
+        if info is None:
+            cause: BaseException | None = exc
+            while cause is not None and info is None:
+                info = driver(self.dialect).error_info(cause)
+                cause = cause.__cause__
+        return info
+
+    def is_transient(self, exc: BaseException) -> bool:
+        info = self._error(exc)
+        if info is not None:
+            return info.transient
+        return self.jdbc.is_transient(exc)
+
+    def describe_error(self, exc: BaseException) -> str | None:
+        info = self._error(exc)
+        if info is None:
+            return self.jdbc.describe_error(exc)
+        codes = ", ".join(p for p in (f"SQLState {info.sql_state}" if info.sql_state else "",
+                                      f"error {info.vendor_code}" if info.vendor_code else "")
+                          if p)
+        return secrets.redact(f"{self.product} at {self.connection.location()}: "
+                              f"{info.message}" + (f" ({codes})" if codes else ""))
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    def estimate_rows(self, request: ReadRequest) -> int | None:
+        return self.jdbc.estimate_rows(request)
+
+    def plan_read(self, request: ReadRequest, *, reason: str = "") -> ReadPlan:
+        plan = self.jdbc.plan_read(request, reason=reason)
+        schema = self.jdbc.load(plan).schema  # the JDBC path's types: one WHERE 1=0 query
+        reads: list[ColumnRead] = []
+        problems: list[str] = []
+        for f in schema.fields:
+            read = self.column_read(f)
+            if isinstance(read, str):
+                problems.append(read)
+            else:
+                reads.append(read)
+        base = {f.name: getattr(plan, f.name) for f in fields(JdbcReadPlan)}
+        if problems:
+            why = (f"the native {self.product} path has no exact mapping for "
+                   + ", ".join(problems) + "; reading over JDBC")
+            if self.console is not None:
+                self.console.warn(why)
+            base.update(connector=ConnectorType.JDBC, reason=f"{reason}; {why}" if reason else why)
+            return JdbcReadPlan(**base)
+        path, notes = self._path_for_read()
+        queries = tuple(self._query(plan, reads, predicate) for predicate in plan.predicates())
+        from dvt_connect.connectors.jdbc.session import jvm_time_zone
+
+        spec = BulkRead(dialect=self.dialect, params=self.params(), queries=queries,
+                        columns=tuple(reads), schema_json=schema.json(),
+                        time_zone=jvm_time_zone(self.spark)[0], options=self.read_options())
+        how = (f"native {self.product} export: one bulk query per partition inside Spark "
+               f"tasks, rows handed to Spark as "
+               + ("Arrow batches" if path == "arrow" else "Parquet staged in "
+                  f"`{self.bucket.name if self.bucket else '?'}`"))
+        base.update(connector=self.connector_type, reason=reason or how,
+                    bucket=self.bucket if path == "parquet" else None,
+                    notes=(*plan.notes, how, *notes))
+        return NativeReadPlan(**base, path=path, spec_json=spec.to_json())
+
+    def _path_for_read(self) -> tuple[str, tuple[str, ...]]:
+        if self.path == "parquet" and not isinstance(self.bucket, LocalBucket):
+            where = (f"`{self.bucket.name}` is {self.bucket.type}" if self.bucket is not None
+                     else "no bucket was chosen")
+            return "arrow", (f"native_path parquet stages in a `local` bucket and {where}: "
+                             "rows handed to Spark as Arrow batches instead",)
+        return self.path, ()
+
+    def _query(self, plan: JdbcReadPlan, reads: list[ColumnRead], predicate: str | None) -> str:
+        select = ", ".join(f"{r.expr} AS {self.facts.quote_identifier(r.name)}" for r in reads)
+        sql = f"SELECT {select} FROM {plan.relation}"
+        return f"{sql} WHERE {predicate}" if predicate else sql
+
+    def load(self, plan: ReadPlan) -> DataFrame:
+        if not isinstance(plan, NativeReadPlan):
+            if isinstance(plan, JdbcReadPlan):
+                return self.jdbc.load(plan)
+            raise UsageError(f"a {plan.connector.value} plan cannot be loaded by the native "
+                             f"{self.product} connector.")
+        spec = BulkRead.from_json(plan.spec_json)
+        schema = spec.spark_schema()
+        password = self.connection.password or ""
+        if plan.path == "arrow":
+            register_source(self.spark)
+            return (self.spark.read.format(SOURCE_NAME).schema(schema)
+                    .option("spec", plan.spec_json).option("password", password).load())
+        self.cleanup()  # a retried action stages afresh
+        folder = self._staging_folder()
+        count = len(spec.queries)
+        task = StageTask(plan.spec_json, password, str(folder))
+        self.spark.sparkContext.parallelize(range(count), count).mapPartitions(task).collect()
+        return self.spark.read.schema(schema).parquet(folder.as_uri())
+
+    def _staging_folder(self) -> Path:
+        from dvt_connect.connectors.native import new_run_id
+
+        assert isinstance(self.bucket, LocalBucket)
+        folder = self.bucket.local_path(f"{STAGING_ROOT}/{new_run_id()}")
+        folder.mkdir(parents=True, exist_ok=False)
+        if not self._staged:
+            atexit.register(self.cleanup)
+        self._staged.append(folder)
+        return folder
+
+    def cleanup(self) -> list[str]:
+        """Delete the staged Parquet of this connector's reads (success or failure)."""
+        problems = []
+        for folder in list(self._staged):
+            try:
+                shutil.rmtree(folder)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                problems.append(f"staging folder {folder} could not be deleted: {exc}")
+                continue
+            self._staged.remove(folder)
+        return problems
+
+    @property
+    def staged_paths(self) -> tuple[Path, ...]:
+        return tuple(self._staged)
+
+    # ---- writing ---------------------------------------------------------------------------
+
+    def write_dataframe(self, df: DataFrame, request: WriteRequest) -> WriteOutcome:
+        problems = [f"`{f.name}` ({f.dataType.simpleString()})" for f in df.schema.fields
+                    if not writable(f.dataType)]
+        problems += self.write_problems()
+        if problems:
+            why = (f"the native {self.product} load cannot take " + "; ".join(problems)
+                   + ": writing over JDBC")
+            if self.console is not None:
+                self.console.warn(why)
+            outcome = self.jdbc.write_dataframe(df, request)
+            return WriteOutcome(outcome.bytes_written, outcome.location, (why, *outcome.notes))
+        password = self.connection.password or ""
+        from pyspark.sql import functions as F
+        from pyspark.sql.types import TimestampType
+
+        # Spark converts timestamps to Arrow slowly (measured: a third of the whole hand-over
+        # for the bench table); epoch microseconds travel as plain longs and the task turns
+        # them back into instants.
+        instants = tuple(f.name for f in df.schema.fields if isinstance(f.dataType,
+                                                                        TimestampType))
+        moved = df.select(*[F.unix_micros(F.col(_quoted(f.name))).alias(f.name)
+                            if f.name in instants else F.col(_quoted(f.name))
+                            for f in df.schema.fields]) if instants else df
+
+        def fill(stage: Stage) -> None:
+            spec = BulkWrite(dialect=self.dialect, params=self.params(), schema=stage.schema,
+                             table=stage.name, columns=stage.columns, micros_columns=instants)
+            register_source(self.spark)
+            (moved.write.format(SOURCE_NAME).mode("append").option("write_spec", spec.to_json())
+             .option("password", password).save())
+
+        return staged_write(self.connection, df, request, open_session=self.open_session,
+                            fill=fill, console=self.console,
+                            how=f"native {self.product} load: {self.load_method} per Spark "
+                                "partition into the staging table")
+
+
+def _quoted(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def native_path(connection: Connection) -> str:
+    """``native_path:`` of the output (``arrow`` or ``parquet``), checked."""
+    value = str(connection.extra.get(PATH_KEY) or DEFAULT_PATH).lower()
+    if value not in NATIVE_PATHS:
+        raise ConfigError(f"unknown {PATH_KEY} `{value}`; valid: {', '.join(NATIVE_PATHS)}.",
+                          path=connection.source_file, key=f"{connection.name}.{PATH_KEY}")
+    return value

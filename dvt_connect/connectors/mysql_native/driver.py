@@ -1,0 +1,177 @@
+"""MySQL and MariaDB inside Spark tasks.
+
+- out: ConnectorX streams a query's rows as Arrow record batches (its Rust MySQL client, binary
+  protocol). It is the fastest streaming reader here: 1M rows of the bench table in 2.8 s, against
+  19.8 s for PyMySQL's unbuffered cursor; mysql-connector-python's C extension would not load
+  (it needs OpenSSL 3.2). ConnectorX returns every DECIMAL as ``decimal128(38, 10)``, so the
+  dialect selects wider-scale decimals as text (see ``mysql_native.connector``).
+- in: ``LOAD DATA LOCAL INFILE`` through PyMySQL, from CSV files of ``chunk_rows`` rows each that
+  Arrow's CSV writer renders in a temporary folder (deleted as each chunk is loaded), all in one
+  transaction per task. With LOCAL the server turns bad values into warnings instead of errors,
+  so every chunk's warnings are read, and any warning fails the task: nothing is silently
+  truncated.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from dvt_connect.connectors.arrow_bulk.columns import BulkRead, CsvLayout, csv_bytes
+from dvt_connect.connectors.arrow_bulk.tasks import BulkWrite, TaskError
+from dvt_connect.connectors.postgres_native.driver import classify
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# Valid values quoted, NULL as the bare word NULL (read as NULL only when unquoted), booleans
+# as 0/1, instants as their UTC wall time (our DATETIME(6) columns), binaries as hex for UNHEX.
+# Floats print as their shortest text, which is what the JDBC driver sends for a float too
+# (3.14159f lands in the DOUBLE column as 3.14159, not 3.141590118408203).
+CSV = CsvLayout(null="NULL", booleans_as_int=True, timestamps_as_text=True)
+
+_CX_ERROR = re.compile(r"ERROR (\d+) \((\w{5})\): ([^}]*)")
+
+
+class LoadWarning(Exception):
+    """The server accepted a LOAD DATA chunk with warnings (a value was changed or dropped)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+def connect(params: Mapping[str, Any], password: str | None, **extra: Any) -> Any:
+    import pymysql
+
+    return pymysql.connect(host=params.get("host") or "localhost",
+                           port=int(params.get("port") or 3306),
+                           user=params.get("user"), password=password or "",
+                           database=params.get("database") or None, charset="utf8mb4",
+                           connect_timeout=20, **extra)
+
+
+def url(params: Mapping[str, Any], password: str | None) -> str:
+    user = quote(str(params.get("user") or ""), safe="")
+    secret = quote(password or "", safe="")
+    host = params.get("host") or "localhost"
+    port = int(params.get("port") or 3306)
+    return f"mysql://{user}:{secret}@{host}:{port}/{quote(str(params.get('database') or ''))}"
+
+
+def read_batches(spec: BulkRead, password: str | None, query: str) -> Iterator[pa.RecordBatch]:
+    """The rows of ``query`` as Arrow batches, streamed by ConnectorX."""
+    import connectorx as cx
+
+    # ConnectorX's pool retries a failed connection for 30 s before it gives up, and reports
+    # the failure without its error code: connect once directly, so a bad password or a down
+    # server fails now, with the server's own code.
+    connect(spec.params, password).close()
+    reader = cx.read_sql(url(spec.params, password), query, return_type="arrow_stream",
+                         batch_size=spec.batch_rows)
+    yield from reader
+
+
+def load_batches(spec: BulkWrite, password: str | None,
+                 batches: Iterator[pa.RecordBatch]) -> tuple[int, int]:
+    """Load ``batches`` into the staging table in chunks, committed once at the end."""
+    folder = tempfile.mkdtemp(prefix="dvt-load-")
+    rows = sent = 0
+    conn = connect(spec.params, password, local_infile=True, autocommit=False)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SET time_zone = '+00:00'")
+            pending: list[pa.RecordBatch] = []
+            pending_rows = 0
+            for batch in batches:
+                if not batch.num_rows:
+                    continue
+                pending.append(batch)
+                pending_rows += batch.num_rows
+                if pending_rows >= spec.chunk_rows:
+                    sent += _load_chunk(cur, spec, pending, folder)
+                    rows += pending_rows
+                    pending, pending_rows = [], 0
+            if pending:
+                sent += _load_chunk(cur, spec, pending, folder)
+                rows += pending_rows
+        conn.commit()
+    finally:
+        conn.close()  # an uncommitted transaction is rolled back by the server
+        shutil.rmtree(folder, ignore_errors=True)
+    return rows, sent
+
+
+def _load_chunk(cur: Any, spec: BulkWrite, batches: list[pa.RecordBatch], folder: str) -> int:
+    import pyarrow as pa
+
+    path = os.path.join(folder, "chunk.csv")
+    size = 0
+    try:
+        with open(path, "wb") as out:
+            for batch in batches:
+                data = csv_bytes(batch, CSV)
+                out.write(data)
+                size += len(data)
+        binary = {f.name for f in batches[0].schema
+                  if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)}
+        cur.execute(load_sql(spec, path, binary))
+        cur.execute("SHOW WARNINGS LIMIT 3")
+        problems = [r for r in cur.fetchall() if str(r[0]).lower() in ("warning", "error")]
+        if problems:
+            level, code, message = problems[0][:3]
+            raise LoadWarning(int(code), f"LOAD DATA changed a value: {message}")
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)
+    return size
+
+
+def load_sql(spec: BulkWrite, path: str, binary: set[str]) -> str:
+    """``LOAD DATA LOCAL INFILE`` for our CSV; binary columns arrive as hex and go through
+    ``UNHEX``."""
+    def q(name: str) -> str:
+        return "`" + name.replace("`", "``") + "`"
+
+    table = ".".join(q(p) for p in (spec.schema, spec.table) if p)
+    targets = []
+    sets = []
+    for i, name in enumerate(spec.columns):
+        if name in binary:
+            targets.append(f"@dvt_b{i}")
+            sets.append(f"{q(name)} = UNHEX(@dvt_b{i})")
+        else:
+            targets.append(q(name))
+    literal = "'" + path.replace("\\", "\\\\").replace("'", "''") + "'"
+    sql = (f"LOAD DATA LOCAL INFILE {literal} INTO TABLE {table} CHARACTER SET utf8mb4 "
+           "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
+           f"LINES TERMINATED BY '\\n' ({', '.join(targets)})")
+    if sets:
+        sql += " SET " + ", ".join(sets)
+    return sql
+
+
+def error_info(exc: BaseException) -> TaskError | None:
+    """Vendor code, SQLState and verdict of a PyMySQL, ConnectorX or LOAD DATA error."""
+    adapter = "mysql"
+    if isinstance(exc, LoadWarning):
+        return classify(adapter, "22000", exc.code, "LoadWarning", str(exc))
+    module = type(exc).__module__.split(".")[0]
+    if module == "pymysql":
+        args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
+        code = int(args[0]) if args and isinstance(args[0], int) else None
+        text = str(args[1]) if len(args) > 1 else str(exc)
+        return classify(adapter, None, code, type(exc).__name__, text)
+    if isinstance(exc, RuntimeError):
+        match = _CX_ERROR.search(str(exc))
+        if match:
+            return classify(adapter, match.group(2), int(match.group(1)), "MySqlError",
+                            match.group(3).strip())
+        if "Could not connect" in str(exc) or "timed out waiting for connection" in str(exc):
+            return classify(adapter, "08S01", 2003, "DriverError", str(exc))
+    return None

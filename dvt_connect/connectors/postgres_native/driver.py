@@ -1,0 +1,142 @@
+"""PostgreSQL inside Spark tasks, both ways through binary COPY and the ADBC PostgreSQL driver
+(libpq; the COPY stream is parsed and written in C, batch by batch):
+
+- out: ``COPY (<query>) TO STDOUT (FORMAT BINARY)`` streamed as Arrow record batches;
+- in: ``COPY <stage> (<columns>) FROM STDIN (FORMAT BINARY)`` from the partition's Arrow
+  batches (``adbc_ingest``), one transaction per task.
+
+Measured for the way in (1M rows of the bench table, one process): binary COPY through ADBC
+1.7 s; CSV COPY through psycopg with Arrow's CSV writer 4.7 s, 1.9 s of it rendering the CSV.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from dvt_connect.connectors.arrow_bulk.columns import BulkRead
+from dvt_connect.connectors.arrow_bulk.tasks import BulkWrite, TaskError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+DIALECT = "postgres"
+APPLICATION = "dvt-connect"
+
+# Connection failures reported by libpq before any server message carries a SQLState.
+_NO_STATE = (
+    (re.compile(r"password authentication failed|no password supplied|"
+                r"authentication failed", re.I), "28P01"),
+    (re.compile(r'database ".*" does not exist', re.I), "3D000"),
+    (re.compile(r"could not translate host name", re.I), "08001"),
+    (re.compile(r"Connection refused|could not connect|server closed the connection|"
+                r"connection to server .* failed|timeout expired|Connection reset|"
+                r"terminating connection|SSL SYSCALL error|no connection to the server", re.I),
+     "08006"),
+)
+
+
+def conninfo(params: Mapping[str, Any], password: str | None) -> str:
+    """A libpq ``key=value`` string (values quoted as libpq wants)."""
+    values = dict(params)
+    if password:
+        values["password"] = password
+    values.setdefault("application_name", APPLICATION)
+    return " ".join(f"{k}={_quote(str(v))}" for k, v in values.items() if v not in (None, ""))
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def read_batches(spec: BulkRead, password: str | None, query: str) -> Iterator[pa.RecordBatch]:
+    """The rows of ``query`` as Arrow batches, streamed from binary COPY."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    with adbc.connect(conninfo(spec.params, password)) as conn, conn.cursor() as cur:
+        cur.execute(query)
+        reader = cur.fetch_record_batch()
+        yield from reader
+
+
+def load_batches(spec: BulkWrite, password: str | None,
+                 batches: Iterator[pa.RecordBatch]) -> tuple[int, int]:
+    """Stream ``batches`` into the staging table with one binary COPY (ADBC's ingest, which
+    matches columns by name), committed once at the end."""
+    import adbc_driver_postgresql.dbapi as adbc
+    import pyarrow as pa
+
+    first = next((b for b in batches if b.num_rows), None)
+    if first is None:
+        return 0, 0
+    counted = [0, 0]
+
+    def stream() -> Iterator[pa.RecordBatch]:
+        for batch in itertools.chain([first], batches):
+            if batch.num_rows:
+                counted[0] += batch.num_rows
+                counted[1] += batch.nbytes
+                yield batch
+
+    reader = pa.RecordBatchReader.from_batches(first.schema, stream())
+    with adbc.connect(conninfo(spec.params, password)) as conn:
+        with conn.cursor() as cur:
+            cur.adbc_ingest(spec.table, reader, mode="append", db_schema_name=spec.schema)
+        conn.commit()
+    return counted[0], counted[1]
+
+
+def error_info(exc: BaseException) -> TaskError | None:
+    """SQLState and verdict of a psycopg or ADBC error (None for anything else)."""
+    state: str | None = None
+    message = ""
+    if _is_psycopg(exc):
+        state = getattr(exc, "sqlstate", None)
+        diag = getattr(exc, "diag", None)
+        message = (getattr(diag, "message_primary", None) if diag is not None else None) or ""
+    elif _is_adbc(exc):
+        state = getattr(exc, "sqlstate", None)
+    else:
+        return None
+    text = message or str(exc)
+    if not state:
+        state = next((s for pattern, s in _NO_STATE if pattern.search(text)), None)
+    return classify(DIALECT, state, None, type(exc).__name__, text)
+
+
+def classify(adapter: str, state: str | None, code: int | None, name: str,
+             text: str) -> TaskError:
+    """The task error for one driver error, judged by the JDBC path's rules."""
+    from dvt_connect.connectors.jdbc.errors import (
+        ChainLink,
+        Verdict,
+        classify_link,
+        clean_message,
+        rules_for,
+    )
+
+    rules = rules_for(adapter)
+    verdict = classify_link(ChainLink(java_class=name, message=text, sql_state=state,
+                                      vendor_code=code, is_sql=True), rules)
+    return TaskError(adapter, state, code, verdict is Verdict.TRANSIENT,
+                     clean_message(_first_server_line(text), rules))
+
+
+def _first_server_line(text: str) -> str:
+    """libpq's useful words: the part after ``FATAL:``/``ERROR:`` when there is one."""
+    for line in text.splitlines():
+        match = re.search(r"(?:FATAL|ERROR):\s+(.*)", line)
+        if match:
+            return match.group(1)
+    text = re.sub(r"^(?:\w+: )?(?:\[libpq\] )?(?:Failed to \w+: )?", "", text.strip())
+    return re.sub(r"^connection failed: ", "", text)
+
+
+def _is_psycopg(exc: BaseException) -> bool:
+    return type(exc).__module__.split(".")[0] == "psycopg"
+
+
+def _is_adbc(exc: BaseException) -> bool:
+    return type(exc).__module__.split(".")[0].startswith("adbc_driver")
