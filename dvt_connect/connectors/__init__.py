@@ -16,9 +16,10 @@ Usable on its own with an existing SparkSession::
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from dvt_connect.adapters import NativeFacts
 from dvt_connect.config.buckets import Bucket
 from dvt_connect.config.profiles import Connection
 from dvt_connect.connectors.selection import (
@@ -96,8 +97,11 @@ class ConnectorFactory:
         threshold: int = NATIVE_ROW_THRESHOLD,
         partition_config: PartitionConfig | None = None,
         emit_warnings: bool = True,
+        native_unavailable: Callable[[NativeFacts], str | None] | None = None,
     ) -> None:
         self.spark = spark
+        # why a configured native connector cannot run in this session (e.g. jars not synced)
+        self.native_unavailable = native_unavailable
         self.buckets: Mapping[str, Bucket] = buckets or {}
         self.console = console
         self.threshold = threshold
@@ -117,13 +121,15 @@ class ConnectorFactory:
         jdbc: BaseConnector | None = None
         estimate: int | None = None
         native = connection.facts.native
+        unavailable = self._unavailable(connection)
         if (mode == "auto" and not connection.is_files
-                and native_possible(native, self.buckets, preferred_bucket)):
+                and native_possible(native, self.buckets, preferred_bucket,
+                                    unavailable=unavailable)):
             jdbc = self._create(ConnectorType.JDBC, connection, None)
             estimate = self._estimate(jdbc, connection, request)
         choice = choose_connector(connection, self.buckets, mode=mode,
                                   preferred_bucket=preferred_bucket, estimated_rows=estimate,
-                                  threshold=self.threshold)
+                                  threshold=self.threshold, unavailable=unavailable)
         if jdbc is not None and choice.connector is ConnectorType.JDBC:
             return self._attach(jdbc, choice)
         return self._attach(self._create(choice.connector, connection, choice.bucket), choice)
@@ -137,8 +143,15 @@ class ConnectorFactory:
         """The connector to write into ``connection`` with. The size of what will be written is
         not known before the write, so a possible native path is taken (auto)."""
         choice = choose_connector(connection, self.buckets, mode=mode,
-                                  preferred_bucket=preferred_bucket)
+                                  preferred_bucket=preferred_bucket,
+                                  unavailable=self._unavailable(connection))
         return self._attach(self._create(choice.connector, connection, choice.bucket), choice)
+
+    def _unavailable(self, connection: Connection) -> str | None:
+        native = connection.facts.native
+        if native is None or connection.is_files or self.native_unavailable is None:
+            return None
+        return self.native_unavailable(native)
 
     def _create(self, connector_type: ConnectorType, connection: Connection,
                 bucket: Bucket | None) -> BaseConnector:

@@ -79,10 +79,11 @@ def missing_python(native: NativeFacts,
 
 def native_possible(native: NativeFacts | None, buckets: Mapping[str, Bucket],
                     preferred: str | None = None,
-                    installed: Callable[[str], bool] = module_installed) -> bool:
+                    installed: Callable[[str], bool] = module_installed,
+                    unavailable: str | None = None) -> bool:
     """Whether :func:`choose_connector` could pick the native path (so an estimate is worth
     asking for): its Python modules are installed and, where it stages, a bucket fits."""
-    if native is None or missing_python(native, installed):
+    if native is None or unavailable or missing_python(native, installed):
         return False
     return not native.needs_bucket or find_bucket(native, buckets, preferred) is not None
 
@@ -96,9 +97,11 @@ def choose_connector(
     estimated_rows: int | None = None,
     threshold: int = NATIVE_ROW_THRESHOLD,
     installed: Callable[[str], bool] = module_installed,
+    unavailable: str | None = None,
 ) -> Choice:
     """Decide how to read ``connection``. Pure but for ``installed`` (whether a Python module
-    is there), so tests and `dvt debug` can call it."""
+    is there), so tests and `dvt debug` can call it. ``unavailable`` is why the native
+    connector cannot run here although configured (e.g. its jars are not synced)."""
     if mode not in CONNECTOR_MODES:
         raise UsageError(f"unknown connector `{mode}`; valid: {', '.join(CONNECTOR_MODES)}.")
     if connection.is_files:
@@ -112,6 +115,14 @@ def choose_connector(
                 f"`{connection.type}` has no native connector; use --connector jdbc or auto."
             )
         return Choice(ConnectorType.JDBC, f"no native connector for {connection.type}")
+
+    if unavailable:
+        if mode == "native":
+            raise ConfigError(f"--connector native cannot be used for {connection.type}: "
+                              f"{unavailable}.")
+        return Choice(ConnectorType.JDBC, unavailable, warnings=(
+            f"Native connector available for {connection.type} but {unavailable}. "
+            "Falling back to JDBC.",))
 
     missing = missing_python(native, installed)
     if missing:

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from dvt_connect.adapters import NativeFacts
 from dvt_connect.config import Connection, Project, load_project
 from dvt_connect.connectors.base import ReadRequest, TableRef, WriteRequest
 from dvt_connect.errors import ConfigError, JarsMissingError, UsageError
@@ -129,10 +130,17 @@ def run_job(options: TransferOptions, console: Console, *,
                                   hadoop_conf=hadoop_conf, conf=project.spark_conf,
                                   verbose=verbose)
     spark = spark_mod.get_session(spec)
+    def native_unavailable(native: NativeFacts) -> str | None:
+        """A Spark-package connector runs only if `dvt sync` put its jars in this session."""
+        if native.is_python or not manifest.missing_for([f"native:{native.name}"]):
+            return None
+        return ("its Spark connector jars are not in the jars folder (run `dvt sync`; "
+                "`dvt debug` says whether a release fits the installed Spark)")
+
     plan, source_connector, target_connector = plan_transfer(
         spark, source, target, read, write, buckets=buckets, connector=options.connector,
         preferred_bucket=options.bucket or project.bucket_target, console=console,
-        jars=tuple(jars),
+        jars=tuple(jars), native_unavailable=native_unavailable,
     )
     planning = time.perf_counter() - started
     if options.dry_run:

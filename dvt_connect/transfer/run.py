@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dvt_connect.adapters import NativeFacts
 from dvt_connect.config.buckets import Bucket
 from dvt_connect.config.profiles import Connection
 from dvt_connect.connectors.base import BaseConnector, ReadPlan, ReadRequest, WriteRequest
@@ -75,11 +76,13 @@ def plan_transfer(
     preferred_bucket: str | None = None,
     console: Console | None = None,
     jars: tuple[str, ...] = (),
+    native_unavailable: Callable[[NativeFacts], str | None] | None = None,
 ) -> tuple[TransferPlan, BaseConnector, BaseConnector]:
     """Choose connectors and plan the read (catalog statistics only; no data is read)."""
     from dvt_connect.connectors import ConnectorFactory
 
-    factory = ConnectorFactory(spark, buckets or {}, console=console)
+    factory = ConnectorFactory(spark, buckets or {}, console=console,
+                               native_unavailable=native_unavailable)
     source_connector = factory.for_source(source, read, mode=connector,
                                           preferred_bucket=preferred_bucket)
     # --connector jdbc means JDBC both ways; --connector native is about the source's bulk export
