@@ -62,7 +62,7 @@ def generate(rows: int) -> None:
                CASE WHEN g % 7 = 0 THEN NULL ELSE 'order note ' || g END,
                timestamptz '2023-01-01 00:00:00+00' + (g * 61) * interval '1 second',
                g % 3 = 0
-        FROM generate_series(1, {rows}) g;
+        FROM generate_series(1::bigint, {rows}::bigint) g;
         ANALYZE {SCHEMA}.{TABLE};
     """))
 
@@ -134,6 +134,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=int(os.environ.get("BENCH_ROWS", 5_000_000)))
     parser.add_argument("--out", default=str(ROOT / "bench-results"))
+    parser.add_argument("--memory", action="store_true",
+                        help="also run the native paths' peak-memory case (4x the rows)")
+    parser.add_argument("--no-native", action="store_true",
+                        help="skip the native-path targets (benchmarks/native.py)")
     args = parser.parse_args()
 
     generate(args.rows)
@@ -189,6 +193,12 @@ def main() -> None:
     path = out_dir / f"bench-{stamp}.json"
     path.write_text(json.dumps(document, indent=2))
     print(f"\nresults written to {path}")
+
+    if not args.no_native:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import native  # the native paths' speed targets, measured in this same run
+
+        native.run(args.rows, out_dir, memory=args.memory)
 
 
 if __name__ == "__main__":
