@@ -17,7 +17,6 @@ import uuid
 from abc import abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -33,6 +32,7 @@ from dvt_connect.connectors.base import (
     WriteOutcome,
     WriteRequest,
 )
+from dvt_connect.connectors.jdbc.errors import java_chain
 from dvt_connect.errors import ConfigError, DvtError, UsageError
 
 if TYPE_CHECKING:
@@ -44,7 +44,6 @@ STAGING_ROOT = "dvt"
 # Plan options under this prefix are instructions to `load` (e.g. a column projection) and are
 # never passed to the Spark connector.
 INTERNAL_PREFIX = "dvt."
-_MAX_CAUSES = 20
 
 
 def new_run_id() -> str:
@@ -65,48 +64,6 @@ def clean_options(options: Mapping[str, object]) -> dict[str, str]:
             raise DvtError(f"internal error: option `{key}` was about to be sent as 'None'.")
         cleaned[key] = text
     return cleaned
-
-
-@dataclass(frozen=True)
-class JavaFault:
-    """One exception in a Java cause chain, reduced to what error classification reads."""
-
-    class_name: str
-    message: str
-    sql_state: str | None = None
-    vendor_code: int | None = None
-
-    @property
-    def simple_name(self) -> str:
-        return self.class_name.rsplit(".", 1)[-1]
-
-
-def java_faults(exc: BaseException) -> list[JavaFault]:
-    """The Java cause chain behind a PySpark/py4j error (empty for a pure Python error)."""
-    throwable = getattr(exc, "java_exception", None) or getattr(exc, "_origin", None)
-    if throwable is None:
-        return []
-    from py4j.java_gateway import is_instance_of
-    from py4j.protocol import Py4JError
-    from pyspark import SparkContext
-
-    gateway = SparkContext._gateway
-    faults: list[JavaFault] = []
-    try:
-        while throwable is not None and len(faults) < _MAX_CAUSES:
-            name = str(throwable.getClass().getName())
-            message = str(throwable.getMessage() or "")
-            state, code = None, None
-            if gateway is not None and is_instance_of(gateway, throwable, "java.sql.SQLException"):
-                state = throwable.getSQLState()
-                state = str(state) if state else None
-                code = int(throwable.getErrorCode())
-            faults.append(JavaFault(name, message, state, code))
-            cause = throwable.getCause()
-            throwable = None if cause is None or cause.equals(throwable) else cause
-    except Py4JError:  # the JVM is gone (shutdown): classify with what was read
-        pass
-    return faults
 
 
 class NativeConnector(BaseConnector):
@@ -309,15 +266,16 @@ class NativeConnector(BaseConnector):
 
     # -- errors ---------------------------------------------------------------------------------
     def is_transient(self, exc: BaseException) -> bool:
-        return any(f.sql_state and f.sql_state.startswith(self.transient_sqlstates)
-                   for f in java_faults(exc))
+        return any(link.sql_state and link.sql_state.startswith(self.transient_sqlstates)
+                   for link in java_chain(exc))
 
     def describe_error(self, exc: BaseException) -> str | None:
-        for fault in java_faults(exc):
-            if fault.class_name.startswith(self.error_packages) or fault.sql_state:
-                state = f" (SQLSTATE {fault.sql_state})" if fault.sql_state else ""
-                first = (fault.message.strip().splitlines() or [""])[0][:500]
-                return secrets.redact(f"{fault.simple_name}{state}: {first}")
+        for link in java_chain(exc):
+            if link.java_class.startswith(self.error_packages) or link.sql_state:
+                state = f" (SQLSTATE {link.sql_state})" if link.sql_state else ""
+                first = (link.message.strip().splitlines() or [""])[0][:500]
+                name = link.java_class.rsplit(".", 1)[-1]
+                return secrets.redact(f"{name}{state}: {first}")
         return None
 
 

@@ -134,11 +134,9 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def gather_needs(options: SyncOptions, spark: SparkInstall,
-                 load: Callable[..., Any] | None = None) -> tuple[list[Need], tuple[str, ...],
-                                                                  list[str]]:
-    """Needs from the options or the configuration; also the config's repositories and the
-    outputs that could not be read."""
-    errors: list[str] = []
+                 load: Callable[..., Any] | None = None) -> tuple[list[Need], tuple[str, ...]]:
+    """Needs from the options or the configuration, and the config's repositories. An output
+    that cannot be read is a configuration error (exit 2), not a silently skipped need."""
     config_repos: tuple[str, ...] = ()
     if options.adapters or options.buckets or options.all:
         adapters, buckets = all_types() if options.all else ([], [])
@@ -146,14 +144,10 @@ def gather_needs(options: SyncOptions, spark: SparkInstall,
                                 spark)
         with contextlib.suppress(DvtError):  # --adapter works without any configuration
             config_repos = _project(options, load).repositories
-        return needs, config_repos, errors
+        return needs, config_repos
     project = _project(options, load)
-    connections = []
-    for conn in project.connection_results().values():
-        if isinstance(conn, DvtError):
-            raise conn  # an output we cannot read is bad input: one clear error, exit 2
-        connections.append(conn)
-    return needs_for(connections, project.buckets, spark), project.repositories, errors
+    connections = project.connections().values()  # the first unreadable output raises
+    return needs_for(connections, project.buckets, spark), project.repositories
 
 
 def _project(options: SyncOptions, load: Callable[..., Any] | None) -> Any:
@@ -187,8 +181,8 @@ def sync(options: SyncOptions, console: Console, *, load: Callable[..., Any] | N
          policy: RetryPolicy | None = None, env: dict[str, str] | None = None) -> SyncOutcome:
     started = time.monotonic()
     spark = installed_spark()
-    needs, config_repos, errors = gather_needs(options, spark, load)
-    outcome = SyncOutcome(needs, errors=list(errors))
+    needs, config_repos = gather_needs(options, spark, load)
+    outcome = SyncOutcome(needs)
     folder = options.jars_dir or jars_dir()
     if not options.as_json:
         console.info(f"Installed {spark.describe()}; jars folder {folder}")
