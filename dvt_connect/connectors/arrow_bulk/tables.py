@@ -28,6 +28,7 @@ from dvt_connect.connectors.jdbc.ddl import (
     side_table_name,
     swap_statements,
 )
+from dvt_connect.connectors.jdbc.writer import match_columns
 from dvt_connect.errors import TransferError, UsageError
 from dvt_connect.secrets import redact
 
@@ -103,7 +104,7 @@ def staged_write(
         existing = db.columns(schema, target.name) if kind is not None else None
         append_columns: tuple[str, ...] = ()
         if request.mode == "append" and existing is not None:
-            append_columns = _match_columns(plan, existing, target, connection)
+            append_columns = match_columns(plan, existing, target, connection)
 
         token = token_source.token_hex(4)
         stage = side_table_name(target.name, STAGE_MARK, token, dialect)
@@ -158,28 +159,6 @@ def _default_schema(connection: Connection) -> str | None:
     if connection.facts.aliases.get("schema") == "database":
         return connection.database
     return connection.schema
-
-
-def _match_columns(plan: TablePlan, existing: list[str], target: TableRef,
-                   connection: Connection) -> tuple[str, ...]:
-    exact = set(existing)
-    folded = {c.lower(): c for c in existing}
-    matched: list[str] = []
-    missing: list[str] = []
-    for name in plan.names:
-        if name in exact:
-            matched.append(name)
-        elif name.lower() in folded:
-            matched.append(folded[name.lower()])
-        else:
-            missing.append(name)
-    if missing:
-        raise TransferError(
-            f"cannot append to `{target}` on output `{connection.name}`: it has no column(s) "
-            + ", ".join(f"`{m}`" for m in missing) + f" (it has {', '.join(existing)}).",
-            hint="Select matching columns with --columns/--query, or use --mode overwrite to "
-                 "replace the table.")
-    return tuple(matched)
 
 
 def _swap_notes(target: TableRef, stage: str, how: str, existing: list[str] | None,

@@ -105,7 +105,7 @@ def write_jdbc(
         existing_columns = db.columns(target_sql) if existing is not None else None
         append_columns: tuple[str, ...] = ()
         if request.mode == "append" and existing_columns is not None:
-            append_columns = _match_columns(plan, existing_columns, target, connection)
+            append_columns = match_columns(plan, existing_columns, target, connection)
 
         token = secrets.token_hex(4)
         stage = side_table_name(target.name, STAGE_MARK, token, dialect)
@@ -278,7 +278,7 @@ def _swap_notes(target: TableRef, stage: str, dialect: Dialect, existing: TableI
     return notes
 
 
-def _match_columns(plan: TablePlan, existing: list[str], target: TableRef,
+def match_columns(plan: TablePlan, existing: list[str], target: TableRef,
                    connection: Connection) -> tuple[str, ...]:
     """The target's spelling of each column we append (exact name first, then ignoring case);
     a column the target lacks is an error before anything is written."""
