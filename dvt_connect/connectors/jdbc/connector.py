@@ -33,6 +33,7 @@ from dvt_connect.connectors.jdbc.metadata import (
     first_column,
     key_columns,
     leading_index_columns,
+    lossy_reads,
     table_names,
 )
 from dvt_connect.connectors.jdbc.session import JdbcSession, spark_jdbc_url_and_props
@@ -183,6 +184,10 @@ class JDBCConnector(BaseConnector):
         relation = self._relation(session, request)
         columns = self._select(relation, request.columns)
         notes: list[str] = []
+        for problem in lossy_reads(relation.columns, self.connection.type, tuple(columns)):
+            notes.append(f"warning: {problem}")
+            if self.console is not None:
+                self.console.warn(problem)
         column = self._partition_column(session, relation, config, notes)
         partitions: tuple[Partition, ...] = (Partition(index=0, predicate=None),)
         if column is not None:

@@ -22,10 +22,43 @@ class ColumnInfo:
     type_name: str
     scale: int
     nullable: bool
+    precision: int = 0
 
     @property
     def kind(self) -> ColumnKind | None:
         return column_kind(self.jdbc_type, self.scale)
+
+
+# java.sql.Types
+_NUMERIC, _DECIMAL, _REAL, _FLOAT, _TIME = 2, 3, 7, 6, 92
+SPARK_MAX_DECIMAL = 38
+
+
+def lossy_reads(columns: list[ColumnInfo] | tuple[ColumnInfo, ...], adapter_name: str,
+                selected: tuple[str, ...] = ()) -> list[str]:
+    """Columns whose values Spark's JDBC source cannot hold exactly, each with what happens and
+    what to do: a read must say so rather than change values silently."""
+    problems = []
+    for col in columns:
+        if selected and col.name not in selected:
+            continue
+        if col.jdbc_type in (_NUMERIC, _DECIMAL) and (
+                col.precision > SPARK_MAX_DECIMAL or col.precision <= 0):
+            declared = (f"{col.type_name}({col.precision},{col.scale})" if col.precision > 0
+                        else f"{col.type_name} without a declared precision")
+            problems.append(
+                f"column `{col.name}` is {declared} at the source; Spark holds at most "
+                f"{SPARK_MAX_DECIMAL} digits, so values with more digits are rounded or fail. "
+                "To keep them exact, cast the column to text in --query.")
+        elif col.jdbc_type == _TIME and adapter_name == "postgres":
+            problems.append(
+                f"column `{col.name}` is {col.type_name}: Spark's JDBC source reads it with "
+                "millisecond precision. To keep microseconds, cast it to text in --query.")
+        elif col.jdbc_type in (_REAL, _FLOAT) and adapter_name in ("mysql", "mariadb"):
+            problems.append(
+                f"column `{col.name}` is {col.type_name}: the server sends FLOAT values rounded "
+                "to 6 significant digits. Cast it to DOUBLE in --query to read every digit.")
+    return problems
 
 
 def describe_columns(session: JdbcSession, relation_sql: str) -> list[ColumnInfo]:
@@ -41,6 +74,7 @@ def describe_columns(session: JdbcSession, relation_sql: str) -> list[ColumnInfo
                 scale=int(meta.getScale(i)),
                 # columnNoNulls is 0; columnNullableUnknown (2) must count as nullable
                 nullable=int(meta.isNullable(i)) != 0,
+                precision=int(meta.getPrecision(i)),
             )
             for i in range(1, int(meta.getColumnCount()) + 1)
         ]
