@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 # under /usr/share/maven-repo for the sync tests and the integration tests).
 DEBIAN_PACKAGES := openjdk-17-jre-headless libpostgresql-jdbc-java libmariadb-java
 
-.PHONY: setup system-deps test test-fast lint demo bench clean
+.PHONY: setup system-deps services services-stop services-status test test-fast lint demo bench clean
 
 setup: system-deps $(VENV)/.installed
 
@@ -31,7 +31,20 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e ".[test]"
 	touch $@
 
-test: setup
+# The PostgreSQL and MariaDB servers the integration tests and benchmarks use: installed (apt, as
+# root) and started on loopback when missing, used as they are when already running, or taken from
+# DVT_TEST_PG / DVT_TEST_MARIADB. Logs and data: /var/lib/dvt-services (or DVT_SERVICES_DIR).
+services:
+	@$(PYTHON) tools/dvt_services.py up
+
+# Stops exactly the servers `make services` started (by their recorded PIDs), nothing else.
+services-stop:
+	@$(PYTHON) tools/dvt_services.py down
+
+services-status:
+	@$(PYTHON) tools/dvt_services.py status
+
+test: setup services
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: setup
@@ -45,7 +58,7 @@ demo: setup
 	$(BIN)/dvt init --demo
 	$(BIN)/dvt transfer --profile demo --source derby --table APP.ORDERS --target lake --target-table orders
 
-bench: setup
+bench: setup services
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:

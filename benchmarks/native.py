@@ -40,16 +40,20 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+import dvt_services  # noqa: E402  (where the servers `make services` brings up are)
 
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "database": "test"}
-MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "database": "test"}
+_SERVERS = dvt_services.addresses()
+PG: dict[str, Any] = _SERVERS["postgres"].as_dict()
+MARIADB: dict[str, Any] = _SERVERS["mariadb"].as_dict()
 SCHEMA, TABLE = "dvt_nbench", "orders"
 DEBIAN_REPO = "/usr/share/maven-repo"
 PG_JAR = f"{DEBIAN_REPO}/org/postgresql/postgresql/42.5.5/postgresql-42.5.5.jar"
 MARIADB_JAR = (f"{DEBIAN_REPO}/org/mariadb/jdbc/mariadb-java-client/2.7.6/"
                "mariadb-java-client-2.7.6.jar")
-PG_URL = "jdbc:postgresql://127.0.0.1:5432/test"
-MARIADB_URL = "jdbc:mysql://127.0.0.1:3306/test?permitMysqlScheme"
+PG_URL = f"jdbc:postgresql://{PG['host']}:{PG['port']}/{PG['database']}"
+MARIADB_URL = (f"jdbc:mysql://{MARIADB['host']}:{MARIADB['port']}/{MARIADB['database']}"
+               "?permitMysqlScheme")
 
 TARGETS = {
     "pg_parquet_vs_jdbc": 4.0,
@@ -65,7 +69,8 @@ def pg_execute(sql: str) -> list[tuple[Any, ...]]:
     import psycopg
 
     with psycopg.connect(host=PG["host"], port=PG["port"], user=PG["user"],
-                         dbname=PG["database"], autocommit=True) as conn, conn.cursor() as cur:
+                         password=PG["password"], dbname=PG["database"],
+                         autocommit=True) as conn, conn.cursor() as cur:
         cur.execute(sql)
         return list(cur.fetchall()) if cur.description else []
 
@@ -74,7 +79,8 @@ def maria_execute(sql: str) -> None:
     import pymysql
 
     conn = pymysql.connect(host=MARIADB["host"], port=MARIADB["port"], user=MARIADB["user"],
-                           password="", database=MARIADB["database"], autocommit=True)
+                           password=MARIADB["password"], database=MARIADB["database"],
+                           autocommit=True)
     try:
         with conn.cursor() as cur:
             cur.execute(sql)
@@ -120,6 +126,7 @@ def copy_to_devnull(table: str = TABLE) -> float:
 
     def run() -> None:
         with psycopg.connect(host=PG["host"], port=PG["port"], user=PG["user"],
+                             password=PG["password"],
                              dbname=PG["database"]) as conn, conn.cursor() as cur, \
                 cur.copy(f"COPY (SELECT * FROM {SCHEMA}.{table}) TO STDOUT "
                          "(FORMAT BINARY)") as copy:
@@ -146,12 +153,15 @@ def session_cases(rows: int, work: Path) -> dict[str, float]:
         return parse_connection(name, data, path=Path("bench.yml"), key=name)
 
     pg = conn("pg", {"type": "postgres", "host": PG["host"], "port": PG["port"],
-                     "user": PG["user"], "dbname": PG["database"], "schema": SCHEMA})
+                     "user": PG["user"], "password": PG["password"], "dbname": PG["database"],
+                     "schema": SCHEMA})
     pg_staged = conn("pg", {"type": "postgres", "host": PG["host"], "port": PG["port"],
-                            "user": PG["user"], "dbname": PG["database"], "schema": SCHEMA,
+                            "user": PG["user"], "password": PG["password"],
+                            "dbname": PG["database"],
+                     "schema": SCHEMA,
                             "native_path": "parquet"})
     maria = conn("maria", {"type": "mariadb", "host": MARIADB["host"], "port": MARIADB["port"],
-                           "user": MARIADB["user"], "password": "",
+                           "user": MARIADB["user"], "password": MARIADB["password"],
                            "schema": MARIADB["database"]})
     bucket = LocalBucket(name="stage", source_file=Path("buckets.yml"), path=str(work / "stage"))
     out = work / "out"
@@ -168,7 +178,8 @@ def session_cases(rows: int, work: Path) -> dict[str, float]:
 
     def jdbc_defaults() -> None:
         (spark.read.format("jdbc").option("url", PG_URL).option("driver", "org.postgresql.Driver")
-         .option("user", PG["user"]).option("dbtable", f"{SCHEMA}.{TABLE}").load()
+         .option("user", PG["user"]).option("password", PG["password"])
+         .option("dbtable", f"{SCHEMA}.{TABLE}").load()
          .write.mode("overwrite").parquet(str(out)))
 
     # Warm-up, not timed: the first Spark job of each kind pays for Python worker start-up,
@@ -184,7 +195,8 @@ def session_cases(rows: int, work: Path) -> dict[str, float]:
     MySQLNativeConnector(spark, maria).write_dataframe(
         spark.read.parquet(str(out)), WriteRequest(table=TableRef("dvt_nbench_warm")))
     (spark.read.format("jdbc").option("url", PG_URL).option("driver", "org.postgresql.Driver")
-     .option("user", PG["user"]).option("dbtable", f"{SCHEMA}.warm").load()
+     .option("user", PG["user"]).option("password", PG["password"])
+     .option("dbtable", f"{SCHEMA}.warm").load()
      .write.mode("overwrite").parquet(str(out)))
     pg_execute(f"DROP TABLE IF EXISTS {SCHEMA}.warm_copy")
     maria_execute("DROP TABLE IF EXISTS dvt_nbench_warm")
@@ -213,7 +225,8 @@ def session_cases(rows: int, work: Path) -> dict[str, float]:
                                               .write_dataframe(df, WriteRequest(
                                                   table=TableRef(target, SCHEMA))))
     results["spark_jdbc_parquet_to_pg_s"] = timed(lambda: jdbc_write(
-        PG_URL, "org.postgresql.Driver", {"user": "postgres", "reWriteBatchedInserts": "true"},
+        PG_URL, "org.postgresql.Driver",
+        {"user": PG["user"], "password": PG["password"], "reWriteBatchedInserts": "true"},
         f"{SCHEMA}.{target}_jdbc"))
     pg_execute(f"DROP TABLE IF EXISTS {SCHEMA}.{target}; "
                f"DROP TABLE IF EXISTS {SCHEMA}.{target}_jdbc")
@@ -222,7 +235,8 @@ def session_cases(rows: int, work: Path) -> dict[str, float]:
                                                        table=TableRef(target))))
     results["spark_jdbc_parquet_to_mariadb_s"] = timed(lambda: jdbc_write(
         MARIADB_URL, "org.mariadb.jdbc.Driver",
-        {"user": "root", "password": "", "rewriteBatchedStatements": "true"}, f"{target}_jdbc"))
+        {"user": MARIADB["user"], "password": MARIADB["password"],
+         "rewriteBatchedStatements": "true"}, f"{target}_jdbc"))
     maria_execute(f"DROP TABLE IF EXISTS {target}, {target}_jdbc")
     spark_mod.stop_session()
     return results
@@ -231,15 +245,17 @@ def session_cases(rows: int, work: Path) -> dict[str, float]:
 # ---- fresh processes: the CLI, Spark start-up included ---------------------------------------
 
 BASELINE = textwrap.dedent("""
-    import sys
+    import json, os, sys
     from pyspark.sql import SparkSession
     jars, out, table = sys.argv[1], sys.argv[2], sys.argv[3]
+    db = json.loads(os.environ["BENCH_DB"])  # the login, kept off the command line
     spark = (SparkSession.builder.master("local[*]").config("spark.jars", jars)
              .config("spark.ui.enabled", "false").getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
-    (spark.read.format("jdbc").option("url", "jdbc:postgresql://127.0.0.1:5432/test")
-     .option("driver", "org.postgresql.Driver").option("user", "postgres")
-     .option("dbtable", table).load().write.mode("overwrite").parquet(out))
+    (spark.read.format("jdbc").option("url", db["url"])
+     .option("driver", "org.postgresql.Driver").option("user", db["user"])
+     .option("password", db["password"]).option("dbtable", table).load()
+     .write.mode("overwrite").parquet(out))
     spark.stop()
 """)
 
@@ -255,6 +271,7 @@ def write_profiles(home: Path, lake: Path) -> None:
               host: {PG['host']}
               port: {PG['port']}
               user: {PG['user']}
+              password: "{PG['password']}"
               dbname: {PG['database']}
               schema: {SCHEMA}
               packages: ["org.postgresql:postgresql:42.5.5"]
@@ -324,7 +341,9 @@ def cli_cases(rows: int, work: Path, memory_rows: int | None) -> dict[str, Any]:
     home, lake = work / "home", work / "lake"
     write_profiles(home, lake)
     env = dict(os.environ, DVT_HOME=str(home), DVT_PROFILES_DIR=str(home),
-               PYSPARK_PYTHON=sys.executable)
+               PYSPARK_PYTHON=sys.executable,
+               BENCH_DB=json.dumps({"url": PG_URL, "user": PG["user"],
+                                    "password": PG["password"]}))
     dvt = str(Path(sys.executable).parent / "dvt")
     run_process([dvt, "sync", "--profile", "bench", "--repository", f"file://{DEBIAN_REPO}"],
                 env)

@@ -23,6 +23,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import dvt_services  # noqa: E402  (where the servers `make services` brings up are)
+
+SERVERS = dvt_services.addresses()
+PGA, MDBA = SERVERS["postgres"], SERVERS["mariadb"]
+PG_URL = f"jdbc:postgresql://{PGA.host}:{PGA.port}/{PGA.database}"
+MARIADB_URL = f"jdbc:mysql://{MDBA.host}:{MDBA.port}/{MDBA.database}?permitMysqlScheme"
 BIN = Path(sys.executable).parent
 PG_JAR_COORD = "org.postgresql:postgresql:42.5.5"
 MARIADB_JAR_COORD = "org.mariadb.jdbc:mariadb-java-client:2.7.6"
@@ -31,14 +38,11 @@ SCHEMA, TABLE = "dvt_bench", "orders"
 
 
 def psql(sql: str) -> str:
-    out = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v",
-                          "ON_ERROR_STOP=1", "-qAtc", sql], check=True, capture_output=True,
-                         text=True)
-    return out.stdout.strip()
+    return PGA.client(sql, check=True).stdout.strip()
 
 
 def mariadb(sql: str) -> None:
-    subprocess.run(["mariadb", "-h", "127.0.0.1", "-uroot", "test", "-e", sql], check=True)
+    MDBA.client(sql, check=True)
 
 
 def generate(rows: int) -> None:
@@ -75,19 +79,20 @@ def write_profiles(home: Path, lake: Path) -> None:
           outputs:
             pg:
               type: postgres
-              host: 127.0.0.1
-              port: 5432
-              user: postgres
-              dbname: test
+              host: {PGA.host}
+              port: {PGA.port}
+              user: {PGA.user}
+              password: "{PGA.password}"
+              dbname: {PGA.database}
               schema: {SCHEMA}
               packages: ["{PG_JAR_COORD}"]
             maria:
               type: mariadb
-              host: 127.0.0.1
-              port: 3306
-              user: root
-              password: ""
-              database: test
+              host: {MDBA.host}
+              port: {MDBA.port}
+              user: {MDBA.user}
+              password: "{MDBA.password}"
+              database: {MDBA.database}
               packages: ["{MARIADB_JAR_COORD}"]
             lake:
               type: files
@@ -97,23 +102,24 @@ def write_profiles(home: Path, lake: Path) -> None:
 
 
 BASELINE = textwrap.dedent("""
-    import sys, time
+    import json, os, sys, time
     from pyspark.sql import SparkSession
     kind, jars, out = sys.argv[1], sys.argv[2], sys.argv[3]
+    db = json.loads(os.environ["BENCH_DB"])
     t = time.perf_counter()
     spark = (SparkSession.builder.master("local[*]").config("spark.jars", jars)
              .config("spark.ui.enabled", "false").getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
-    df = (spark.read.format("jdbc").option("url", "jdbc:postgresql://127.0.0.1:5432/test")
-          .option("driver", "org.postgresql.Driver").option("user", "postgres")
-          .option("dbtable", "{schema}.{table}").load())
+    df = (spark.read.format("jdbc").option("url", db["pg_url"])
+          .option("driver", "org.postgresql.Driver").option("user", db["pg_user"])
+          .option("password", db["pg_password"]).option("dbtable", "{schema}.{table}").load())
     if kind == "parquet":
         df.write.mode("overwrite").parquet(out)
     else:
         (df.write.format("jdbc").mode("overwrite")
-         .option("url", "jdbc:mysql://127.0.0.1:3306/test?permitMysqlScheme")
-         .option("driver", "org.mariadb.jdbc.Driver").option("user", "root")
-         .option("password", "").option("dbtable", "bench_spark_baseline")
+         .option("url", db["maria_url"])
+         .option("driver", "org.mariadb.jdbc.Driver").option("user", db["maria_user"])
+         .option("password", db["maria_password"]).option("dbtable", "bench_spark_baseline")
          .option("batchsize", "10000").save())
     spark.stop()
     print(time.perf_counter() - t)
@@ -145,6 +151,10 @@ def main() -> None:
     home, lake = work / "home", work / "lake"
     write_profiles(home, lake)
     env = dict(os.environ, DVT_HOME=str(home), DVT_PROFILES_DIR=str(home))
+    # The baseline's logins travel in the environment, not on its command line.
+    env["BENCH_DB"] = json.dumps({"pg_url": PG_URL, "pg_user": PGA.user,
+                                  "pg_password": PGA.password, "maria_url": MARIADB_URL,
+                                  "maria_user": MDBA.user, "maria_password": MDBA.password})
     dvt = str(BIN / "dvt")
     timed([dvt, "sync", "--profile", "bench", "--repository", f"file://{DEBIAN_REPO}"], env)
     jars = ",".join(str(p) for p in sorted((home / "jars").glob("*.jar")))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +15,13 @@ import pytest
 
 from dvt_connect import secrets
 
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "database": "test"}
-MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "database": "test"}
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+import dvt_services  # noqa: E402  (the one place that says where the test servers are)
+
+_SERVERS = dvt_services.addresses()
+# Where the test servers are: DVT_TEST_PG / DVT_TEST_MARIADB, else `make services`' loopback ones.
+PG: dict[str, object] = _SERVERS["postgres"].as_dict()
+MARIADB: dict[str, object] = _SERVERS["mariadb"].as_dict()
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -79,18 +85,23 @@ def debian_jdbc_jars() -> list[Path]:
     return found
 
 
+def _require(kind: str) -> dict[str, object]:
+    addr = _SERVERS[kind]
+    if not _reachable(addr.host, addr.port):
+        spec = dvt_services.SERVERS[kind]
+        pytest.fail(f"{addr.label} is not reachable (integration tests need it): run "
+                    f"`make services`, or point {spec.env} at a server")
+    return addr.as_dict()
+
+
 @pytest.fixture(scope="session")
 def pg() -> dict[str, object]:
-    if not _reachable(PG["host"], int(PG["port"])):  # type: ignore[arg-type]
-        pytest.fail("PostgreSQL is not reachable at 127.0.0.1:5432 (integration tests need it)")
-    return dict(PG)
+    return _require("postgres")
 
 
 @pytest.fixture(scope="session")
 def mariadb() -> dict[str, object]:
-    if not _reachable(MARIADB["host"], int(MARIADB["port"])):  # type: ignore[arg-type]
-        pytest.fail("MariaDB is not reachable at 127.0.0.1:3306 (integration tests need it)")
-    return dict(MARIADB)
+    return _require("mariadb")
 
 
 INTEGRATION_MARKERS = ("spark", "postgres", "mariadb", "network")

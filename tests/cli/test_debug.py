@@ -346,18 +346,21 @@ def test_reaches_the_real_databases(dvt: Dvt, tmp_path: Path, pg: dict[str, obje
               host: {pg['host']}
               port: {pg['port']}
               user: {pg['user']}
+              password: "{pg['password']}"
               dbname: {pg['database']}
             maria:
               type: mariadb
               host: {mariadb['host']}
               port: {mariadb['port']}
               user: {mariadb['user']}
+              password: "{mariadb['password']}"
               schema: {mariadb['database']}
     """)
     result = dvt("debug", "--profiles-dir", str(folder), "--json")
     assert result.code == 0, result.text
     reach = {c["name"]: c["reach"] for c in result.json()["connections"]}
-    assert reach["pg"]["ok"] is True and reach["pg"]["check"] == "TCP 127.0.0.1:5432"
-    assert reach["maria"]["ok"] is True and reach["maria"]["check"] == "TCP 127.0.0.1:3306"
+    pg_at, maria_at = f"TCP {pg['host']}:{pg['port']}", f"TCP {mariadb['host']}:{mariadb['port']}"
+    assert reach["pg"]["ok"] is True and reach["pg"]["check"] == pg_at
+    assert reach["maria"]["ok"] is True and reach["maria"]["check"] == maria_at
     table = dvt("debug", "--profiles-dir", str(folder))
-    assert "TCP 127.0.0.1:5432" in table.out and "open in" in table.out
+    assert pg_at in table.out and "open in" in table.out

@@ -1,5 +1,5 @@
 """Fixtures for the JDBC read side: PostgreSQL tables in schema `dvt_read_tests`, MariaDB tables
-named `rd_*` in database `test`, each made fresh by a test and dropped after it.
+named `rd_*` in the test database, each made fresh by a test and dropped after it.
 
 Setup and inspection go through the databases' own Python clients (psycopg, PyMySQL), never
 through the code under test.
@@ -40,7 +40,7 @@ def pg_sql(pg: dict[str, Any]) -> Iterator[Any]:
     import psycopg
 
     conn = psycopg.connect(host=pg["host"], port=pg["port"], user=pg["user"],
-                           dbname=pg["database"], autocommit=True)
+                           password=pg["password"], dbname=pg["database"], autocommit=True)
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}")
     yield conn
     conn.close()
@@ -67,14 +67,15 @@ def maria_sql(mariadb: dict[str, Any]) -> Iterator[Any]:
     import pymysql
 
     conn = pymysql.connect(host=mariadb["host"], port=int(mariadb["port"]), user=mariadb["user"],
-                           database=mariadb["database"], autocommit=True)
+                           password=mariadb["password"], database=mariadb["database"],
+                           autocommit=True)
     yield conn
     conn.close()
 
 
 @pytest.fixture
 def maria_table(maria_sql: Any) -> Iterator[Callable[[str], str]]:
-    """Make a unique `rd_*` table name in database `test`; dropped afterwards."""
+    """Make a unique `rd_*` table name in the test database; dropped afterwards."""
     made: list[str] = []
 
     def make(prefix: str = "t") -> str:

@@ -165,7 +165,8 @@ def test_a_connection_killed_mid_read_is_retried_and_the_result_is_complete(
             import pymysql
 
             watcher = pymysql.connect(host=mariadb["host"], port=int(mariadb["port"]),
-                                      user=mariadb["user"], autocommit=True)
+                                      user=mariadb["user"], password=mariadb["password"],
+                                      autocommit=True)
             try:
                 while not finished.is_set() and not killed:
                     ids = [r[0] for r in maria_exec(

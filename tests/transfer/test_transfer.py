@@ -12,6 +12,7 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
+import dvt_services
 import pytest
 
 from dvt_connect.config import load_project
@@ -27,16 +28,18 @@ MARIADB_DRIVER = "org.mariadb.jdbc:mariadb-java-client:2.7.6"
 SECRET = "Tr4nsfer-Secret-Value-93"
 
 
+SERVERS = dvt_services.addresses()
+PG, MARIADB = SERVERS["postgres"].as_dict(), SERVERS["mariadb"].as_dict()
+
+
 def psql(sql: str) -> str:
-    out = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v",
-                          "ON_ERROR_STOP=1", "-qAtc", sql], capture_output=True, text=True)
+    out = SERVERS["postgres"].client(sql)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 
 
 def maria(sql: str) -> str:
-    out = subprocess.run(["mariadb", "-h", "127.0.0.1", "-uroot", "-N", "-B", "test", "-e", sql],
-                         capture_output=True, text=True)
+    out = SERVERS["mariadb"].client(sql)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 
@@ -68,20 +71,20 @@ def write_profiles(folder: Path, schema: str, lake: Path, *, password: str = "")
           outputs:
             pg:
               type: postgres
-              host: 127.0.0.1
-              port: 5432
-              user: postgres
-              password: "{password}"
-              dbname: test
+              host: {PG["host"]}
+              port: {PG["port"]}
+              user: {PG["user"]}
+              password: "{password or PG["password"]}"
+              dbname: {PG["database"]}
               schema: {schema}
               packages: ["{PG_DRIVER}"]
             maria:
               type: mariadb
-              host: 127.0.0.1
-              port: 3306
-              user: root
-              password: ""
-              database: test
+              host: {MARIADB["host"]}
+              port: {MARIADB["port"]}
+              user: {MARIADB["user"]}
+              password: "{MARIADB["password"]}"
+              database: {MARIADB["database"]}
               packages: ["{MARIADB_DRIVER}"]
             lake:
               type: files

@@ -111,13 +111,14 @@ def connection(name: str, data: dict[str, Any]) -> Connection:
 
 def pg_connection(pg: dict[str, Any], **extra: Any) -> Connection:
     return connection("pg", {"type": "postgres", "host": pg["host"], "port": pg["port"],
-                             "user": pg["user"], "dbname": pg["database"], "schema": "public",
-                             **extra})
+                             "user": pg["user"], "password": pg.get("password", ""),
+                             "dbname": pg["database"], "schema": "public", **extra})
 
 
 def mariadb_connection(db: dict[str, Any], **extra: Any) -> Connection:
     return connection("maria", {"type": "mariadb", "host": db["host"], "port": db["port"],
-                                "user": db["user"], "password": "", "schema": db["database"],
+                                "user": db["user"], "password": db.get("password", ""),
+                                "schema": db["database"],
                                 **extra})
 
 
@@ -136,7 +137,8 @@ def pg_client(pg: dict[str, Any]) -> Iterator[Any]:
     import psycopg
 
     with psycopg.connect(host=pg["host"], port=pg["port"], user=pg["user"],
-                         dbname=pg["database"], autocommit=True) as conn:
+                         password=pg.get("password", ""), dbname=pg["database"],
+                         autocommit=True) as conn:
         conn.execute("SET TIME ZONE 'UTC'")
         yield conn
 
@@ -145,7 +147,8 @@ def pg_client(pg: dict[str, Any]) -> Iterator[Any]:
 def mariadb_client(db: dict[str, Any]) -> Iterator[Any]:
     import pymysql
 
-    conn = pymysql.connect(host=db["host"], port=db["port"], user=db["user"], password="",
+    conn = pymysql.connect(host=db["host"], port=db["port"], user=db["user"],
+                           password=db.get("password", ""),
                            database=db["database"], charset="utf8mb4", autocommit=True)
     try:
         with conn.cursor() as cur:
