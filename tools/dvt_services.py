@@ -273,13 +273,18 @@ def data_dir(kind: str) -> Path:
 
 
 def process_alive(pid: int) -> bool:
+    """True while the process runs; an exited process nobody has reaped yet (zombie) is dead."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return True
+    return fields[0] != "Z"
 
 
 def cmdline(pid: int) -> str:
