@@ -114,7 +114,7 @@ def test_a_wrong_password_fails_at_once_without_retries(
     maria_exec(maria_sql, f"CREATE TABLE `{table}` (id INT PRIMARY KEY)",
                f"INSERT INTO `{table}` VALUES (1), (2)",
                f"CREATE USER '{user}'@'%' IDENTIFIED BY 'right-pass-1'",
-               f"GRANT SELECT ON test.* TO '{user}'@'%'")
+               f"GRANT SELECT ON `{mariadb['database']}`.* TO '{user}'@'%'")
     try:
         good = connector(spark, mariadb, user=user, password="right-pass-1")
         plan = good.plan_read(ReadRequest(table=TableRef.parse(table)))

@@ -41,7 +41,7 @@ def test_postgres_to_mariadb_keeps_every_value(spark: Any, pg: dict[str, Any],
                          WriteRequest(table=TableRef(target)), console=console)
 
     assert outcome.bytes_written is None  # nothing measured, nothing invented
-    assert any(n.startswith(f"created `test.{target}`") for n in outcome.notes)
+    assert any(n.startswith(f"created `{mariadb['database']}.{target}`") for n in outcome.notes)
     assert console.warnings() == []
     assert mariadb_columns(mariadb, target) == {
         "id": "int(11)", "flag": "tinyint(1)", "i16": "smallint(6)", "i32": "int(11)",
