@@ -37,11 +37,6 @@ if TYPE_CHECKING:
 
 OK, WARN, ERROR, SKIP = "ok", "warn", "error", "skipped"
 DEFAULT_TIMEOUT = 3.0
-# Endpoints the adapter facts do not carry (no host/port in the output): the service's API.
-_HTTPS_PORT = 443
-_FIXED_ENDPOINTS = {"bigquery": ("bigquery.googleapis.com", _HTTPS_PORT)}
-_HTTPS_BY_DEFAULT = ("snowflake",)
-_FOLDER_DATABASES = ("derby",)  # a Derby database is a folder; sqlite and duckdb are files
 _URL_HOST = re.compile(r"//(?:[^/@;?]*@)?(\[[^\]]+\]|[^/:;?]+)(?::(\d+))?")
 
 
@@ -441,7 +436,7 @@ def _check_connection(connection: Connection, timeout: float) -> Any:
     if connection.facts.url_template and "{path}" in connection.facts.url_template \
             and path and not connection.url:
         # a database in a local file (sqlite, duckdb) or folder (derby)
-        return lambda: check_path(_local(path), folder=connection.type in _FOLDER_DATABASES)
+        return lambda: check_path(_local(path), folder=connection.facts.is_folder)
     endpoint = endpoint_of(connection)
     if isinstance(endpoint, str):
         return lambda: Reach("TCP", None, endpoint)
@@ -455,8 +450,9 @@ def _local(path: str) -> Path:
 
 def endpoint_of(connection: Connection) -> tuple[str, int] | str:
     """(host, port) to open a socket to, or why it cannot be told."""
-    if connection.type in _FIXED_ENDPOINTS and not connection.url:
-        return _FIXED_ENDPOINTS[connection.type]
+    fixed = connection.facts.endpoint
+    if fixed is not None and fixed.host and fixed.port and not connection.url:
+        return fixed.host, fixed.port
     try:
         url = connection.jdbc_url()
     except DvtError:
@@ -469,8 +465,8 @@ def endpoint_of(connection: Connection) -> tuple[str, int] | str:
     if match and match.group(2):
         port = int(match.group(2))
     port = port or connection.port or connection.facts.default_port
-    if port is None and connection.type in _HTTPS_BY_DEFAULT:
-        port = _HTTPS_PORT
+    if port is None and fixed is not None:
+        port = fixed.port
     if port is None:
         return "not checked: no port in the output or its URL"
     return host, port

@@ -2,23 +2,22 @@
 
 A dbt user's existing file loads unchanged: dbt's field names and aliases are accepted, keys we do
 not use are kept (in ``extra``) and ignored. Each output becomes a typed :class:`Connection`
-whose adapter facts come from :mod:`dvt_connect.adapters`.
+of its database's class, whose facts come from :mod:`dvt_connect.databases`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dvt_connect import secrets
-from dvt_connect.adapters import COMMON_SECRET_FIELDS, AdapterFacts, adapter
+from dvt_connect.databases import COMMON_SECRET_FIELDS, Connection, database
+from dvt_connect.databases.bigquery import METHODS as BIGQUERY_METHODS
+from dvt_connect.databases.files import FILE_FORMATS
 from dvt_connect.errors import ConfigError, NotFoundError
 
-FILE_FORMATS = ("parquet", "csv", "json", "orc")
-BIGQUERY_METHODS = ("oauth", "oauth-secrets", "service-account", "service-account-json")
+__all__ = ["BIGQUERY_METHODS", "FILE_FORMATS", "Connection", "parse_connection"]
 _COORDINATE = re.compile(r"^[\w.\-]+:[\w.\-]+(:[\w.\-]+){1,3}$")
 
 # Fields every adapter understands, after aliases are applied.
@@ -26,130 +25,6 @@ _KNOWN = (
     "host", "port", "database", "schema", "user", "password", "url", "driver", "path",
     "format", "account", "warehouse", "role", "method", "project", "sslmode",
 )
-
-
-@dataclass(frozen=True)
-class Connection:
-    """One output of a profile: where a table lives and how to reach it."""
-
-    name: str
-    type: str
-    facts: AdapterFacts
-    source_file: Path
-    host: str | None = None
-    port: int | None = None
-    database: str | None = None
-    schema: str | None = None
-    user: str | None = None
-    password: str | None = field(default=None, repr=False)
-    url: str | None = None
-    driver: str | None = None
-    path: str | None = None
-    format: str = "parquet"
-    account: str | None = None
-    warehouse: str | None = None
-    role: str | None = None
-    method: str | None = None
-    project: str | None = None
-    sslmode: str | None = None
-    packages: tuple[str, ...] = ()
-    properties: Mapping[str, str] = field(default_factory=dict)
-    partition_column: str | None = None
-    partitions: int | None = None
-    fetch_size: int | None = None
-    batch_size: int | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
-
-    def __repr__(self) -> str:
-        # the generated repr would show the URL's and the properties' credentials
-        return f"Connection(name={self.name!r}, {self.display()!r})"
-
-    @property
-    def is_files(self) -> bool:
-        return self.facts.kind == "files"
-
-    @property
-    def secret_fields(self) -> frozenset[str]:
-        return frozenset(COMMON_SECRET_FIELDS) | frozenset(self.facts.secret_fields)
-
-    def jdbc_url(self) -> str:
-        """The JDBC URL for this connection (``url:`` wins; else the adapter's template)."""
-        if self.url:
-            return self.url
-        template = self.facts.url_template
-        if template is None:
-            raise ConfigError(
-                f"adapter `{self.type}` has no JDBC URL template.",
-                path=self.source_file,
-                key=self.name,
-                hint=self.facts.driver_note or "Set `url:` on the output.",
-            )
-        values = {
-            "host": self.host or "localhost",
-            "port": self.port or self.facts.default_port or "",
-            "database": self.database or "",
-            "path": str(Path(self.path).expanduser()) if self.path else "",
-            "account": self.account or "",
-            "http_path": self.extra.get("http_path", ""),
-        }
-        return template.format(**values)
-
-    def jdbc_driver(self) -> str | None:
-        return self.driver or self.facts.driver_class
-
-    def jdbc_properties(self) -> dict[str, str]:
-        """Connection properties for the JDBC driver, including credentials (never print these)."""
-        props: dict[str, str] = dict(self.facts.jdbc_properties)
-        if self.user:
-            props["user"] = self.user
-        if self.password is not None:
-            props["password"] = self.password
-        if self.sslmode and self.type in ("postgres", "redshift"):
-            props["sslmode"] = self.sslmode
-        if self.account and self.type == "snowflake":
-            for key in ("warehouse", "role", "database", "schema"):
-                value = getattr(self, key)
-                if value:
-                    props[key if key != "database" else "db"] = value
-        driver = self.jdbc_driver()
-        if driver:
-            props["driver"] = driver
-        props.update(self.properties)
-        return props
-
-    def display(self) -> dict[str, Any]:
-        """Fields safe to show: secrets masked, URLs stripped of credentials."""
-        shown: dict[str, Any] = {"type": self.type}
-        for key in ("host", "port", "database", "schema", "user", "path", "format", "account",
-                    "warehouse", "role", "method", "project"):
-            value = getattr(self, key)
-            if value not in (None, "") and not (key == "format" and not self.is_files):
-                shown[key] = value
-        if self.url:
-            shown["url"] = secrets.redact_url(self.url)
-        if self.password is not None:
-            shown["password"] = secrets.MASK
-        if self.packages:
-            shown["packages"] = list(self.packages)
-        if self.properties:
-            shown["properties"] = {
-                k: secrets.MASK if k.lower() in self.secret_fields else secrets.redact(v)
-                for k, v in self.properties.items()
-            }
-        return shown
-
-    def location(self) -> str:
-        """A one-line description of where this connection points (safe to print)."""
-        if self.is_files or self.type in ("sqlite", "duckdb", "derby"):
-            return str(self.path)
-        if self.url:
-            return secrets.redact_url(self.url)
-        if self.account:
-            return f"{self.account}/{self.database or ''}"
-        if self.project:
-            return f"{self.project}.{self.schema or ''}"
-        port = self.port or self.facts.default_port
-        return f"{self.host}:{port}/{self.database or ''}"
 
 
 def parse_connection(name: str, data: Any, *, path: Path, key: str) -> Connection:
@@ -164,7 +39,7 @@ def parse_connection(name: str, data: Any, *, path: Path, key: str) -> Connectio
     if not raw_type or not isinstance(raw_type, str):
         raise ConfigError("missing required field `type`.", path=path, key=f"{key}.type")
     try:
-        facts = adapter(raw_type)
+        facts = database(raw_type)
     except NotFoundError as exc:
         raise NotFoundError("adapter type", raw_type, exc.valid, path=path,
                             key=f"{key}.type") from None
@@ -227,10 +102,10 @@ def parse_connection(name: str, data: Any, *, path: Path, key: str) -> Connectio
         values["format"] = fmt
     else:
         values.pop("format", None)
-    _check_auth(facts, values, extra, fail)
+    facts.connection.validate(values, extra, fail)
 
     partition_column = extra.get("partition_column")
-    return Connection(
+    return facts.connection(
         name=name,
         type=facts.name,
         facts=facts,
@@ -244,32 +119,6 @@ def parse_connection(name: str, data: Any, *, path: Path, key: str) -> Connectio
         batch_size=_positive_int(extra.get("batch_size"), fail, "batch_size"),
         **values,
     )
-
-
-def _check_auth(facts: AdapterFacts, values: dict[str, Any], extra: dict[str, Any],
-                fail: Any) -> None:
-    """Adapter-specific rules that dbt itself enforces."""
-    if facts.name == "snowflake":
-        methods = ("password", "private_key_path", "private_key", "authenticator")
-        if not any(values.get(m) or extra.get(m) for m in methods):
-            raise fail(
-                "snowflake needs one way to authenticate: `password`, `private_key_path`, "
-                "`private_key` or `authenticator`.", "password",
-            )
-        if str(extra.get("authenticator", "")).lower() == "oauth" and not extra.get("token"):
-            raise fail("`authenticator: oauth` needs a `token`.", "token")
-    elif facts.name == "bigquery":
-        method = str(values.get("method") or "oauth")
-        if method not in BIGQUERY_METHODS:
-            raise fail(f"unknown bigquery method `{method}`; valid: "
-                       f"{', '.join(BIGQUERY_METHODS)}.", "method")
-        if method == "service-account" and not extra.get("keyfile"):
-            raise fail("`method: service-account` needs `keyfile`.", "keyfile")
-        if method == "service-account-json" and not extra.get("keyfile_json"):
-            raise fail("`method: service-account-json` needs `keyfile_json`.", "keyfile_json")
-    elif (facts.name == "redshift" and values.get("method") == "iam"
-          and not extra.get("cluster_id")):
-        raise fail("`method: iam` needs `cluster_id`.", "cluster_id")
 
 
 def _positive_int(value: Any, fail: Any, key: str) -> int | None:

@@ -19,16 +19,16 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from dvt_connect.adapters import NativeFacts
 from dvt_connect.config.buckets import Bucket
 from dvt_connect.config.profiles import Connection
+from dvt_connect.connectors.base import ConnectorType
 from dvt_connect.connectors.selection import (
     NATIVE_ROW_THRESHOLD,
     Choice,
-    ConnectorType,
     choose_connector,
     native_possible,
 )
+from dvt_connect.databases.spec import NativeFacts
 from dvt_connect.errors import DvtError, SourceError
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from dvt_connect.connectors.base import BaseConnector, ReadRequest
     from dvt_connect.console import Console
-    from dvt_connect.transfer.partition import PartitionConfig
+    from dvt_connect.partitioning import PartitionConfig
 
 __all__ = ["ConnectorFactory", "REGISTRY", "connector_class", "register"]
 
@@ -158,7 +158,7 @@ class ConnectorFactory:
         cls = connector_class(connector_type)
         if connector_type is ConnectorType.FILES and bucket is None:
             # a files output may name its bucket (`bucket: lake_s3`) instead of a full URI
-            named = connection.extra.get("bucket")
+            named = getattr(connection, "bucket", None)
             bucket = self.buckets.get(str(named)) if named else None
         if connector_type is ConnectorType.JDBC:
             from dvt_connect.connectors.jdbc import JDBCConnector

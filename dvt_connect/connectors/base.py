@@ -12,20 +12,41 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dvt_connect.adapters import AdapterFacts
 from dvt_connect.config.buckets import Bucket
 from dvt_connect.config.profiles import Connection
-from dvt_connect.connectors.selection import Choice, ConnectorType
+from dvt_connect.databases.spec import Database as AdapterFacts
 from dvt_connect.errors import UsageError
+from dvt_connect.partitioning import Partition
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from dvt_connect.connectors.selection import Choice
     from dvt_connect.console import Console
 
+__all__ = ["WRITE_MODES", "BaseConnector", "ConnectorType", "Partition", "ReadPlan",
+           "ReadRequest", "TableRef", "WriteOutcome", "WriteRequest"]
+
 WRITE_MODES = ("overwrite", "append")
+
+
+class ConnectorType(str, Enum):
+    """Which connector class moves a table (see the factory's registry)."""
+
+    JDBC = "jdbc"
+    FILES = "files"
+    SNOWFLAKE_NATIVE = "snowflake_native"
+    BIGQUERY_NATIVE = "bigquery_native"
+    REDSHIFT_NATIVE = "redshift_native"
+    POSTGRES_NATIVE = "postgres_native"
+    MYSQL_NATIVE = "mysql_native"
+
+    @classmethod
+    def native(cls, name: str) -> ConnectorType:
+        return cls(f"{name}_native")
 
 
 @dataclass(frozen=True)
@@ -68,16 +89,6 @@ class ReadRequest:
             raise UsageError("give exactly one of --table and --query.")
         if self.query is not None and (self.columns or self.where):
             raise UsageError("--columns and --where go with --table; put them in --query.")
-
-
-@dataclass(frozen=True)
-class Partition:
-    """One slice of a read: a predicate pushed to the source (None reads everything)."""
-
-    index: int
-    predicate: str | None
-    lower: Any = None
-    upper: Any = None
 
 
 @dataclass(frozen=True)
@@ -145,7 +156,7 @@ class BaseConnector(ABC):
 
     Subclasses implement only what differs: ``plan_read`` (pure), ``load`` (lazy DataFrame) and
     ``write_dataframe`` (the action). ``is_transient`` decides, from the exception alone, whether
-    re-running the action can succeed; the retry loop in :mod:`dvt_connect.transfer.retry` reads
+    re-running the action can succeed; the retry loop in :mod:`dvt_connect.retry` reads
     only that.
     """
 

@@ -24,9 +24,9 @@ import re
 from pathlib import Path
 
 from dvt_connect import secrets
-from dvt_connect.connectors.base import ReadRequest, TableRef, WriteRequest
+from dvt_connect.connectors.base import ConnectorType, ReadRequest, TableRef, WriteRequest
 from dvt_connect.connectors.native import INTERNAL_PREFIX, NativeConnector, clean_options
-from dvt_connect.connectors.selection import ConnectorType
+from dvt_connect.databases.bigquery import BigQueryConnection
 from dvt_connect.errors import ConfigError, UsageError
 
 _PROJECT = re.compile(r"^[a-z0-9][a-z0-9.:-]*[a-z0-9]$")
@@ -43,32 +43,37 @@ class BigQueryNativeConnector(NativeConnector):
                       "com.google.api.gax")
 
     def base_options(self) -> dict[str, str]:
-        c = self.connection
+        c = self._bigquery
         options: dict[str, object] = {
             # R/C: parentProject, the project billed for the jobs (dbt: execution_project)
-            "parentProject": c.extra.get("execution_project") or c.project,
+            "parentProject": c.execution_project or c.project,
         }
         options.update(self._auth())
         return clean_options(options)
 
+    @property
+    def _bigquery(self) -> BigQueryConnection:
+        assert isinstance(self.connection, BigQueryConnection)
+        return self.connection
+
     def _auth(self) -> dict[str, object]:
-        c = self.connection
+        c = self._bigquery
         method = c.method or "oauth"
         if method == "service-account":
-            path = Path(str(c.extra["keyfile"])).expanduser()
+            path = Path(str(c.keyfile)).expanduser()
             if not path.is_file():
                 raise ConfigError(f"keyfile {path} does not exist.", path=c.source_file,
                                   key=f"{c.name}.keyfile")
             return {"credentialsFile": str(path)}  # R/C: credentialsFile (a key file path)
         if method == "service-account-json":
-            key = c.extra["keyfile_json"]
+            key = c.keyfile_json
             text = key if isinstance(key, str) else json.dumps(key)
             secrets.register(text)
             encoded = base64.b64encode(text.encode()).decode()
             secrets.register(encoded)
             return {"credentials": encoded}  # R/C: credentials (base64 of the key JSON)
         if method == "oauth-secrets":
-            token = c.extra.get("token")
+            token = c.token
             if not token:
                 raise ConfigError(
                     "the Spark connector needs an access `token` for `method: oauth-secrets`; "

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from dvt_connect.connectors.base import (
     BaseConnector,
+    ConnectorType,
     Partition,
     ReadPlan,
     ReadRequest,
@@ -39,7 +40,7 @@ from dvt_connect.connectors.base import (
     WriteOutcome,
     WriteRequest,
 )
-from dvt_connect.connectors.selection import ConnectorType
+from dvt_connect.databases.files import FilesConnection
 from dvt_connect.errors import ConfigError, SourceError, TransferError, UsageError
 
 if TYPE_CHECKING:
@@ -125,6 +126,11 @@ class FilesConnector(BaseConnector):
     connector_type = ConnectorType.FILES
 
     @property
+    def _files(self) -> FilesConnection:
+        assert isinstance(self.connection, FilesConnection)
+        return self.connection
+
+    @property
     def format(self) -> str:
         return self.connection.format
 
@@ -133,7 +139,7 @@ class FilesConnector(BaseConnector):
         from pathlib import Path
 
         raw = self.connection.path or ""
-        bucket_name = self.connection.extra.get("bucket")
+        bucket_name = self._files.bucket
         if bucket_name:
             if self.bucket is None or self.bucket.name != bucket_name:
                 raise ConfigError(
@@ -158,7 +164,7 @@ class FilesConnector(BaseConnector):
 
     def options(self) -> dict[str, str]:
         merged = dict(FORMAT_OPTIONS.get(self.format, {}))
-        extra = self.connection.extra.get("options") or {}
+        extra = self._files.options
         if not isinstance(extra, Mapping):
             raise ConfigError(
                 f"`options` of files output `{self.connection.name}` must be a mapping of "

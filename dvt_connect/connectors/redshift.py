@@ -23,9 +23,8 @@ P = ``Parameters.scala`` (DEFAULT_PARAMETERS, validateUserParameters, MergedPara
 from __future__ import annotations
 
 from dvt_connect.config.buckets import S3Bucket
-from dvt_connect.connectors.base import ReadRequest, WriteRequest
+from dvt_connect.connectors.base import ConnectorType, ReadRequest, WriteRequest
 from dvt_connect.connectors.native import NativeConnector, clean_options, select_sql
-from dvt_connect.connectors.selection import ConnectorType
 from dvt_connect.errors import ConfigError
 from dvt_connect.secrets import redact_url
 

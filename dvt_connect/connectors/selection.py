@@ -10,29 +10,15 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 
-from dvt_connect.adapters import NativeFacts
 from dvt_connect.config.buckets import Bucket
 from dvt_connect.config.profiles import Connection
+from dvt_connect.connectors.base import ConnectorType
+from dvt_connect.databases.spec import NativeFacts
 from dvt_connect.errors import ConfigError, UsageError
 
 NATIVE_ROW_THRESHOLD = 100_000
 CONNECTOR_MODES = ("auto", "jdbc", "native")
-
-
-class ConnectorType(str, Enum):
-    JDBC = "jdbc"
-    FILES = "files"
-    SNOWFLAKE_NATIVE = "snowflake_native"
-    BIGQUERY_NATIVE = "bigquery_native"
-    REDSHIFT_NATIVE = "redshift_native"
-    POSTGRES_NATIVE = "postgres_native"
-    MYSQL_NATIVE = "mysql_native"
-
-    @classmethod
-    def native(cls, name: str) -> ConnectorType:
-        return cls(f"{name}_native")
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ import re
 from pathlib import Path
 
 from dvt_connect import secrets
-from dvt_connect.connectors.base import ReadRequest, WriteRequest
+from dvt_connect.connectors.base import ConnectorType, ReadRequest, WriteRequest
 from dvt_connect.connectors.native import NativeConnector, clean_options, select_sql
-from dvt_connect.connectors.selection import ConnectorType
+from dvt_connect.databases.snowflake import SnowflakeConnection
 from dvt_connect.errors import ConfigError
 
 _PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.DOTALL)
@@ -58,15 +58,15 @@ class SnowflakeNativeConnector(NativeConnector):
         """Password, key pair or OAuth: the three the connector accepts (mergeParameters
         requires sfPassword, pem_private_key or sfToken)."""
         c = self.connection
-        authenticator = str(c.extra.get("authenticator") or "").lower()
-        if authenticator == "oauth":
-            token = c.extra.get("token")
+        assert isinstance(c, SnowflakeConnection)
+        if c.authenticator == "oauth":
+            token = c.token
             secrets.register(token)
             # S: sfauthenticator + sftoken ("the authentication mode must be 'oauth'"); D: same
             return {"sfAuthenticator": "oauth", "sfToken": token}
-        key_path, key_text = c.extra.get("private_key_path"), c.extra.get("private_key")
+        key_path, key_text = c.private_key_path, c.private_key
         if key_path or key_text:
-            if c.extra.get("private_key_passphrase"):
+            if c.private_key_passphrase:
                 raise ConfigError(
                     "the Spark connector takes an unencrypted PKCS#8 key (pem_private_key) and "
                     "no passphrase.", path=c.source_file, key=f"{c.name}.private_key_passphrase",
@@ -78,7 +78,7 @@ class SnowflakeNativeConnector(NativeConnector):
             return {"sfPassword": c.password}  # S: sfpassword; D: sfPassword
         raise ConfigError(
             f"the Spark connector for Snowflake authenticates with a password, a key pair or "
-            f"OAuth; `{authenticator or 'none'}` is not one of them.",
+            f"OAuth; `{c.authenticator or 'none'}` is not one of them.",
             path=c.source_file, key=f"{c.name}.authenticator",
             hint="Set `password`, `private_key_path` or `authenticator: oauth` with `token`.",
         )

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dvt_connect.adapters import ADAPTERS, FILESYSTEMS, AdapterFacts, NativeFacts, adapter
+from dvt_connect.adapters import FILESYSTEMS, filesystem_of
+from dvt_connect.databases import DATABASES, database
+from dvt_connect.databases.spec import Database, NativeFacts
 from dvt_connect.errors import DvtError, NotFoundError
 from dvt_connect.jars.coordinates import Coordinate
 from dvt_connect.jars.resolver import Need
@@ -57,7 +59,7 @@ def _fill(text: str, spark: SparkInstall) -> str:
                        spark=spark.spark_minor)
 
 
-def adapter_need(facts: AdapterFacts) -> Need:
+def adapter_need(facts: Database) -> Need:
     coordinates = tuple(Coordinate.parse(c, f"the `{facts.name}` driver")
                         for c in facts.driver_packages)
     note = facts.driver_note if not coordinates and not facts.bundled_with_spark else None
@@ -99,7 +101,7 @@ def needs_for(connections: Iterable[Any], buckets: Iterable[Any] | Mapping[str, 
     bucket_types = sorted({b.type for b in bucket_list})
     needs: dict[str, Need] = {}
     for conn in connections:
-        facts: AdapterFacts = getattr(conn, "facts", None) or adapter(conn.type)
+        facts: Database = getattr(conn, "facts", None) or database(conn.type)
         packages = tuple(getattr(conn, "packages", ()) or ())
         need = output_need(conn.name, packages) if packages else adapter_need(facts)
         needs.setdefault(need.key, need)
@@ -117,7 +119,7 @@ def needs_for_types(adapter_types: Iterable[str], bucket_types: Iterable[str],
     connector, each bucket type's filesystem."""
     needs: dict[str, Need] = {}
     for name in adapter_types:
-        facts = adapter(name)
+        facts = database(name)
         needs.setdefault(f"adapter:{facts.name}", adapter_need(facts))
         if facts.native is not None:
             needs.setdefault(f"native:{facts.native.name}", native_need(facts.native, spark))
@@ -127,22 +129,18 @@ def needs_for_types(adapter_types: Iterable[str], bucket_types: Iterable[str],
 
 
 def all_types() -> tuple[list[str], list[str]]:
-    adapters = [name for name, f in ADAPTERS.items() if f.kind == "jdbc"]
+    adapters = [name for name, f in DATABASES.items() if f.kind == "jdbc"]
     return adapters, [t for t, fs in FILESYSTEMS.items() if fs.packages]
-
-
-_FS_SCHEMES = {"s3a://": "s3", "s3://": "s3", "gs://": "gcs", "abfss://": "azure",
-               "wasbs://": "azure"}
 
 
 def connection_needs(connection: Any) -> list[str]:
     """The need keys whose jars a connection's Spark session must load (transfer, debug):
     its driver (or its own `packages:`), or for a `files` output on a bucket path, that
     bucket type's filesystem."""
-    facts: AdapterFacts = getattr(connection, "facts", None) or adapter(connection.type)
+    facts: Database = getattr(connection, "facts", None) or database(connection.type)
     if facts.kind == "files":
-        path = str(getattr(connection, "path", "") or "")
-        return [f"bucket:{t}" for scheme, t in _FS_SCHEMES.items() if path.startswith(scheme)]
+        fs = filesystem_of(str(getattr(connection, "path", "") or ""))
+        return [f"bucket:{fs.type}"] if fs is not None else []
     if getattr(connection, "packages", ()):
         return [f"output:{connection.name}"]
     return [f"adapter:{facts.name}"]

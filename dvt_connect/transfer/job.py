@@ -101,7 +101,7 @@ def run_job(options: TransferOptions, console: Console, *,
 
     manifest = Manifest.load(jars_dir())
     for connection in (source, target):
-        if connection.type == "jdbc" and not connection.packages:
+        if connection.facts.driver_from_packages and not connection.packages:
             raise ConfigError(
                 f"output `{connection.name}` of type `jdbc` has no `packages:` naming its "
                 "driver.", path=connection.source_file, key=f"{connection.name}.packages",

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
     from dvt_connect.console import Console
-    from dvt_connect.transfer.retry import RetryConfig
+    from dvt_connect.retry import RetryConfig
 
 _FIXED_WIDTHS = {
     "BooleanType": 1, "ByteType": 1, "ShortType": 2, "IntegerType": 4, "LongType": 8,
@@ -109,7 +109,7 @@ def execute_transfer(
     """Run the action that moves the data, retrying it whole when the failure is transient."""
     from pyspark.sql import Observation
 
-    from dvt_connect.transfer.retry import RetryConfig, RetryHandler
+    from dvt_connect.retry import RetryConfig, RetryHandler
 
     handler = RetryHandler(retry or RetryConfig())
     observations: list[Any] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dvt_connect.connectors.selection import ConnectorType
+from dvt_connect.connectors.base import ConnectorType
 
 
 @dataclass(frozen=True)

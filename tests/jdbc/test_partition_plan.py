@@ -11,19 +11,17 @@ import pytest
 
 from dvt_connect.adapters import adapter
 from dvt_connect.connectors.base import Partition, ReadRequest, TableRef
+from dvt_connect.connectors.jdbc.sql import bounds_sql, column_kind, quantile_sql
 from dvt_connect.errors import UsageError
-from dvt_connect.transfer.partition import (
+from dvt_connect.partitioning import (
     ColumnKind,
     PartitionConfig,
     Value,
-    bounds_sql,
     build_partitions,
-    column_kind,
     parse_value,
     partition_count,
     plan_partitions,
     quantile_boundaries,
-    quantile_sql,
     sample_fraction,
     sql_literal,
     stride_boundaries,

@@ -14,8 +14,8 @@ import pytest
 from dvt_connect.connectors.base import ReadRequest, TableRef
 from dvt_connect.connectors.jdbc import JDBCConnector, JdbcReadPlan
 from dvt_connect.errors import SourceError
-from dvt_connect.transfer.partition import PartitionConfig
-from dvt_connect.transfer.retry import RetryConfig, RetryHandler
+from dvt_connect.partitioning import PartitionConfig
+from dvt_connect.retry import RetryConfig, RetryHandler
 
 from .conftest import maria_connection, maria_exec
 

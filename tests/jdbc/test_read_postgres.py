@@ -15,8 +15,8 @@ from dvt_connect.connectors.base import ReadRequest, TableRef
 from dvt_connect.connectors.jdbc import JDBCConnector, JdbcReadPlan
 from dvt_connect.console import CaptureConsole
 from dvt_connect.errors import SourceError, UsageError
-from dvt_connect.transfer.partition import PartitionConfig
-from dvt_connect.transfer.retry import RetryConfig, RetryHandler
+from dvt_connect.partitioning import PartitionConfig
+from dvt_connect.retry import RetryConfig, RetryHandler
 
 from .conftest import pg_connection
 

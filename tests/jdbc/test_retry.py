@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from dvt_connect.errors import UsageError
-from dvt_connect.transfer.retry import RetryConfig, RetryHandler
+from dvt_connect.retry import RetryConfig, RetryHandler
 
 
 class Transient(Exception):

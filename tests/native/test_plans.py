@@ -13,11 +13,10 @@ from typing import Any
 import pytest
 
 from dvt_connect.config import Project
-from dvt_connect.connectors.base import ReadRequest, TableRef, WriteRequest
+from dvt_connect.connectors.base import ConnectorType, ReadRequest, TableRef, WriteRequest
 from dvt_connect.connectors.bigquery import BigQueryNativeConnector
 from dvt_connect.connectors.native import NativeConnector, clean_options
 from dvt_connect.connectors.redshift import RedshiftNativeConnector
-from dvt_connect.connectors.selection import ConnectorType
 from dvt_connect.connectors.snowflake import SnowflakeNativeConnector, snowflake_url
 from dvt_connect.errors import ConfigError, DvtError, UsageError
 

@@ -21,11 +21,10 @@ from write.fixtures import (
 )
 
 from dvt_connect.config.buckets import LocalBucket
-from dvt_connect.connectors.base import ReadRequest, TableRef, WriteRequest
+from dvt_connect.connectors.base import ConnectorType, ReadRequest, TableRef, WriteRequest
 from dvt_connect.connectors.jdbc import JDBCConnector
 from dvt_connect.connectors.mysql_native import MySQLNativeConnector
 from dvt_connect.connectors.postgres_native import PostgresNativeConnector
-from dvt_connect.connectors.selection import ConnectorType
 
 pytestmark = [pytest.mark.spark, pytest.mark.postgres, pytest.mark.mariadb]
 

@@ -11,7 +11,8 @@ from dvt_connect.config.buckets import LocalBucket
 from dvt_connect.config.profiles import parse_connection
 from dvt_connect.connectors.arrow_bulk.columns import BulkRead, ColumnRead
 from dvt_connect.connectors.arrow_bulk.connector import native_path
-from dvt_connect.connectors.selection import ConnectorType, choose_connector, native_possible
+from dvt_connect.connectors.base import ConnectorType
+from dvt_connect.connectors.selection import choose_connector, native_possible
 from dvt_connect.errors import ConfigError
 from dvt_connect.jars.plan import native_need, needs_for_types
 from dvt_connect.jars.spark_versions import installed_spark

@@ -8,7 +8,8 @@ import pytest
 
 from dvt_connect.config.buckets import parse_bucket
 from dvt_connect.config.profiles import parse_connection
-from dvt_connect.connectors.selection import ConnectorType, choose_connector
+from dvt_connect.connectors.base import ConnectorType
+from dvt_connect.connectors.selection import choose_connector
 from dvt_connect.errors import ConfigError
 
 SNOWFLAKE = {"type": "snowflake", "account": "acme", "user": "u", "password": "p",

@@ -40,13 +40,14 @@ from dvt_connect.connectors.arrow_bulk.tasks import (
 )
 from dvt_connect.connectors.base import (
     BaseConnector,
+    ConnectorType,
     ReadPlan,
     ReadRequest,
     WriteOutcome,
     WriteRequest,
 )
 from dvt_connect.connectors.jdbc import JDBCConnector, JdbcReadPlan
-from dvt_connect.connectors.selection import ConnectorType
+from dvt_connect.databases.spec import NativeFacts
 from dvt_connect.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructField
 
     from dvt_connect.console import Console
-    from dvt_connect.transfer.partition import PartitionConfig
+    from dvt_connect.partitioning import PartitionConfig
 
 # How the rows of a native read reach Spark. Measured by benchmarks/native.py (5M rows of the
 # bench table to Parquet, 2 cores, warm session), two runs: Arrow batches 15.3 s and 9.9 s,
@@ -91,11 +92,30 @@ def missing_modules(modules: tuple[str, ...]) -> list[str]:
 class BulkConnector(BaseConnector):
     """Reads through the dialect's bulk export and writes through its bulk loader."""
 
-    dialect: ClassVar[str]
-    product: ClassVar[str]
-    python_extra: ClassVar[str]
-    python_modules: ClassVar[tuple[str, ...]]
     load_method: ClassVar[str]
+
+    # What the bulk path is, from the database's native facts (never restated here).
+    @property
+    def native(self) -> NativeFacts:
+        assert self.facts.native is not None
+        return self.facts.native
+
+    @property
+    def dialect(self) -> str:
+        """The task-side driver's name (:data:`~.tasks.DRIVERS`)."""
+        return self.native.name
+
+    @property
+    def product(self) -> str:
+        return self.facts.title
+
+    @property
+    def python_extra(self) -> str | None:
+        return self.native.python_extra
+
+    @property
+    def python_modules(self) -> tuple[str, ...]:
+        return self.native.python_modules
 
     def __init__(
         self,

@@ -156,7 +156,7 @@ def staged_write(
 
 def _default_schema(connection: Connection) -> str | None:
     # MySQL/MariaDB: `schema:` is an alias of the database; PostgreSQL: the output's schema
-    if connection.facts.aliases.get("schema") == "database":
+    if connection.facts.schema_is_catalog:
         return connection.database
     return connection.schema
 

@@ -26,6 +26,7 @@ from pyspark.sql.datasource import (
 )
 
 from dvt_connect.connectors.arrow_bulk.columns import BulkRead, conform
+from dvt_connect.databases import DATABASES
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -33,10 +34,9 @@ if TYPE_CHECKING:
 
 SOURCE_NAME = "dvt_bulk"
 
-DRIVERS = {
-    "postgres": "dvt_connect.connectors.postgres_native.driver",
-    "mysql": "dvt_connect.connectors.mysql_native.driver",
-}
+# Bulk dialect -> its driver module, as each database's native facts declare it.
+DRIVERS = {db.native.name: db.native.driver_module for db in DATABASES.values()
+           if db.native is not None and db.native.driver_module}
 
 
 def driver(dialect: str) -> Any:

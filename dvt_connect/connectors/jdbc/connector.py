@@ -3,7 +3,7 @@
 Plan, then execute. :meth:`JDBCConnector.plan_read` looks at the catalog (columns, primary key,
 indexes, row estimate) and runs one pushed-down query for the partition column's bounds, plus one
 for quantile boundaries where the dialect computes them; the pure planner in
-:mod:`dvt_connect.transfer.partition` turns that into predicates. :meth:`JDBCConnector.load`
+:mod:`dvt_connect.partitioning` turns that into predicates. :meth:`JDBCConnector.load`
 builds the lazy DataFrame: one query per predicate, nothing else. The orchestrator runs the
 action inside the retry loop, asking :meth:`JDBCConnector.is_transient`.
 """
@@ -19,6 +19,7 @@ from dvt_connect.config.buckets import Bucket
 from dvt_connect.config.profiles import Connection
 from dvt_connect.connectors.base import (
     BaseConnector,
+    ConnectorType,
     Partition,
     ReadPlan,
     ReadRequest,
@@ -37,22 +38,19 @@ from dvt_connect.connectors.jdbc.metadata import (
     table_names,
 )
 from dvt_connect.connectors.jdbc.session import JdbcSession, spark_jdbc_url_and_props
-from dvt_connect.connectors.selection import ConnectorType
+from dvt_connect.connectors.jdbc.sql import bounds_sql, literal_template, quantile_sql
 from dvt_connect.errors import DvtError, SourceError, UsageError
-from dvt_connect.transfer.partition import (
-    LITERAL_TEMPLATES,
+from dvt_connect.partitioning import (
     ColumnKind,
     PartitionConfig,
     Value,
-    bounds_sql,
     parse_value,
     partition_count,
     plan_partitions,
-    quantile_sql,
     sample_fraction,
     sql_literal,
 )
-from dvt_connect.transfer.retry import RetryConfig, RetryHandler
+from dvt_connect.retry import RetryConfig, RetryHandler
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -184,7 +182,7 @@ class JDBCConnector(BaseConnector):
         relation = self._relation(session, request)
         columns = self._select(relation, request.columns)
         notes: list[str] = []
-        for problem in lossy_reads(relation.columns, self.connection.type, tuple(columns)):
+        for problem in lossy_reads(relation.columns, self.facts, tuple(columns)):
             notes.append(f"warning: {problem}")
             if self.console is not None:
                 self.console.warn(problem)
@@ -259,7 +257,7 @@ class JDBCConnector(BaseConnector):
     @property
     def _schema_is_catalog(self) -> bool:
         # MySQL and MariaDB: a "schema" is a database, which JDBC calls a catalog
-        return self.facts.aliases.get("schema") == "database"
+        return self.facts.schema_is_catalog
 
     def _default_schema(self) -> str | None:
         # for MySQL and MariaDB `schema:` is an alias of `database:`, already in the URL
@@ -430,7 +428,7 @@ class JDBCConnector(BaseConnector):
         elif count > 1 and not method:
             notes.append(f"even stride between the bounds: {self.connection.type} cannot "
                          "compute quantiles here")
-        template = LITERAL_TEMPLATES.get(self.facts.name, {}).get(kind, "{}")
+        template = literal_template(self.facts, kind)
         plan = plan_partitions(
             column_sql=column_sql, kind=kind, lower=lower, upper=upper, count=count,
             nullable=column.nullable, quantiles=quantiles,

@@ -4,8 +4,9 @@ Spark's JDBC writer creates tables with its own defaults, and those lose data: i
 MariaDB dialect (``"`` quotes, which MariaDB rejects) and creates timestamps without fractional
 seconds. We create every target and staging table ourselves from ``df.schema``.
 
-Everything per database is data in :data:`DIALECTS`; the functions are pure (no JVM), so a dry
-run can print the plan and tests need no database.
+Everything per database is data: each module of :mod:`dvt_connect.databases` declares its
+:class:`~dvt_connect.databases.spec.Dialect` (collected in :data:`DIALECTS`); the functions are
+pure (no JVM), so a dry run can print the plan and tests need no database.
 
 Timestamps. A Spark ``timestamp`` is an instant; a ``timestamp_ntz`` is a wall-clock time.
 Where the target has an instant type (PostgreSQL ``TIMESTAMPTZ``, SQL Server
@@ -19,11 +20,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from dvt_connect.adapters import AdapterFacts
+from dvt_connect.databases import DATABASES, dialect_of, generic_dialect
+from dvt_connect.databases.spec import Database as AdapterFacts
+from dvt_connect.databases.spec import Dialect, Swap
 from dvt_connect.errors import TransferError
 
 if TYPE_CHECKING:
@@ -34,348 +37,24 @@ CHAR_VARCHAR_KEY = "__CHAR_VARCHAR_TYPE_STRING"
 # PostgreSQL TIME read by Spark arrives as timestamp_ntz on 1970-01-01 with this flag.
 LOGICAL_TIME_KEY = "logical_time_type"
 
+__all__ = ["DIALECTS", "OLD_MARK", "STAGE_MARK", "ColumnDDL", "Dialect", "Swap", "TablePlan",
+           "column_sql", "create_table_sql", "dialect_for", "drop_table_sql", "insert_select_sql",
+           "plan_columns", "side_table_name", "swap_statements"]
+
 STAGE_MARK = "__dvt_stage_"
 OLD_MARK = "__dvt_old_"
 
 
-@dataclass(frozen=True)
-class Swap:
-    """How a staging table replaces the target.
-
-    Statements are templates: ``{target}``/``{stage}``/``{old}`` are qualified and quoted,
-    ``{target_name}``/``{old_name}`` the bare quoted names (``RENAME TO`` takes no schema), and
-    ``{stage_literal}``/``{target_name_literal}`` string literals (SQL Server's ``sp_rename``).
-    ``replace`` runs when the target exists, ``create`` when it does not; both run in one
-    transaction when ``transactional``; ``after`` runs once they are committed (a failure there
-    leaves only the renamed-away old table behind, which is reported).
-    """
-
-    replace: tuple[str, ...]
-    create: tuple[str, ...]
-    after: tuple[str, ...] = ()
-    # Puts the target back when a non-transactional ``replace`` fails after its first step.
-    undo: tuple[str, ...] = ()
-    transactional: bool = True
-    atomic: bool = True
-    how: str = "dropped and renamed in one transaction"
-
-
-@dataclass(frozen=True)
-class Dialect:
-    """How one database family stores each Spark type, and how it swaps tables."""
-
-    name: str
-    title: str
-    types: Mapping[str, str]
-    # Strings longer than ``varchar_limit`` (or of unknown length) take the first type whose
-    # limit (characters; None = unbounded) holds them.
-    text_ladder: tuple[tuple[int | None, str], ...]
-    varchar_limit: int
-    max_precision: int
-    max_identifier: int
-    swap: Swap
-    max_scale: int | None = None
-    array: str | None = None
-    # Bytes all VARCHAR columns of a row may declare together (MariaDB: 65,535) and bytes per
-    # character of the table's character set; past the budget, strings take the text ladder.
-    varchar_row_budget: int | None = None
-    bytes_per_char: int = 1
-    table_options: str = ""
-    # Column comment for instants stored as UTC wall time, and the clause template.
-    instant_comment: str | None = None
-    comment_clause: str = " COMMENT {text}"
-    identifier_bytes: bool = False
-    drop_if_exists: bool = True
-    # MySQL-family: a "schema" is a database (the JDBC catalog).
-    schema_is_catalog: bool = False
-    # The column type for instants holds a wall time (the instant's UTC wall time), not an
-    # instant: the writer binds instants so the driver renders that UTC wall time.
-    instants_as_utc_wall: bool = False
-    warnings: Mapping[str, str] = field(default_factory=dict)
-
-
-_PG_SWAP = Swap(
-    replace=("DROP TABLE {target}", "ALTER TABLE {stage} RENAME TO {target_name}"),
-    create=("ALTER TABLE {stage} RENAME TO {target_name}",),
-)
-
-_MYSQL = Dialect(
-    name="mysql",
-    title="MySQL/MariaDB",
-    types={
-        "boolean": "BOOLEAN",
-        "byte": "TINYINT",
-        "short": "SMALLINT",
-        "integer": "INT",
-        "long": "BIGINT",
-        # The server sends FLOAT columns as text rounded to 6 significant digits
-        # (3.1415927 reads back as 3.14159); DOUBLE holds every float exactly.
-        "float": "DOUBLE",
-        "double": "DOUBLE",
-        "decimal": "DECIMAL({p},{s})",
-        "varchar": "VARCHAR({n})",
-        # CHAR strips trailing spaces on read; VARCHAR keeps a padded value as it was.
-        "char": "VARCHAR({n})",
-        "binary": "LONGBLOB",
-        "date": "DATE",
-        "timestamp": "DATETIME(6)",
-        "timestamp_ntz": "DATETIME(6)",
-        "time": "TIME(6)",
-    },
-    text_ladder=((16_383, "TEXT"), (4_194_303, "MEDIUMTEXT"), (None, "LONGTEXT")),
-    varchar_limit=1_024,
-    varchar_row_budget=60_000,
-    bytes_per_char=4,
-    max_precision=65,
-    max_scale=38,
-    max_identifier=64,
-    table_options=" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
-    instant_comment="UTC",
-    instants_as_utc_wall=True,
-    schema_is_catalog=True,
-    swap=Swap(
-        replace=("RENAME TABLE {target} TO {old}, {stage} TO {target}",),
-        create=("RENAME TABLE {stage} TO {target}",),
-        after=("DROP TABLE {old}",),
-        transactional=False,
-        how="swapped by one atomic RENAME TABLE",
-    ),
-)
-
+# Every dialect by name (MariaDB shares MySQL's), from the database modules, and the generic one.
 DIALECTS: Mapping[str, Dialect] = MappingProxyType({
-    d.name: d
-    for d in (
-        Dialect(
-            name="postgres",
-            title="PostgreSQL",
-            types={
-                "boolean": "BOOLEAN",
-                "byte": "SMALLINT",
-                "short": "SMALLINT",
-                "integer": "INTEGER",
-                "long": "BIGINT",
-                "float": "REAL",
-                "double": "DOUBLE PRECISION",
-                "decimal": "NUMERIC({p},{s})",
-                "varchar": "VARCHAR({n})",
-                "char": "CHAR({n})",
-                "binary": "BYTEA",
-                "date": "DATE",
-                "timestamp": "TIMESTAMPTZ(6)",
-                "timestamp_ntz": "TIMESTAMP(6)",
-                "time": "TIME(6)",
-            },
-            text_ladder=((None, "TEXT"),),
-            varchar_limit=10_485_760,
-            max_precision=1000,
-            max_identifier=63,
-            identifier_bytes=True,
-            array="{element}[]",
-            swap=_PG_SWAP,
-        ),
-        _MYSQL,
-        Dialect(
-            name="sqlserver",
-            title="SQL Server",
-            types={
-                "boolean": "BIT",
-                "byte": "SMALLINT",  # TINYINT is unsigned (0-255)
-                "short": "SMALLINT",
-                "integer": "INT",
-                "long": "BIGINT",
-                "float": "REAL",
-                "double": "FLOAT(53)",
-                "decimal": "DECIMAL({p},{s})",
-                "varchar": "NVARCHAR({n})",
-                "char": "NCHAR({n})",
-                "binary": "VARBINARY(MAX)",
-                "date": "DATE",
-                "timestamp": "DATETIMEOFFSET(6)",
-                "timestamp_ntz": "DATETIME2(6)",
-                "time": "TIME(6)",
-            },
-            text_ladder=((None, "NVARCHAR(MAX)"),),
-            varchar_limit=4_000,
-            max_precision=38,
-            max_identifier=128,
-            drop_if_exists=True,
-            swap=Swap(
-                replace=("DROP TABLE {target}",
-                         "EXEC sp_rename {stage_literal}, {target_name_literal}"),
-                create=("EXEC sp_rename {stage_literal}, {target_name_literal}",),
-            ),
-        ),
-        Dialect(
-            name="oracle",
-            title="Oracle",
-            types={
-                "boolean": "NUMBER(1)",
-                "byte": "NUMBER(3)",
-                "short": "NUMBER(5)",
-                "integer": "NUMBER(10)",
-                "long": "NUMBER(19)",
-                "float": "BINARY_FLOAT",
-                "double": "BINARY_DOUBLE",
-                "decimal": "NUMBER({p},{s})",
-                "varchar": "VARCHAR2({n} CHAR)",
-                "char": "CHAR({n} CHAR)",
-                "binary": "BLOB",
-                "date": "DATE",
-                "timestamp": "TIMESTAMP(6) WITH TIME ZONE",
-                "timestamp_ntz": "TIMESTAMP(6)",
-            },
-            text_ladder=((None, "CLOB"),),
-            varchar_limit=1_000,
-            max_precision=38,
-            max_identifier=128,
-            drop_if_exists=False,
-            swap=Swap(
-                replace=("ALTER TABLE {target} RENAME TO {old_name}",
-                         "ALTER TABLE {stage} RENAME TO {target_name}"),
-                create=("ALTER TABLE {stage} RENAME TO {target_name}",),
-                after=("DROP TABLE {old} PURGE",),
-                undo=("ALTER TABLE {old} RENAME TO {target_name}",),
-                transactional=False,
-                atomic=False,
-                how="renamed in two statements (Oracle commits each DDL statement; for a "
-                    "moment the target name is free)",
-            ),
-        ),
-        Dialect(
-            name="derby",
-            title="Derby",
-            types={
-                "boolean": "BOOLEAN",
-                "byte": "SMALLINT",
-                "short": "SMALLINT",
-                "integer": "INTEGER",
-                "long": "BIGINT",
-                "float": "REAL",
-                "double": "DOUBLE",
-                "decimal": "DECIMAL({p},{s})",
-                # Spark binds a NULL string as a CLOB, which Derby refuses for VARCHAR columns
-                "varchar": "CLOB",
-                "char": "CLOB",
-                "binary": "BLOB",
-                "date": "DATE",
-                "timestamp": "TIMESTAMP",
-                "timestamp_ntz": "TIMESTAMP",
-            },
-            text_ladder=((None, "CLOB"),),
-            varchar_limit=0,
-            instants_as_utc_wall=True,
-            max_precision=31,
-            max_identifier=128,
-            drop_if_exists=False,
-            swap=Swap(
-                replace=("DROP TABLE {target}", "RENAME TABLE {stage} TO {target_name}"),
-                create=("RENAME TABLE {stage} TO {target_name}",),
-            ),
-        ),
-        Dialect(
-            name="sqlite",
-            title="SQLite",
-            types={
-                "boolean": "BOOLEAN",
-                "byte": "SMALLINT",
-                "short": "SMALLINT",
-                "integer": "INTEGER",
-                "long": "BIGINT",
-                "float": "REAL",
-                "double": "DOUBLE",
-                "decimal": "TEXT",
-                "varchar": "TEXT",
-                "char": "TEXT",
-                "binary": "BLOB",
-                "date": "DATE",
-                "timestamp": "TIMESTAMP",
-                "timestamp_ntz": "TIMESTAMP",
-            },
-            text_ladder=((None, "TEXT"),),
-            varchar_limit=0,
-            instants_as_utc_wall=True,
-            max_precision=38,
-            max_identifier=1_000,
-            swap=_PG_SWAP,
-            warnings={
-                "timestamp": "SQLite has no timestamp type; the xerial driver stores "
-                             "milliseconds by default, so microseconds may be lost",
-                "timestamp_ntz": "SQLite has no timestamp type; the xerial driver stores "
-                                 "milliseconds by default, so microseconds may be lost",
-            },
-        ),
-        Dialect(
-            name="duckdb",
-            title="DuckDB",
-            types={
-                "boolean": "BOOLEAN",
-                "byte": "TINYINT",
-                "short": "SMALLINT",
-                "integer": "INTEGER",
-                "long": "BIGINT",
-                "float": "REAL",
-                "double": "DOUBLE",
-                "decimal": "DECIMAL({p},{s})",
-                "varchar": "VARCHAR",
-                "char": "VARCHAR",
-                "binary": "BLOB",
-                "date": "DATE",
-                "timestamp": "TIMESTAMPTZ",
-                "timestamp_ntz": "TIMESTAMP",
-                "time": "TIME",
-            },
-            text_ladder=((None, "VARCHAR"),),
-            varchar_limit=0,
-            max_precision=38,
-            max_identifier=1_000,
-            swap=_PG_SWAP,
-        ),
-        Dialect(
-            name="generic",
-            title="the database",
-            types={
-                "boolean": "BOOLEAN",
-                "byte": "SMALLINT",
-                "short": "SMALLINT",
-                "integer": "INTEGER",
-                "long": "BIGINT",
-                "float": "REAL",
-                "double": "DOUBLE PRECISION",
-                "decimal": "DECIMAL({p},{s})",
-                "varchar": "VARCHAR({n})",
-                "char": "CHAR({n})",
-                "binary": "BLOB",
-                "date": "DATE",
-                "timestamp": "TIMESTAMP",
-                "timestamp_ntz": "TIMESTAMP",
-            },
-            text_ladder=((None, "TEXT"),),
-            varchar_limit=4_000,
-            instants_as_utc_wall=True,
-            max_precision=38,
-            max_identifier=128,
-            swap=Swap(
-                replace=_PG_SWAP.replace,
-                create=_PG_SWAP.create,
-                atomic=False,
-                how="dropped and renamed in one transaction (atomic only where the database "
-                    "has transactional DDL)",
-            ),
-        ),
-    )
-})
-
-# Adapter name -> dialect, where it is not the adapter's own name.
-DIALECT_OF: Mapping[str, str] = MappingProxyType({
-    "mariadb": "mysql",
-    "redshift": "generic",
+    **{db.ddl.name: db.ddl for db in DATABASES.values() if db.ddl is not None},
+    generic_dialect().name: generic_dialect(),
 })
 
 
 def dialect_for(facts: AdapterFacts) -> Dialect:
-    """The DDL dialect for an adapter (the generic one for adapters without their own)."""
-    name = DIALECT_OF.get(facts.name, facts.name)
-    return DIALECTS.get(name, DIALECTS["generic"])
+    """The DDL dialect of a database (the generic one for databases without their own)."""
+    return dialect_of(facts)
 
 
 @dataclass(frozen=True)
@@ -531,9 +210,15 @@ def plan_columns(schema: StructType, dialect: Dialect) -> TablePlan:
 
 
 def column_sql(column: ColumnDDL, facts: AdapterFacts, dialect: Dialect) -> str:
-    text = f"{facts.quote_identifier(column.name)} {column.sql_type}"
-    if not column.nullable:
-        text += " NOT NULL"
+    if dialect.nullable_type is None:
+        text = f"{facts.quote_identifier(column.name)} {column.sql_type}"
+        if not column.nullable:
+            text += " NOT NULL"
+    elif column.nullable:
+        text = (f"{facts.quote_identifier(column.name)} "
+                + dialect.nullable_type.format(type=column.sql_type))
+    else:
+        text = f"{facts.quote_identifier(column.name)} {column.sql_type}"
     if column.comment and dialect.comment_clause:
         text += dialect.comment_clause.format(text=facts.quote_literal(column.comment))
     return text

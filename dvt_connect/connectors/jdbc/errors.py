@@ -7,7 +7,8 @@ exceptions on top, the driver's ``SQLException`` underneath, sometimes a ``java.
 readable line with no Java stack trace and no secret.
 
 The rules are tables, not if-chains: SQLState classes and exact states shared by every database,
-then each dialect's own states and vendor codes (dlt ``_make_database_exception``). A TERMINAL
+then each database's own states and vendor codes, declared in its module of
+:mod:`dvt_connect.databases` (dlt ``_make_database_exception``). A TERMINAL
 verdict anywhere in the chain wins, so an authentication failure wrapped in a connection error
 is never retried.
 """
@@ -21,6 +22,8 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
+from dvt_connect.databases import DATABASES
+from dvt_connect.databases.spec import ErrorRules
 from dvt_connect.secrets import redact, redact_url
 
 
@@ -28,23 +31,6 @@ class Verdict(str, Enum):
     TRANSIENT = "transient"
     TERMINAL = "terminal"
     UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True)
-class ErrorRules:
-    """One dialect's retry rules. States are exact SQLStates; classes their first two characters.
-
-    Exact states and vendor codes are looked at before classes, so ``57014`` (query cancelled)
-    can be terminal while other ``57`` states are transient.
-    """
-
-    product: str
-    transient_states: frozenset[str] = frozenset()
-    terminal_states: frozenset[str] = frozenset()
-    transient_codes: frozenset[int] = frozenset()
-    terminal_codes: frozenset[int] = frozenset()
-    # driver noise before the server's own words, e.g. MariaDB's "(conn=12) "
-    message_prefixes: tuple[str, ...] = ()
 
 
 # Every database: SQLState classes from the SQL standard, and the states PostgreSQL made common.
@@ -77,63 +63,13 @@ COMMON_TERMINAL_STATES = frozenset({
     "53100",  # disk full
 })
 
-_MYSQL_TRANSIENT_CODES = frozenset({
-    1040,  # too many connections
-    1053,  # server shutdown in progress
-    1152, 1158, 1159, 1160, 1161,  # aborted connection, network read/write errors
-    1205,  # lock wait timeout exceeded
-    1213,  # deadlock found when trying to get lock
-    1927,  # connection was killed (MariaDB)
-    2002, 2003, 2005,  # can't connect (socket, TCP, unknown host while DNS flaps)
-    2006,  # server has gone away
-    2013,  # lost connection to server during query
-    2055,  # lost connection (system error)
-})
-_MYSQL_TERMINAL_CODES = frozenset({
-    1044, 1045,  # access denied (database, user/password)
-    1049,  # unknown database
-    1054,  # unknown column
-    1064,  # syntax error
-    1142, 1143,  # command / column denied
-    1146,  # table doesn't exist
-    1317,  # query execution was interrupted (KILL QUERY, max_statement_time)
-    3024,  # max_execution_time exceeded
-})
-_MYSQL_PREFIXES = (r"Could not connect to address=\S+ : ", r"\(conn=\d+\) ")
+# Each database's rules, from its module.
+RULES: Mapping[str, ErrorRules] = MappingProxyType(
+    {db.name: db.errors for db in DATABASES.values() if db.errors is not None})
 
-RULES: Mapping[str, ErrorRules] = MappingProxyType({
-    "postgres": ErrorRules(product="PostgreSQL", message_prefixes=(r"(?:ERROR|FATAL): ",)),
-    "redshift": ErrorRules(product="Redshift", message_prefixes=(r"\[Amazon\]\[\w+\] \(\d+\) ",
-                                                                  r"(?:ERROR|FATAL): ")),
-    "mysql": ErrorRules(product="MySQL", transient_codes=_MYSQL_TRANSIENT_CODES,
-                        terminal_codes=_MYSQL_TERMINAL_CODES, message_prefixes=_MYSQL_PREFIXES),
-    "mariadb": ErrorRules(product="MariaDB", transient_codes=_MYSQL_TRANSIENT_CODES,
-                          terminal_codes=_MYSQL_TERMINAL_CODES, message_prefixes=_MYSQL_PREFIXES),
-    "sqlserver": ErrorRules(
-        product="SQL Server",
-        transient_codes=frozenset({
-            1205,  # deadlock victim
-            4060, 40197, 40501, 40613, 49918, 49919, 49920,  # Azure SQL: busy, failover
-            10928, 10929,  # resource limits
-        }),
-        terminal_codes=frozenset({18456, 208, 207, 102, 229}),  # login, object, column, syntax
-    ),
-    "oracle": ErrorRules(
-        product="Oracle",
-        transient_codes=frozenset({
-            60,  # deadlock
-            3113, 3114, 3135,  # end-of-file on communication channel, not connected
-            12514, 12516, 12519, 12520, 12521, 12528, 12537,  # listener: busy, not ready
-            12541, 12560, 12571,
-        }),
-        terminal_codes=frozenset({1017, 942, 904, 900, 1031}),  # login, table, column, syntax
-    ),
-    "derby": ErrorRules(product="Derby", transient_states=frozenset({"40XL1", "40XL2"})),
-    "snowflake": ErrorRules(product="Snowflake"),
-    "db2": ErrorRules(product="Db2", transient_codes=frozenset({-911, -913, -30081})),
-})
-
-GENERIC = ErrorRules(product="the database")
+# A database without its own rules reads vendor codes as any database we know would.
+GENERIC = ErrorRules(product="the database", code_kinds=MappingProxyType(
+    {code: kind for rules in RULES.values() for code, kind in rules.code_kinds.items()}))
 
 # Java exceptions without a SQLState that mean the network failed under us.
 _TRANSIENT_JAVA = (
@@ -158,8 +94,6 @@ _TEMPLATES: Mapping[str, str] = MappingProxyType({
     "other": "{product} error: {detail} ({codes})",
 })
 _KIND_BY_CLASS = {"28": "auth", "3D": "database", "08": "connection", "42": "query"}
-_KIND_BY_CODE = {1044: "auth", 1045: "auth", 18456: "auth", 1017: "auth", 1049: "database",
-                 1146: "query", 1054: "query", 1064: "query", 942: "query", 904: "query"}
 
 # "No such table or view", by SQLState and by vendor code.
 MISSING_TABLE_STATES = frozenset({"42P01", "42S02", "42X05", "42704"})
@@ -209,6 +143,7 @@ def is_missing_table(error: DatabaseError) -> bool:
 
 
 def rules_for(adapter_name: str | None) -> ErrorRules:
+    """The rules of a database (by its type name); the generic ones for any other."""
     return RULES.get(adapter_name or "", GENERIC)
 
 
@@ -286,7 +221,8 @@ def describe_link(
     link = chain[index]
     state = _state_of(chain, index)
     code = link.vendor_code or None
-    kind = _KIND_BY_CODE.get(code or 0) or _KIND_BY_CLASS.get((state or "")[:2], "other")
+    code_kinds = rules.code_kinds or GENERIC.code_kinds
+    kind = code_kinds.get(code or 0) or _KIND_BY_CLASS.get((state or "")[:2], "other")
     codes = ", ".join(part for part in (f"SQLState {state}" if state else "",
                                         f"error {code}" if code else "") if part)
     text = _TEMPLATES[kind].format(

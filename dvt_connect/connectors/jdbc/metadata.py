@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dvt_connect.connectors.jdbc.session import JdbcSession
-from dvt_connect.transfer.partition import ColumnKind, column_kind
+from dvt_connect.connectors.jdbc.sql import column_kind
+from dvt_connect.databases import database
+from dvt_connect.databases.spec import Database
+from dvt_connect.partitioning import ColumnKind
 
 
 @dataclass(frozen=True)
@@ -30,14 +33,19 @@ class ColumnInfo:
 
 
 # java.sql.Types
-_NUMERIC, _DECIMAL, _REAL, _FLOAT, _TIME = 2, 3, 7, 6, 92
+_NUMERIC, _DECIMAL = 2, 3
 SPARK_MAX_DECIMAL = 38
 
 
-def lossy_reads(columns: list[ColumnInfo] | tuple[ColumnInfo, ...], adapter_name: str,
+def lossy_reads(columns: list[ColumnInfo] | tuple[ColumnInfo, ...], facts: Database | str,
                 selected: tuple[str, ...] = ()) -> list[str]:
     """Columns whose values Spark's JDBC source cannot hold exactly, each with what happens and
-    what to do: a read must say so rather than change values silently."""
+    what to do: a read must say so rather than change values silently. Wide decimals for every
+    database; the rest is each database's :attr:`~dvt_connect.databases.spec.Database.lossy_reads`.
+    """
+    if isinstance(facts, str):
+        facts = database(facts)
+    own = {rule.jdbc_type: rule.message for rule in facts.lossy_reads}
     problems = []
     for col in columns:
         if selected and col.name not in selected:
@@ -50,14 +58,8 @@ def lossy_reads(columns: list[ColumnInfo] | tuple[ColumnInfo, ...], adapter_name
                 f"column `{col.name}` is {declared} at the source; Spark holds at most "
                 f"{SPARK_MAX_DECIMAL} digits, so values with more digits are rounded or fail. "
                 "To keep them exact, cast the column to text in --query.")
-        elif col.jdbc_type == _TIME and adapter_name == "postgres":
-            problems.append(
-                f"column `{col.name}` is {col.type_name}: Spark's JDBC source reads it with "
-                "millisecond precision. To keep microseconds, cast it to text in --query.")
-        elif col.jdbc_type in (_REAL, _FLOAT) and adapter_name in ("mysql", "mariadb"):
-            problems.append(
-                f"column `{col.name}` is {col.type_name}: the server sends FLOAT values rounded "
-                "to 6 significant digits. Cast it to DOUBLE in --query to read every digit.")
+        elif col.jdbc_type in own:
+            problems.append(own[col.jdbc_type].format(name=col.name, type_name=col.type_name))
     return problems
 
 

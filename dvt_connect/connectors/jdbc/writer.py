@@ -92,9 +92,9 @@ def write_jdbc(
 
     with JdbcSession(spark, connection) as db:
         schema = (request.table.schema or connection.schema
-                  or db.current_schema(schema_is_catalog=dialect.schema_is_catalog))
+                  or db.current_schema(schema_is_catalog=facts.schema_is_catalog))
         target = TableRef(request.table.name, schema)
-        existing = db.find_table(schema, target.name, schema_is_catalog=dialect.schema_is_catalog)
+        existing = db.find_table(schema, target.name, schema_is_catalog=facts.schema_is_catalog)
         if existing is not None and existing.is_view:
             raise TransferError(
                 f"`{target}` on output `{connection.name}` is a view, not a table; dvt writes "

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from dvt_connect.connectors.arrow_bulk.columns import ColumnRead
 from dvt_connect.connectors.arrow_bulk.connector import BulkConnector
 from dvt_connect.connectors.arrow_bulk.tables import rows_of
-from dvt_connect.connectors.selection import ConnectorType
+from dvt_connect.connectors.base import ConnectorType
 
 if TYPE_CHECKING:
     from pyspark.sql.types import StructField
@@ -41,14 +41,7 @@ LOCAL_INFILE_HELP = (
 
 class MySQLNativeConnector(BulkConnector):
     connector_type = ConnectorType.MYSQL_NATIVE
-    dialect = "mysql"
-    python_extra = "mysql"
-    python_modules = ("connectorx", "pymysql", "pyarrow")
     load_method = "LOAD DATA LOCAL INFILE"
-
-    @property
-    def product(self) -> str:  # type: ignore[override]
-        return "MariaDB" if self.connection.type == "mariadb" else "MySQL"
 
     def params(self) -> dict[str, Any]:
         c = self.connection

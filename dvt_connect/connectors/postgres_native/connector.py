@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from dvt_connect.connectors.arrow_bulk.columns import ColumnRead
 from dvt_connect.connectors.arrow_bulk.connector import BulkConnector
 from dvt_connect.connectors.arrow_bulk.tables import rows_of
-from dvt_connect.connectors.selection import ConnectorType
+from dvt_connect.connectors.base import ConnectorType
 
 if TYPE_CHECKING:
     from pyspark.sql.types import StructField
@@ -42,10 +42,6 @@ _ARRAYS = {"_int2", "_int4", "_int8", "_float4", "_float8", "_bool", "_text", "_
 
 class PostgresNativeConnector(BulkConnector):
     connector_type = ConnectorType.POSTGRES_NATIVE
-    dialect = "postgres"
-    product = "PostgreSQL"
-    python_extra = "postgres"
-    python_modules = ("adbc_driver_postgresql", "psycopg", "pyarrow")
     load_method = "binary COPY FROM STDIN"
 
     def params(self) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """Partitioned reads, planned by pure functions.
 
 A partitioned read is a list of predicates on one column, each becoming exactly one query against
-the source (``spark.read.jdbc(..., predicates=...)``). The planner here takes plain values — the
-column's kind, its bounds, optional quantile boundaries, the row estimate, the cores — and returns
-:class:`~dvt_connect.connectors.base.Partition` s, so it is tested without a database. The
-connector does the few catalog lookups and the one bounds query that feed it.
+the source. The planner here takes plain values — the column's kind, its bounds, optional quantile
+boundaries, the row estimate, the cores — and returns :class:`Partition` s, so it is tested
+without a database. It knows no SQL dialect: a connector does the few catalog lookups and the
+one bounds query that feed it (for JDBC, :mod:`dvt_connect.connectors.jdbc.sql`) and says how a
+bound is written as a literal.
 
 Partitions are half-open ranges chained end to end, the first open below and the last open
 above: every non-NULL value falls in exactly one (nothing lost or read twice at a bound, even
@@ -18,20 +19,35 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from enum import Enum
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from dvt_connect.connectors.base import Partition
 from dvt_connect.errors import UsageError
 
-if TYPE_CHECKING:
-    from dvt_connect.connectors.base import ReadRequest
-
 Value = int | date | datetime
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One slice of a read: a predicate pushed to the source (None reads everything)."""
+
+    index: int
+    predicate: str | None
+    lower: Any = None
+    upper: Any = None
+
+
+class Overrides(Protocol):
+    """The user's partitioning overrides a read request carries."""
+
+    @property
+    def partitions(self) -> int | None: ...
+
+    @property
+    def partition_column(self) -> str | None: ...
 
 
 class ColumnKind(str, Enum):
@@ -40,26 +56,6 @@ class ColumnKind(str, Enum):
     INTEGER = "integer"
     DATE = "date"
     TIMESTAMP = "timestamp"
-
-
-# java.sql.Types codes -> kind. NUMERIC/DECIMAL count as integers only with scale 0.
-_JDBC_KINDS: Mapping[int, ColumnKind] = MappingProxyType({
-    -6: ColumnKind.INTEGER,  # TINYINT
-    5: ColumnKind.INTEGER,  # SMALLINT
-    4: ColumnKind.INTEGER,  # INTEGER
-    -5: ColumnKind.INTEGER,  # BIGINT
-    91: ColumnKind.DATE,  # DATE
-    93: ColumnKind.TIMESTAMP,  # TIMESTAMP
-    2014: ColumnKind.TIMESTAMP,  # TIMESTAMP_WITH_TIMEZONE
-})
-_JDBC_DECIMALS = (2, 3)  # NUMERIC, DECIMAL
-
-
-def column_kind(jdbc_type: int, scale: int = 0) -> ColumnKind | None:
-    """The partitionable kind of a JDBC column type, or None (strings, floats, booleans...)."""
-    if jdbc_type in _JDBC_DECIMALS:
-        return ColumnKind.INTEGER if scale == 0 else None
-    return _JDBC_KINDS.get(jdbc_type)
 
 
 @dataclass(frozen=True)
@@ -84,7 +80,7 @@ class PartitionConfig:
             if getattr(self, name) < 1:
                 raise UsageError(f"partition setting `{name}` must be at least 1.")
 
-    def with_request(self, request: ReadRequest) -> PartitionConfig:
+    def with_request(self, request: Overrides) -> PartitionConfig:
         """This config with the request's overrides applied."""
         return replace(
             self,
@@ -180,13 +176,6 @@ def sql_literal(kind: ColumnKind, value: Value, quote_literal: Callable[[str], s
     return template.format(quote_literal(text))
 
 
-# Dialects that do not compare a date/time column with an ISO string: wrap the literal.
-LITERAL_TEMPLATES: Mapping[str, Mapping[ColumnKind, str]] = MappingProxyType({
-    "oracle": {ColumnKind.DATE: "DATE {}", ColumnKind.TIMESTAMP: "TIMESTAMP {}"},
-    "derby": {ColumnKind.DATE: "DATE({})", ColumnKind.TIMESTAMP: "TIMESTAMP({})"},
-})
-
-
 # ---- boundaries --------------------------------------------------------------------------
 
 def stride_boundaries(kind: ColumnKind, lower: Value, upper: Value, count: int) -> list[Value]:
@@ -275,46 +264,7 @@ def plan_partitions(
                          tuple(notes))
 
 
-# ---- the SQL that feeds the planner ------------------------------------------------------
-
-def bounds_sql(column_sql: str, source_sql: str, where: str | None,
-               estimate_sql: str | None = None) -> str:
-    """One query: the column's bounds, and the catalog's row estimate when not yet known."""
-    extra = f", ({estimate_sql})" if estimate_sql else ""
-    clause = f" WHERE {where}" if where else ""
-    return f"SELECT MIN({column_sql}), MAX({column_sql}){extra} FROM {source_sql}{clause}"
-
-
-def quantile_sql(
-    method: str,
-    *,
-    column_sql: str,
-    source_sql: str,
-    where: str | None,
-    count: int,
-    sample: float | None = None,
-    is_table: bool = True,
-) -> str | None:
-    """SQL returning ``count - 1`` cut points (one per row, ascending), or None when the dialect
-    cannot compute quantiles. ``sample`` (0-1) reads a fraction of the rows: PostgreSQL samples
-    whole blocks of a table (cheap); the window method filters rows at random."""
-    conditions = [f"{column_sql} IS NOT NULL"] + ([f"({where})"] if where else [])
-    if method == "percentile_disc":
-        fractions = ", ".join(f"{i / count:.6f}" for i in range(1, count))
-        sampled = (f" TABLESAMPLE SYSTEM ({sample * 100:.6f})"
-                   if sample is not None and is_table else "")
-        return (f"SELECT unnest(percentile_disc(ARRAY[{fractions}]::float8[]) WITHIN GROUP "
-                f"(ORDER BY {column_sql})) FROM {source_sql}{sampled} "
-                f"WHERE {' AND '.join(conditions)}")
-    if method == "window":
-        if sample is not None:
-            conditions.append(f"RAND() < {sample:.6f}")
-        return (f"SELECT MIN(dvt_v) FROM (SELECT {column_sql} AS dvt_v, NTILE({count}) OVER "
-                f"(ORDER BY {column_sql}) AS dvt_tile FROM {source_sql} "
-                f"WHERE {' AND '.join(conditions)}) dvt_q "
-                "GROUP BY dvt_tile HAVING dvt_tile > 1 ORDER BY dvt_tile")
-    return None
-
+# ---- sampling ------------------------------------------------------------------------------
 
 def sample_fraction(estimate: int | None, config: PartitionConfig) -> float | None:
     """The fraction of rows to sample for quantiles; None reads all (small or unknown size)."""

@@ -1,0 +1,85 @@
+"""Google BigQuery: no public JDBC driver on Maven; the spark-bigquery connector staging through
+a GCS bucket (:mod:`dvt_connect.connectors.bigquery`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dvt_connect.databases.connection import Connection, Fail
+from dvt_connect.databases.spec import Database, Endpoint, NativeFacts
+
+METHODS = ("oauth", "oauth-secrets", "service-account", "service-account-json")
+
+
+@dataclass(frozen=True, repr=False)
+class BigQueryConnection(Connection):
+    """A BigQuery output: a project and dataset, authenticated by one of dbt's methods."""
+
+    @classmethod
+    def validate(cls, values: dict[str, Any], extra: dict[str, Any], fail: Fail) -> None:
+        method = str(values.get("method") or "oauth")
+        if method not in METHODS:
+            raise fail(f"unknown bigquery method `{method}`; valid: {', '.join(METHODS)}.",
+                       "method")
+        if method == "service-account" and not extra.get("keyfile"):
+            raise fail("`method: service-account` needs `keyfile`.", "keyfile")
+        if method == "service-account-json" and not extra.get("keyfile_json"):
+            raise fail("`method: service-account-json` needs `keyfile_json`.", "keyfile_json")
+
+    @property
+    def keyfile(self) -> str | None:
+        value = self.extra.get("keyfile")
+        return None if value is None else str(value)
+
+    @property
+    def keyfile_json(self) -> Any:
+        return self.extra.get("keyfile_json")
+
+    @property
+    def token(self) -> str | None:
+        return self.extra.get("token")
+
+    @property
+    def execution_project(self) -> str | None:
+        return self.extra.get("execution_project")
+
+
+NATIVE = NativeFacts(
+    name="bigquery",
+    spark_format="bigquery",
+    group="com.google.cloud.spark",
+    artifact="spark-{spark}-bigquery",
+    # spark-4.0-bigquery since 0.43.0 (GA in 0.44.0), spark-4.1-bigquery since
+    # 0.44.0; both need Java 17.
+    releases={"3.5": "0.44.2", "4.0": "0.44.2", "4.1": "0.44.2"},
+    bucket_types=("gcs",),
+    docs="https://github.com/GoogleCloudDataproc/spark-bigquery-connector",
+    sources=(
+        "GoogleCloudDataproc/spark-bigquery-connector CHANGES.md (0.35.0 adds "
+        "spark-3.5-bigquery, 0.43.0 spark-4.0-bigquery, 0.44.0 "
+        "spark-4.1-bigquery; 0.44.2 released 2026-05-20)",
+    ),
+)
+
+BIGQUERY = Database(
+    name="bigquery",
+    kind="jdbc",
+    url_template=None,
+    driver_note=(
+        "Google's BigQuery JDBC driver (Simba) is not published on Maven Central: "
+        "download the driver zip from Google Cloud's BigQuery JDBC page and unzip "
+        "its jars into the jars folder (or publish them to your own Maven "
+        "repository and list them under `packages:`), or configure a GCS bucket so "
+        "the native spark-bigquery connector is used instead."
+    ),
+    quote="`",
+    native=NATIVE,
+    required=("project",),
+    aliases={"dataset": "schema", "database": "project"},
+    secret_fields=("keyfile",),
+    connection=BigQueryConnection,
+    endpoint=Endpoint(host="bigquery.googleapis.com", port=443),  # the service's API
+)
+
+DATABASES = (BIGQUERY,)

@@ -1,0 +1,56 @@
+"""Apache Derby: embedded, shipped with Spark (the demo's source). A database is a folder."""
+
+from __future__ import annotations
+
+from dvt_connect.databases.connection import PathConnection
+from dvt_connect.databases.spec import CatalogQueries, Database, Dialect, ErrorRules, Swap
+
+DIALECT = Dialect(
+    name="derby",
+    title="Derby",
+    types={
+        "boolean": "BOOLEAN",
+        "byte": "SMALLINT",
+        "short": "SMALLINT",
+        "integer": "INTEGER",
+        "long": "BIGINT",
+        "float": "REAL",
+        "double": "DOUBLE",
+        "decimal": "DECIMAL({p},{s})",
+        # Spark binds a NULL string as a CLOB, which Derby refuses for VARCHAR columns
+        "varchar": "CLOB",
+        "char": "CLOB",
+        "binary": "BLOB",
+        "date": "DATE",
+        "timestamp": "TIMESTAMP",
+        "timestamp_ntz": "TIMESTAMP",
+    },
+    text_ladder=((None, "CLOB"),),
+    varchar_limit=0,
+    instants_as_utc_wall=True,
+    max_precision=31,
+    max_identifier=128,
+    drop_if_exists=False,
+    swap=Swap(
+        replace=("DROP TABLE {target}", "RENAME TABLE {stage} TO {target_name}"),
+        create=("RENAME TABLE {stage} TO {target_name}",),
+    ),
+)
+
+DERBY = Database(
+    name="derby",
+    kind="jdbc",
+    url_template="jdbc:derby:{path};create=true",
+    driver_class="org.apache.derby.jdbc.EmbeddedDriver",
+    bundled_with_spark=True,
+    catalog=CatalogQueries(default_schema="APP"),
+    required=("path",),
+    aliases={"database": "path"},
+    connection=PathConnection,
+    errors=ErrorRules(product="Derby", transient_states=frozenset({"40XL1", "40XL2"})),
+    ddl=DIALECT,
+    literals={"date": "DATE({})", "timestamp": "TIMESTAMP({})"},
+    is_folder=True,
+)
+
+DATABASES = (DERBY,)

@@ -1,0 +1,153 @@
+"""MySQL and MariaDB: one family (same DDL, error codes, catalog; a "schema" is a database),
+two drivers, and the Arrow bulk path (ConnectorX reads, LOAD DATA LOCAL INFILE writes;
+:mod:`dvt_connect.connectors.mysql_native`)."""
+
+from __future__ import annotations
+
+from dvt_connect.databases.spec import (
+    CatalogQueries,
+    Database,
+    Dialect,
+    ErrorRules,
+    LossyRead,
+    NativeFacts,
+    Swap,
+)
+
+# java.sql.Types.REAL, FLOAT
+_REAL, _FLOAT = 7, 6
+
+CATALOG = CatalogQueries(
+    row_estimate=(
+        "SELECT TABLE_ROWS FROM information_schema.TABLES "
+        "WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {table}"
+    ),
+    primary_key=(
+        "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
+        "WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {table} AND CONSTRAINT_NAME = 'PRIMARY' "
+        "ORDER BY ORDINAL_POSITION"
+    ),
+    indexed_columns=(
+        "SELECT COLUMN_NAME FROM information_schema.STATISTICS "
+        "WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {table} AND SEQ_IN_INDEX = 1"
+    ),
+    quantiles="window",
+)
+
+TRANSIENT_CODES = frozenset({
+    1040,  # too many connections
+    1053,  # server shutdown in progress
+    1152, 1158, 1159, 1160, 1161,  # aborted connection, network read/write errors
+    1205,  # lock wait timeout exceeded
+    1213,  # deadlock found when trying to get lock
+    1927,  # connection was killed (MariaDB)
+    2002, 2003, 2005,  # can't connect (socket, TCP, unknown host while DNS flaps)
+    2006,  # server has gone away
+    2013,  # lost connection to server during query
+    2055,  # lost connection (system error)
+})
+TERMINAL_CODES = frozenset({
+    1044, 1045,  # access denied (database, user/password)
+    1049,  # unknown database
+    1054,  # unknown column
+    1064,  # syntax error
+    1142, 1143,  # command / column denied
+    1146,  # table doesn't exist
+    1317,  # query execution was interrupted (KILL QUERY, max_statement_time)
+    3024,  # max_execution_time exceeded
+})
+CODE_KINDS = {1044: "auth", 1045: "auth", 1049: "database", 1146: "query", 1054: "query",
+              1064: "query"}
+PREFIXES = (r"Could not connect to address=\S+ : ", r"\(conn=\d+\) ")
+
+DIALECT = Dialect(
+    name="mysql",
+    title="MySQL/MariaDB",
+    types={
+        "boolean": "BOOLEAN",
+        "byte": "TINYINT",
+        "short": "SMALLINT",
+        "integer": "INT",
+        "long": "BIGINT",
+        # The server sends FLOAT columns as text rounded to 6 significant digits
+        # (3.1415927 reads back as 3.14159); DOUBLE holds every float exactly.
+        "float": "DOUBLE",
+        "double": "DOUBLE",
+        "decimal": "DECIMAL({p},{s})",
+        "varchar": "VARCHAR({n})",
+        # CHAR strips trailing spaces on read; VARCHAR keeps a padded value as it was.
+        "char": "VARCHAR({n})",
+        "binary": "LONGBLOB",
+        "date": "DATE",
+        "timestamp": "DATETIME(6)",
+        "timestamp_ntz": "DATETIME(6)",
+        "time": "TIME(6)",
+    },
+    text_ladder=((16_383, "TEXT"), (4_194_303, "MEDIUMTEXT"), (None, "LONGTEXT")),
+    varchar_limit=1_024,
+    varchar_row_budget=60_000,
+    bytes_per_char=4,
+    max_precision=65,
+    max_scale=38,
+    max_identifier=64,
+    table_options=" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    instant_comment="UTC",
+    instants_as_utc_wall=True,
+    swap=Swap(
+        replace=("RENAME TABLE {target} TO {old}, {stage} TO {target}",),
+        create=("RENAME TABLE {stage} TO {target}",),
+        after=("DROP TABLE {old}",),
+        transactional=False,
+        how="swapped by one atomic RENAME TABLE",
+    ),
+)
+
+NATIVE = NativeFacts(
+    name="mysql",
+    spark_format="dvt_bulk",
+    group="",
+    artifact="",
+    releases={},
+    bucket_types=("local",),
+    python_extra="mysql",
+    python_modules=("connectorx", "pymysql", "pyarrow"),
+    needs_bucket=False,
+    driver_module="dvt_connect.connectors.mysql_native.driver",
+    docs="https://mariadb.com/kb/en/load-data-infile/",
+)
+
+_LOSSY_FLOAT = (
+    "column `{name}` is {type_name}: the server sends FLOAT values rounded to 6 significant "
+    "digits. Cast it to DOUBLE in --query to read every digit.")
+
+
+def _family(name: str, product: str, url: str, driver: str, package: str) -> Database:
+    return Database(
+        name=name,
+        kind="jdbc",
+        url_template=url,
+        default_port=3306,
+        driver_class=driver,
+        driver_packages=(package,),
+        quote="`",
+        fetch_size=10_000,
+        jdbc_properties={"useCursorFetch": "true", "rewriteBatchedStatements": "true"},
+        native=NATIVE,
+        catalog=CATALOG,
+        required=("host", "user"),
+        aliases={"pass": "password", "dbname": "database", "schema": "database"},
+        errors=ErrorRules(product=product, transient_codes=TRANSIENT_CODES,
+                          terminal_codes=TERMINAL_CODES, message_prefixes=PREFIXES,
+                          code_kinds=CODE_KINDS),
+        ddl=DIALECT,
+        lossy_reads=(LossyRead(_REAL, _LOSSY_FLOAT), LossyRead(_FLOAT, _LOSSY_FLOAT)),
+        schema_is_catalog=True,
+    )
+
+
+MYSQL = _family("mysql", "MySQL", "jdbc:mysql://{host}:{port}/{database}",
+                "com.mysql.cj.jdbc.Driver", "com.mysql:mysql-connector-j:9.1.0")
+MARIADB = _family("mariadb", "MariaDB", "jdbc:mariadb://{host}:{port}/{database}",
+                  "org.mariadb.jdbc.Driver", "org.mariadb.jdbc:mariadb-java-client:3.5.1")
+
+DATABASES = (MYSQL, MARIADB)

@@ -1,0 +1,128 @@
+"""PostgreSQL: JDBC, catalog statistics for planning, transactional DDL, and the Arrow bulk path
+(binary COPY; :mod:`dvt_connect.connectors.postgres_native`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dvt_connect.databases.connection import Connection
+from dvt_connect.databases.spec import (
+    CatalogQueries,
+    Database,
+    Dialect,
+    ErrorRules,
+    LossyRead,
+    NativeFacts,
+    Swap,
+)
+
+# java.sql.Types.TIME
+_TIME = 92
+
+
+@dataclass(frozen=True, repr=False)
+class PostgresConnection(Connection):
+    """A PostgreSQL output (also Redshift's): ``sslmode`` goes to the driver."""
+
+    def type_properties(self) -> dict[str, str]:
+        return {"sslmode": self.sslmode} if self.sslmode else {}
+
+
+CATALOG = CatalogQueries(
+    row_estimate=(
+        "SELECT GREATEST(c.reltuples, 0)::bigint FROM pg_class c JOIN pg_namespace n "
+        "ON n.oid = c.relnamespace WHERE n.nspname = {schema} AND c.relname = {table}"
+    ),
+    primary_key=(
+        "SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey) "
+        "WHERE i.indisprimary AND n.nspname = {schema} AND c.relname = {table}"
+    ),
+    indexed_columns=(
+        "SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0] "
+        "WHERE n.nspname = {schema} AND c.relname = {table}"
+    ),
+    default_schema="public",
+    quantiles="percentile_disc",
+)
+
+ALIASES = {"dbname": "database", "pass": "password"}
+
+# Drop and rename in one transaction: PostgreSQL's DDL is transactional.
+RENAME_SWAP = Swap(
+    replace=("DROP TABLE {target}", "ALTER TABLE {stage} RENAME TO {target_name}"),
+    create=("ALTER TABLE {stage} RENAME TO {target_name}",),
+)
+
+DIALECT = Dialect(
+    name="postgres",
+    title="PostgreSQL",
+    types={
+        "boolean": "BOOLEAN",
+        "byte": "SMALLINT",
+        "short": "SMALLINT",
+        "integer": "INTEGER",
+        "long": "BIGINT",
+        "float": "REAL",
+        "double": "DOUBLE PRECISION",
+        "decimal": "NUMERIC({p},{s})",
+        "varchar": "VARCHAR({n})",
+        "char": "CHAR({n})",
+        "binary": "BYTEA",
+        "date": "DATE",
+        "timestamp": "TIMESTAMPTZ(6)",
+        "timestamp_ntz": "TIMESTAMP(6)",
+        "time": "TIME(6)",
+    },
+    text_ladder=((None, "TEXT"),),
+    varchar_limit=10_485_760,
+    max_precision=1000,
+    max_identifier=63,
+    identifier_bytes=True,
+    array="{element}[]",
+    swap=RENAME_SWAP,
+)
+
+# Python bulk path (dvt_connect.connectors.postgres_native). Rows reach Spark as Arrow batches,
+# so no bucket is needed; a `local` bucket serves the `native_path: parquet` variant, which
+# stages each partition as a Parquet file.
+NATIVE = NativeFacts(
+    name="postgres",
+    spark_format="dvt_bulk",
+    group="",
+    artifact="",
+    releases={},
+    bucket_types=("local",),
+    python_extra="postgres",
+    python_modules=("adbc_driver_postgresql", "psycopg", "pyarrow"),
+    needs_bucket=False,
+    driver_module="dvt_connect.connectors.postgres_native.driver",
+    docs="https://arrow.apache.org/adbc/current/driver/postgresql.html",
+)
+
+POSTGRES = Database(
+    name="postgres",
+    kind="jdbc",
+    url_template="jdbc:postgresql://{host}:{port}/{database}",
+    default_port=5432,
+    driver_class="org.postgresql.Driver",
+    driver_packages=("org.postgresql:postgresql:42.7.4",),
+    jdbc_properties={"reWriteBatchedInserts": "true"},
+    native=NATIVE,
+    catalog=CATALOG,
+    required=("host", "user", "database"),
+    aliases=ALIASES,
+    connection=PostgresConnection,
+    errors=ErrorRules(product="PostgreSQL", message_prefixes=(r"(?:ERROR|FATAL): ",)),
+    ddl=DIALECT,
+    lossy_reads=(LossyRead(
+        _TIME,
+        "column `{name}` is {type_name}: Spark's JDBC source reads it with millisecond "
+        "precision. To keep microseconds, cast it to text in --query."),),
+    type_aliases=("postgresql",),
+)
+
+DATABASES = (POSTGRES,)

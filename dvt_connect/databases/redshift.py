@@ -1,0 +1,69 @@
+"""Amazon Redshift: JDBC (PostgreSQL-like), and the spark-redshift connector staging through
+S3 (:mod:`dvt_connect.connectors.redshift`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dvt_connect.databases.connection import Fail
+from dvt_connect.databases.postgres import ALIASES, PostgresConnection
+from dvt_connect.databases.spec import CatalogQueries, Database, ErrorRules, NativeFacts
+
+
+@dataclass(frozen=True, repr=False)
+class RedshiftConnection(PostgresConnection):
+    """A Redshift output: PostgreSQL's fields, plus dbt's IAM method."""
+
+    @classmethod
+    def validate(cls, values: dict[str, Any], extra: dict[str, Any], fail: Fail) -> None:
+        if values.get("method") == "iam" and not extra.get("cluster_id"):
+            raise fail("`method: iam` needs `cluster_id`.", "cluster_id")
+
+
+NATIVE = NativeFacts(
+    name="redshift",
+    spark_format="io.github.spark_redshift_community.spark.redshift",
+    group="io.github.spark-redshift-community",
+    artifact="spark-redshift_{scala}",
+    releases={"3.3": "6.7.0-spark_3.3", "3.4": "6.7.0-spark_3.4",
+              "3.5": "6.7.0-spark_3.5", "4.0": "6.6.1-spark_4.0",
+              "4.1": "6.7.0-spark_4.1"},
+    # Spark 3.x builds are published for Scala 2.12 only, 4.x for 2.13 only
+    scala_binaries={"3.3": ("2.12",), "3.4": ("2.12",), "3.5": ("2.12",),
+                    "4.0": ("2.13",), "4.1": ("2.13",)},
+    bucket_types=("s3",),
+    # the JDBC driver is not a compile dependency of the connector
+    extra_packages=("com.amazon.redshift:redshift-jdbc42:2.1.0.30",),
+    docs="https://github.com/spark-redshift-community/spark-redshift",
+    sources=(
+        "https://index.scala-lang.org/spark_redshift_community/spark.redshift "
+        "(6.7.0-spark_3.3/3.4/3.5 Scala 2.12; 6.6.1-spark_4.0 and "
+        "6.7.0-spark_4.1 Scala 2.13)",
+    ),
+)
+
+REDSHIFT = Database(
+    name="redshift",
+    kind="jdbc",
+    url_template="jdbc:redshift://{host}:{port}/{database}",
+    default_port=5439,
+    driver_class="com.amazon.redshift.jdbc42.Driver",
+    driver_packages=("com.amazon.redshift:redshift-jdbc42:2.1.0.30",),
+    native=NATIVE,
+    catalog=CatalogQueries(
+        row_estimate=(
+            'SELECT tbl_rows FROM svv_table_info WHERE "schema" = {schema} '
+            'AND "table" = {table}'
+        ),
+        default_schema="public",
+    ),
+    required=("host", "user", "database"),
+    aliases=ALIASES,
+    connection=RedshiftConnection,
+    errors=ErrorRules(product="Redshift", message_prefixes=(r"\[Amazon\]\[\w+\] \(\d+\) ",
+                                                            r"(?:ERROR|FATAL): ")),
+    # ddl: the generic dialect (no transactional rename guarantees checked for Redshift)
+)
+
+DATABASES = (REDSHIFT,)

@@ -1,0 +1,109 @@
+"""Snowflake: JDBC, and the spark-snowflake connector staging through a bucket
+(:mod:`dvt_connect.connectors.snowflake`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dvt_connect.databases.connection import Connection, Fail
+from dvt_connect.databases.spec import CatalogQueries, Database, Endpoint, ErrorRules, NativeFacts
+
+AUTH_METHODS = ("password", "private_key_path", "private_key", "authenticator")
+
+
+@dataclass(frozen=True, repr=False)
+class SnowflakeConnection(Connection):
+    """A Snowflake output: account-addressed; password, key pair or OAuth."""
+
+    @classmethod
+    def validate(cls, values: dict[str, Any], extra: dict[str, Any], fail: Fail) -> None:
+        if not any(values.get(m) or extra.get(m) for m in AUTH_METHODS):
+            raise fail(
+                "snowflake needs one way to authenticate: `password`, `private_key_path`, "
+                "`private_key` or `authenticator`.", "password",
+            )
+        if str(extra.get("authenticator", "")).lower() == "oauth" and not extra.get("token"):
+            raise fail("`authenticator: oauth` needs a `token`.", "token")
+
+    def type_properties(self) -> dict[str, str]:
+        props: dict[str, str] = {}
+        if self.account:
+            for key in ("warehouse", "role", "database", "schema"):
+                value = getattr(self, key)
+                if value:
+                    props[key if key != "database" else "db"] = value
+        return props
+
+    @property
+    def authenticator(self) -> str:
+        return str(self.extra.get("authenticator") or "").lower()
+
+    @property
+    def token(self) -> str | None:
+        return self.extra.get("token")
+
+    @property
+    def private_key_path(self) -> str | None:
+        return self.extra.get("private_key_path")
+
+    @property
+    def private_key(self) -> str | None:
+        return self.extra.get("private_key")
+
+    @property
+    def private_key_passphrase(self) -> str | None:
+        return self.extra.get("private_key_passphrase")
+
+
+NATIVE = NativeFacts(
+    name="snowflake",
+    spark_format="net.snowflake.spark.snowflake",
+    group="net.snowflake",
+    artifact="spark-snowflake_{scala}",
+    # 3.x is one artifact for Spark 3.2-3.5 (Scala 2.12 and 2.13); from 3.2.0
+    # on, Spark 4 builds carry a `-spark_4.x` suffix and are Scala 2.13 only.
+    releases={"3.3": "3.1.7", "3.4": "3.1.7", "3.5": "3.1.7",
+              "4.0": "3.2.2-spark_4.0", "4.1": "3.2.2-spark_4.1"},
+    scala_binaries={"4.0": ("2.13",), "4.1": ("2.13",)},
+    bucket_types=("s3", "azure", "gcs"),
+    # the connector's POM declares snowflake-jdbc; nothing extra is needed
+    extra_packages=(),
+    docs="https://docs.snowflake.com/en/user-guide/spark-connector",
+    sources=(
+        "https://docs.snowflake.com/release-notes/clients-drivers/"
+        "spark-connector-2024 (3.x: one artifact for Spark 3.2-3.5)",
+        "https://index.scala-lang.org/snowflakedb/spark-snowflake (3.1.7, "
+        "Scala 2.12/2.13)",
+        "snowflakedb/spark-snowflake build.sbt (version "
+        "`<connector>-spark_<major.minor>`, Spark 3.5/4.0/4.1, Scala 2.13 "
+        "for 4.x)",
+        "https://github.com/snowflakedb/spark-snowflake/issues/607 (v3.2.0 "
+        "adds Spark 4.0 and 4.1)",
+    ),
+)
+
+SNOWFLAKE = Database(
+    name="snowflake",
+    kind="jdbc",
+    url_template="jdbc:snowflake://{account}.snowflakecomputing.com/",
+    driver_class="net.snowflake.client.jdbc.SnowflakeDriver",
+    driver_packages=("net.snowflake:snowflake-jdbc:3.20.0",),
+    native=NATIVE,
+    catalog=CatalogQueries(
+        # INFORMATION_SCHEMA.TABLES.ROW_COUNT (docs.snowflake.com/en/sql-reference/
+        # info-schema/tables), in the session's database
+        row_estimate=(
+            "SELECT ROW_COUNT FROM INFORMATION_SCHEMA.TABLES "
+            "WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {table}"
+        ),
+        default_schema="PUBLIC",
+    ),
+    required=("account", "user"),
+    secret_fields=("private_key_path",),
+    connection=SnowflakeConnection,
+    errors=ErrorRules(product="Snowflake"),
+    endpoint=Endpoint(port=443),  # HTTPS
+)
+
+DATABASES = (SNOWFLAKE,)

@@ -1,0 +1,267 @@
+"""What a database is, as data: the types every module in :mod:`dvt_connect.databases` fills in.
+
+A :class:`Database` says everything the rest of the code needs to know about one database:
+how its outputs are configured (its :class:`~.connection.Connection` class, aliases, required and
+secret fields), how JDBC reaches it (URL template, driver, Maven coordinates, properties), what
+its catalog answers (:class:`CatalogQueries`), which of its errors are worth retrying
+(:class:`ErrorRules`), how we create and swap its tables (:class:`Dialect`), how it writes date
+and time literals, what Spark's JDBC source reads lossily from it, and its native bulk path
+(:class:`NativeFacts`). Config, sync, debug, planning, error handling and writing read these
+fields; none of them branches on a database's name.
+
+This module imports nothing of ours but the connection base class (for the default), so every
+layer can read the facts without an import cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dvt_connect.databases.connection import Connection
+
+
+# ---- native (bulk) paths -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NativeFacts:
+    """A native (bulk-export) Spark connector for a warehouse.
+
+    ``artifact`` may contain ``{scala}`` (Scala binary version) and ``{spark}`` (Spark minor
+    version); ``releases`` maps a Spark minor version (``"3.5"``, ``"4.0"``) to the connector
+    version published for it. ``extra_packages`` are further top-level coordinates the connector
+    needs at run time that its POM does not declare (spark-snowflake's snowflake-jdbc does it).
+
+    A native path written in Python (PostgreSQL, MySQL/MariaDB bulk protocols run inside Spark
+    tasks) has no Maven artifact (``group`` empty): it needs the Python modules
+    ``python_modules``, installed by ``pip install "dvt-connect[<python_extra>]"``, a bucket
+    only when ``needs_bucket``, and does its database work in ``driver_module`` (imported inside
+    Spark tasks).
+    """
+
+    name: str
+    spark_format: str
+    group: str
+    artifact: str
+    releases: Mapping[str, str]
+    bucket_types: tuple[str, ...]
+    extra_packages: tuple[str, ...] = ()
+    docs: str = ""
+    # Spark minor -> Scala binary versions its release is published for (absent: every Scala
+    # version that Spark offers); where each release fact was checked.
+    scala_binaries: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
+    python_extra: str | None = None
+    python_modules: tuple[str, ...] = ()
+    needs_bucket: bool = True
+    driver_module: str | None = None
+
+    @property
+    def is_python(self) -> bool:
+        """A native path that runs in Python tasks: nothing for Spark's classpath."""
+        return self.python_extra is not None
+
+
+# ---- catalog -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CatalogQueries:
+    """SQL templates read by the JDBC read planner.
+
+    Placeholders ``{schema}`` and ``{table}`` are replaced with *string literals* quoted by the
+    dialect (never spliced as raw names). ``row_estimate`` returns one number from catalog
+    statistics (no full count); ``primary_key`` and ``indexed_columns`` return column names.
+    ``quantiles`` names the quantile SQL the database can run (``percentile_disc``,
+    ``window``; see :mod:`dvt_connect.connectors.jdbc.sql`).
+    """
+
+    row_estimate: str | None = None
+    primary_key: str | None = None
+    indexed_columns: str | None = None
+    default_schema: str | None = None
+    quantiles: str | None = None
+
+
+# ---- errors ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ErrorRules:
+    """One dialect's retry rules. States are exact SQLStates; classes their first two characters.
+
+    Exact states and vendor codes are looked at before classes, so ``57014`` (query cancelled)
+    can be terminal while other ``57`` states are transient. ``code_kinds`` says how a vendor
+    code reads (``auth``, ``database``, ``query``: see :mod:`dvt_connect.connectors.jdbc.errors`).
+    """
+
+    product: str
+    transient_states: frozenset[str] = frozenset()
+    terminal_states: frozenset[str] = frozenset()
+    transient_codes: frozenset[int] = frozenset()
+    terminal_codes: frozenset[int] = frozenset()
+    # driver noise before the server's own words, e.g. MariaDB's "(conn=12) "
+    message_prefixes: tuple[str, ...] = ()
+    code_kinds: Mapping[int, str] = field(default_factory=dict)
+
+
+# ---- DDL ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Swap:
+    """How a staging table replaces the target.
+
+    Statements are templates: ``{target}``/``{stage}``/``{old}`` are qualified and quoted,
+    ``{target_name}``/``{old_name}`` the bare quoted names (``RENAME TO`` takes no schema), and
+    ``{stage_literal}``/``{target_name_literal}`` string literals (SQL Server's ``sp_rename``).
+    ``replace`` runs when the target exists, ``create`` when it does not; both run in one
+    transaction when ``transactional``; ``after`` runs once they are committed (a failure there
+    leaves only the renamed-away old table behind, which is reported).
+    """
+
+    replace: tuple[str, ...]
+    create: tuple[str, ...]
+    after: tuple[str, ...] = ()
+    # Puts the target back when a non-transactional ``replace`` fails after its first step.
+    undo: tuple[str, ...] = ()
+    transactional: bool = True
+    atomic: bool = True
+    how: str = "dropped and renamed in one transaction"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one database family stores each Spark type, and how it swaps tables."""
+
+    name: str
+    title: str
+    types: Mapping[str, str]
+    # Strings longer than ``varchar_limit`` (or of unknown length) take the first type whose
+    # limit (characters; None = unbounded) holds them.
+    text_ladder: tuple[tuple[int | None, str], ...]
+    varchar_limit: int
+    max_precision: int
+    max_identifier: int
+    swap: Swap
+    max_scale: int | None = None
+    array: str | None = None
+    # Bytes all VARCHAR columns of a row may declare together (MariaDB: 65,535) and bytes per
+    # character of the table's character set; past the budget, strings take the text ladder.
+    varchar_row_budget: int | None = None
+    bytes_per_char: int = 1
+    table_options: str = ""
+    # Column comment for instants stored as UTC wall time, and the clause template.
+    instant_comment: str | None = None
+    comment_clause: str = " COMMENT {text}"
+    identifier_bytes: bool = False
+    drop_if_exists: bool = True
+    # The column type for instants holds a wall time (the instant's UTC wall time), not an
+    # instant: the writer binds instants so the driver renders that UTC wall time.
+    instants_as_utc_wall: bool = False
+    # Where columns are NOT NULL unless wrapped (ClickHouse ``Nullable(T)``): the wrapper for
+    # nullable columns; None writes ``NOT NULL`` after non-nullable ones instead.
+    nullable_type: str | None = None
+    warnings: Mapping[str, str] = field(default_factory=dict)
+
+
+# ---- the database ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LossyRead:
+    """A column type Spark's JDBC source reads inexactly from this database.
+
+    ``jdbc_type`` is a ``java.sql.Types`` code; ``message`` may use ``{name}`` and ``{type_name}``.
+    """
+
+    jdbc_type: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where ``dvt debug`` opens a socket when the output has no host or port of its own."""
+
+    host: str | None = None
+    port: int | None = None
+
+
+def _default_connection() -> type[Connection]:
+    from dvt_connect.databases.connection import Connection
+
+    return Connection
+
+
+@dataclass(frozen=True)
+class Database:
+    """Everything about one database (one ``type:`` of profiles.yml)."""
+
+    name: str
+    kind: str  # "jdbc" (a database reached over JDBC) or "files" (a lake path)
+    url_template: str | None = None
+    default_port: int | None = None
+    driver_class: str | None = None
+    driver_packages: tuple[str, ...] = ()
+    driver_note: str | None = None
+    bundled_with_spark: bool = False
+    quote: str = '"'
+    native: NativeFacts | None = None
+    fetch_size: int = 10_000
+    jdbc_properties: Mapping[str, str] = field(default_factory=dict)
+    catalog: CatalogQueries = field(default_factory=CatalogQueries)
+    required: tuple[str, ...] = ()
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    secret_fields: tuple[str, ...] = ()
+    # The typed class an output of this type loads into (validation, properties, location).
+    connection: type[Connection] = field(default_factory=_default_connection)
+    # What a failure means; None: the SQL standard's rules only.
+    errors: ErrorRules | None = None
+    # How we create and swap tables; None: the generic dialect.
+    ddl: Dialect | None = None
+    # Date/time literal wrappers by column kind ("date", "timestamp"), where the database does
+    # not compare those columns with an ISO string: e.g. ``DATE {}``.
+    literals: Mapping[str, str] = field(default_factory=dict)
+    lossy_reads: tuple[LossyRead, ...] = ()
+    # MySQL-family: a "schema" is a database (the JDBC catalog).
+    schema_is_catalog: bool = False
+    # The database lives in a local folder (Derby) rather than a file (SQLite, DuckDB).
+    is_folder: bool = False
+    # For `dvt debug`: a fixed API endpoint (BigQuery), or the port when none is configured.
+    endpoint: Endpoint | None = None
+    # The driver is not ours to name: outputs must list it under `packages:` (generic `jdbc`).
+    driver_from_packages: bool = False
+    # Other spellings users write for this type (``postgresql``).
+    type_aliases: tuple[str, ...] = ()
+
+    @property
+    def title(self) -> str:
+        """The product's own name (``PostgreSQL``, ``MariaDB``)."""
+        return self.errors.product if self.errors is not None else self.name
+
+    def quote_identifier(self, name: str) -> str:
+        """Quote one identifier part, doubling any embedded quote character."""
+        if self.quote == "[":
+            return "[" + name.replace("]", "]]") + "]"
+        return self.quote + name.replace(self.quote, self.quote * 2) + self.quote
+
+    def quote_qualified(self, *parts: str | None) -> str:
+        return ".".join(self.quote_identifier(p) for p in parts if p)
+
+    @staticmethod
+    def quote_literal(value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+
+# Fields whose values are secrets for every database (dbt's names and ours).
+COMMON_SECRET_FIELDS = (
+    "password",
+    "pass",
+    "private_key",
+    "private_key_passphrase",
+    "token",
+    "keyfile_json",
+    "refresh_token",
+    "client_secret",
+    "secret",
+    "access_token",
+    "aws_secret_access_key",
+)

@@ -1,0 +1,52 @@
+"""SQLite over the xerial JDBC driver: a database in one local file."""
+
+from __future__ import annotations
+
+from dvt_connect.databases.connection import PathConnection
+from dvt_connect.databases.postgres import RENAME_SWAP
+from dvt_connect.databases.spec import Database, Dialect
+
+_MILLIS = ("SQLite has no timestamp type; the xerial driver stores milliseconds by default, "
+           "so microseconds may be lost")
+
+DIALECT = Dialect(
+    name="sqlite",
+    title="SQLite",
+    types={
+        "boolean": "BOOLEAN",
+        "byte": "SMALLINT",
+        "short": "SMALLINT",
+        "integer": "INTEGER",
+        "long": "BIGINT",
+        "float": "REAL",
+        "double": "DOUBLE",
+        "decimal": "TEXT",
+        "varchar": "TEXT",
+        "char": "TEXT",
+        "binary": "BLOB",
+        "date": "DATE",
+        "timestamp": "TIMESTAMP",
+        "timestamp_ntz": "TIMESTAMP",
+    },
+    text_ladder=((None, "TEXT"),),
+    varchar_limit=0,
+    instants_as_utc_wall=True,
+    max_precision=38,
+    max_identifier=1_000,
+    swap=RENAME_SWAP,
+    warnings={"timestamp": _MILLIS, "timestamp_ntz": _MILLIS},
+)
+
+SQLITE = Database(
+    name="sqlite",
+    kind="jdbc",
+    url_template="jdbc:sqlite:{path}",
+    driver_class="org.sqlite.JDBC",
+    driver_packages=("org.xerial:sqlite-jdbc:3.47.1.0",),
+    required=("path",),
+    aliases={"database": "path"},
+    connection=PathConnection,
+    ddl=DIALECT,
+)
+
+DATABASES = (SQLITE,)
