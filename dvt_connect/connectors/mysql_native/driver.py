@@ -25,6 +25,7 @@ from urllib.parse import quote
 from dvt_connect.connectors.arrow_bulk.columns import BulkRead, CsvLayout, csv_bytes
 from dvt_connect.connectors.arrow_bulk.tasks import BulkWrite, TaskError
 from dvt_connect.connectors.postgres_native.driver import classify
+from dvt_connect.databases.mysql import NATIVE
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -158,7 +159,7 @@ def load_sql(spec: BulkWrite, path: str, binary: set[str]) -> str:
 
 def error_info(exc: BaseException) -> TaskError | None:
     """Vendor code, SQLState and verdict of a PyMySQL, ConnectorX or LOAD DATA error."""
-    adapter = "mysql"
+    adapter = NATIVE.name
     if isinstance(exc, LoadWarning):
         return classify(adapter, "22000", exc.code, "LoadWarning", str(exc))
     module = type(exc).__module__.split(".")[0]

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from dvt_connect.connectors.arrow_bulk.columns import BulkRead
 from dvt_connect.connectors.arrow_bulk.tasks import BulkWrite, TaskError
+from dvt_connect.databases.postgres import NATIVE
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-DIALECT = "postgres"
+DIALECT = NATIVE.name
 APPLICATION = "dvt-connect"
 
 # Connection failures reported by libpq before any server message carries a SQLState.
