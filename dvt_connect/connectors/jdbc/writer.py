@@ -1,4 +1,5 @@
-"""Writing a DataFrame into a JDBC target: our DDL, a staging table, one swap.
+"""Writing a DataFrame into a JDBC target: the staged write of
+:mod:`dvt_connect.connectors.staging`, filled by Spark's JDBC append.
 
 Both modes go through a staging table ``<target>__dvt_stage_<random>`` created with our DDL
 (:mod:`.ddl`) in the target's schema. Spark's JDBC writer only ever *appends* into it, so Spark
@@ -21,40 +22,34 @@ is created.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from dvt_connect.config.profiles import Connection
-from dvt_connect.connectors.base import TableRef, WriteOutcome, WriteRequest
-from dvt_connect.connectors.jdbc.ddl import (
-    OLD_MARK,
-    STAGE_MARK,
-    Dialect,
-    TablePlan,
-    create_table_sql,
-    dialect_for,
-    drop_table_sql,
-    insert_select_sql,
-    plan_columns,
-    side_table_name,
-    swap_statements,
-)
+from dvt_connect.connectors.base import WriteOutcome, WriteRequest
+from dvt_connect.connectors.jdbc.ddl import Dialect, dialect_for
 from dvt_connect.connectors.jdbc.session import (
     JdbcSession,
-    TableInfo,
     jvm_time_zone,
     spark_jdbc_url_and_props,
 )
-from dvt_connect.errors import TransferError, UsageError
+from dvt_connect.connectors.staging import (
+    RETRY_SAFE_NOTE,
+    Stage,
+    check_request,
+    match_columns,
+    staged_write,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
     from dvt_connect.console import Console
 
+__all__ = ["RETRY_SAFE_NOTE", "JdbcStagingSession", "is_retry_safe", "match_columns",
+           "write_jdbc"]
+
 ISOLATION_LEVEL = "READ_COMMITTED"
-RETRY_SAFE_NOTE = "retry-safe: a failed write leaves the target unchanged"
 
 
 def is_retry_safe(request: WriteRequest) -> bool:
@@ -72,91 +67,49 @@ def write_jdbc(
     *,
     console: Console | None = None,
 ) -> WriteOutcome:
-    """Write ``df`` into ``request.table`` on ``connection`` (see the module doc)."""
-    if request.table is None:
-        raise UsageError(
-            f"writing to database output `{connection.name}` needs --target-table "
-            "(`table` or `schema.table`)."
-        )
-    if request.partition_by:
-        raise UsageError("--partition-by applies to files targets, not to database output "
-                         f"`{connection.name}`.")
-    facts = connection.facts
-    dialect = dialect_for(facts)
-    plan = plan_columns(df.schema, dialect)
-    warnings = _Warnings(console)
-    for warning in plan.warnings + _time_zone_warnings(spark, df):
-        warnings.add(warning)
+    """Write ``df`` into ``request.table`` on ``connection`` (see the module doc): the staged
+    write, filled by Spark's JDBC append."""
+    check_request(connection, request)
+    dialect = dialect_for(connection.facts)
     url, props = spark_jdbc_url_and_props(connection)
     batch_size = request.batch_size or connection.batch_size
 
-    with JdbcSession(spark, connection) as db:
-        schema = (request.table.schema or connection.schema
-                  or db.current_schema(schema_is_catalog=facts.schema_is_catalog))
-        target = TableRef(request.table.name, schema)
-        existing = db.find_table(schema, target.name, schema_is_catalog=facts.schema_is_catalog)
-        if existing is not None and existing.is_view:
-            raise TransferError(
-                f"`{target}` on output `{connection.name}` is a view, not a table; dvt writes "
-                "tables only.",
-                hint="Choose another --target-table.",
-            )
-        target_sql = target.sql(facts)
-        existing_columns = db.columns(target_sql) if existing is not None else None
-        append_columns: tuple[str, ...] = ()
-        if request.mode == "append" and existing_columns is not None:
-            append_columns = match_columns(plan, existing_columns, target, connection)
+    def fill(stage: Stage) -> None:
+        _spark_append(_bind_times(spark, df, dialect), url, props, stage.sql, batch_size)
 
-        token = secrets.token_hex(4)
-        stage = side_table_name(target.name, STAGE_MARK, token, dialect)
-        old = side_table_name(target.name, OLD_MARK, token, dialect)
-        stage_sql = facts.quote_qualified(schema, stage)
-
-        def fill(statements: tuple[str, ...]) -> list[str]:
-            return swap_statements(statements, facts=facts, schema=schema, target=target.name,
-                                   stage=stage, old=old)
-
-        db.execute(create_table_sql(stage_sql, plan, facts, dialect))
-        stage_exists = True
-        try:
-            _spark_append(_bind_times(spark, df, dialect), url, props, stage_sql, batch_size)
-            if request.mode == "append" and existing is not None:
-                db.transaction([insert_select_sql(target_sql, stage_sql, append_columns,
-                                                  plan.names, facts)])
-                notes = [f"appended to `{target}` through staging table `{stage}` in one "
-                         "transaction"]
-            else:
-                _swap(db, dialect, fill, replace=existing is not None)
-                stage_exists = False
-                notes = _swap_notes(target, stage, dialect, existing, existing_columns, plan)
-                if existing is not None:
-                    _after(db, dialect, fill, old, warnings)
-        finally:
-            if stage_exists:
-                _drop_quietly(spark, connection, db,
-                              drop_table_sql(stage_sql, dialect, if_exists=True),
-                              stage_sql, warnings)
-
-    notes.append(RETRY_SAFE_NOTE)
-    return WriteOutcome(
-        bytes_written=None,
-        location=f"{target} ({connection.location()})",
-        notes=tuple(notes + [f"warning: {w}" for w in warnings.messages]),
-    )
+    return staged_write(connection, df, request,
+                        open_session=lambda: JdbcStagingSession(spark, connection),
+                        fill=fill, console=console, warnings=_time_zone_warnings(spark, df))
 
 
-class _Warnings:
-    """Warnings go to the console as they happen (a failing write still shows its cleanup
-    problems) and into the outcome's notes."""
+class JdbcStagingSession:
+    """A :class:`~dvt_connect.connectors.staging.SqlSession` over one JDBC connection."""
 
-    def __init__(self, console: Console | None) -> None:
-        self.console = console
-        self.messages: list[str] = []
+    def __init__(self, spark: SparkSession, connection: Connection) -> None:
+        self.facts = connection.facts
+        self.db = JdbcSession(spark, connection)
+        self.db.open()
 
-    def add(self, message: str) -> None:
-        self.messages.append(message)
-        if self.console is not None:
-            self.console.warn(message)
+    def execute(self, sql: str) -> None:
+        self.db.execute(sql)
+
+    def transaction(self, statements: list[str]) -> None:
+        self.db.transaction(statements)
+
+    def current_schema(self) -> str | None:
+        return self.db.current_schema(schema_is_catalog=self.facts.schema_is_catalog)
+
+    def table_kind(self, schema: str | None, name: str) -> str | None:
+        found = self.db.find_table(schema, name, schema_is_catalog=self.facts.schema_is_catalog)
+        if found is None:
+            return None
+        return "view" if found.is_view else "table"
+
+    def columns(self, schema: str | None, name: str) -> list[str]:
+        return self.db.columns(self.facts.quote_qualified(schema, name))
+
+    def close(self) -> None:
+        self.db.close()
 
 
 def _spark_append(df: DataFrame, url: str, props: dict[str, str], table_sql: str,
@@ -233,76 +186,6 @@ def _analysed_in(spark: SparkSession, zone: str, build: Callable[[], DataFrame])
     return built
 
 
-def _swap(db: JdbcSession, dialect: Dialect, fill: _Fill, *, replace: bool) -> None:
-    swap = dialect.swap
-    statements = fill(swap.replace if replace else swap.create)
-    if swap.transactional:
-        db.transaction(statements)
-        return
-    done = 0
-    try:
-        for sql in statements:
-            db.execute(sql)
-            done += 1
-    except BaseException:
-        if done and replace and swap.undo:
-            for sql in fill(swap.undo):
-                db.execute(sql)
-        raise
-
-
-def _after(db: JdbcSession, dialect: Dialect, fill: _Fill, old: str,
-           warnings: _Warnings) -> None:
-    """Statements after a committed swap (dropping the old table). Failing here cannot hurt the
-    new target, so it is a warning naming what was left behind."""
-    for sql in fill(dialect.swap.after):
-        try:
-            db.execute(sql)
-        except Exception as exc:
-            warnings.add(f"the previous table, renamed to `{old}`, could not be dropped "
-                         f"({_first_line(exc)}); drop it by hand")
-
-
-def _swap_notes(target: TableRef, stage: str, dialect: Dialect, existing: TableInfo | None,
-                existing_columns: list[str] | None, plan: TablePlan) -> list[str]:
-    if existing is None:
-        return [f"created `{target}` with {len(plan.columns)} column(s) (our {dialect.title} "
-                f"DDL), from staging table `{stage}`"]
-    notes = [f"replaced `{target}`: staging table `{stage}` {dialect.swap.how}; the previous "
-             "table's indexes, constraints and grants are not kept"]
-    if existing_columns is not None and list(existing_columns) != list(plan.names):
-        notes.append(
-            f"the previous `{target}` had different columns "
-            f"({', '.join(existing_columns)}); it was replaced by ({', '.join(plan.names)})"
-        )
-    return notes
-
-
-def match_columns(plan: TablePlan, existing: list[str], target: TableRef,
-                   connection: Connection) -> tuple[str, ...]:
-    """The target's spelling of each column we append (exact name first, then ignoring case);
-    a column the target lacks is an error before anything is written."""
-    exact = set(existing)
-    folded = {c.lower(): c for c in existing}
-    matched: list[str] = []
-    missing: list[str] = []
-    for name in plan.names:
-        if name in exact:
-            matched.append(name)
-        elif name.lower() in folded:
-            matched.append(folded[name.lower()])
-        else:
-            missing.append(name)
-    if missing:
-        raise TransferError(
-            f"cannot append to `{target}` on output `{connection.name}`: it has no column(s) "
-            + ", ".join(f"`{m}`" for m in missing) + f" (it has {', '.join(existing)}).",
-            hint="Select matching columns with --columns/--query, or use --mode overwrite to "
-                 "replace the table.",
-        )
-    return tuple(matched)
-
-
 def _time_zone_warnings(spark: SparkSession, df: DataFrame) -> tuple[str, ...]:
     from pyspark.sql.types import TimestampNTZType, TimestampType
 
@@ -315,28 +198,3 @@ def _time_zone_warnings(spark: SparkSession, df: DataFrame) -> tuple[str, ...]:
     return (f"the JVM runs in time zone {zone}, not UTC: JDBC drivers convert timestamps "
             "through it, so wall times in its daylight-saving gaps shift; start Java with "
             "-Duser.timezone=UTC",)
-
-
-def _drop_quietly(spark: SparkSession, connection: Connection, db: JdbcSession, sql: str,
-                  table_sql: str, warnings: _Warnings) -> None:
-    """Drop the staging table; on a broken connection, once more on a fresh one."""
-    try:
-        db.execute(sql)
-        return
-    except Exception:  # cleanup must not hide the error that brought us here
-        pass
-    try:
-        with JdbcSession(spark, connection) as fresh:
-            fresh.execute(sql)
-    except Exception as exc:
-        warnings.add(f"staging table {table_sql} could not be dropped "
-                     f"({_first_line(exc)}); drop it by hand")
-
-
-def _first_line(exc: BaseException) -> str:
-    java = getattr(exc, "java_exception", None)
-    text = str(java.getMessage()) if java is not None else str(exc)
-    return (text.strip().splitlines() or [""])[0]
-
-
-_Fill = Callable[[tuple[str, ...]], list[str]]
