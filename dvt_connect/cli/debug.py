@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from dvt_connect import doctor
+from dvt_connect.cli.debug_view import show_report
 from dvt_connect.cli.options import config_options, get_console, json_option
 
 
@@ -23,5 +24,5 @@ def debug(profile: str | None, target: str | None, profiles_dir: str | None, as_
     """Show what dvt-connect sees and whether it works; exit 0 only when nothing is broken."""
     report = doctor.gather(profiles_dir, profile, target, connect=connect,
                            connection_only=connection_only, timeout=timeout)
-    doctor.render(report, get_console(), as_json=as_json)
+    show_report(report, get_console(), as_json=as_json)
     return report.exit_code

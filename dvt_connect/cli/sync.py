@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from dvt_connect.cli.options import config_options, get_console, json_option
+from dvt_connect.cli.sync_view import show_sync
 from dvt_connect.jars.sync import SyncOptions
 from dvt_connect.jars.sync import sync as run_sync
 
@@ -31,5 +32,7 @@ from dvt_connect.jars.sync import sync as run_sync
               help="Jars folder (default: $DVT_HOME/jars).")
 def sync(all_: bool, **options: object) -> int:
     """Resolve and download the jars your profiles and buckets need into ~/.dvt/jars."""
-    outcome = run_sync(SyncOptions(all=all_, **options), get_console())  # type: ignore[arg-type]
+    console = get_console()
+    outcome = run_sync(SyncOptions(all=all_, **options), console)  # type: ignore[arg-type]
+    show_sync(outcome, console, as_json=bool(options.get("as_json")))
     return outcome.exit_code

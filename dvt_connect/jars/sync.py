@@ -2,7 +2,9 @@
 
 The steps are separate so each can be tested alone: :mod:`.plan` turns configuration into
 needs, :mod:`.resolver` turns needs into a plan (reading POMs only), :mod:`.download` executes
-the plan. This module wires them together and reports to a console; it never prints.
+the plan. This module wires them together and returns a :class:`SyncOutcome`; along the way it
+reports progress and warnings to a console (it never prints). The CLI draws the outcome
+(:mod:`dvt_connect.cli.sync_view`).
 """
 
 from __future__ import annotations
@@ -59,23 +61,27 @@ class SyncOptions:
 @dataclass
 class SyncOutcome:
     needs: list[Need]
+    spark: SparkInstall
+    folder: Path
+    dry_run: bool = False
     plan: Plan | None = None
     result: ExecuteResult | None = None
     errors: list[str] = field(default_factory=list)
     up_to_date: bool = False
+    seconds: float = 0.0
+    manifest: Manifest | None = None  # as it stands when sync ends
+
+    @property
+    def jar_count(self) -> int:
+        """Jars the needs take, by the manifest (what "nothing to do" counts)."""
+        if self.manifest is None:
+            return 0
+        return len({e.coordinate for n in self.needs for e in self.manifest.entries
+                    if n.key in e.needed_by})
 
     @property
     def exit_code(self) -> int:
         return 1 if self.errors else 0
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 class PomSource:
@@ -182,8 +188,8 @@ def sync(options: SyncOptions, console: Console, *, load: Callable[..., Any] | N
     started = time.monotonic()
     spark = installed_spark()
     needs, config_repos = gather_needs(options, spark, load)
-    outcome = SyncOutcome(needs)
     folder = options.jars_dir or jars_dir()
+    outcome = SyncOutcome(needs, spark, folder, dry_run=options.dry_run)
     if not options.as_json:
         console.info(f"Installed {spark.describe()}; jars folder {folder}")
     for need in needs:
@@ -197,13 +203,7 @@ def sync(options: SyncOptions, console: Console, *, load: Callable[..., Any] | N
     manifest = Manifest.load(folder)
     if not options.dry_run and not options.prune and up_to_date(manifest, needs, spark):
         outcome.up_to_date = True
-        count = len({e.coordinate for n in needs for e in manifest.entries
-                     if n.key in e.needed_by})
-        _report_errors(console, outcome.errors)
-        console.success(f"Nothing to do: the {count} jar(s) these needs take are present and "
-                        f"verified ({time.monotonic() - started:.2f}s).")
-        _json(console, options, outcome, manifest)
-        return outcome
+        return _done(outcome, manifest, started)
 
     repo_list = repositories(cli=options.repositories, config=config_repos,
                              mirror=options.mirror, offline=options.offline, env=env)
@@ -222,10 +222,7 @@ def sync(options: SyncOptions, console: Console, *, load: Callable[..., Any] | N
         console.warn(conflict.describe())
 
     if options.dry_run:
-        _report_plan(console, plan, manifest)
-        _report_errors(console, outcome.errors)
-        _json(console, options, outcome, manifest)
-        return outcome
+        return _done(outcome, manifest, started)
 
     result = execute(
         plan, folder, repos, strict=options.strict, prune=options.prune, jobs=options.jobs,
@@ -239,83 +236,14 @@ def sync(options: SyncOptions, console: Console, *, load: Callable[..., Any] | N
             outcome.errors.append(message)
     for jar in result.failed:
         outcome.errors.append(str(jar.error))
-    _report_result(console, plan, result, time.monotonic() - started)
-    _report_errors(console, outcome.errors)
-    _json(console, options, outcome, Manifest.load(folder))
+    return _done(outcome, Manifest.load(folder), started)
+
+
+def _done(outcome: SyncOutcome, manifest: Manifest, started: float) -> SyncOutcome:
+    outcome.manifest = manifest
+    outcome.seconds = time.monotonic() - started
+    outcome.errors = list(dict.fromkeys(outcome.errors))
     return outcome
-
-
-def _report_errors(console: Console, errors: list[str]) -> None:
-    for message in dict.fromkeys(errors):
-        console.error(message)
-
-
-def _report_plan(console: Console, plan: Plan, manifest: Manifest) -> None:
-    present = {c for c, e in manifest.by_coordinate().items() if is_current(manifest, e)}
-    console.info(f"Resolved for {plan.spark.describe()}:")
-    for depth, node in plan.tree():
-        if node.shipped is not None:
-            state = f"shipped by Spark ({node.shipped.version})"
-        elif not node.is_jar:
-            state = "pom only"
-        elif str(node.coordinate) in present:
-            state = "present"
-        else:
-            state = "would download"
-        needed = f"  [{', '.join(node.needed_by)}]" if depth == 0 else ""
-        console.info(f"{'  ' * depth}{node.coordinate} ({node.scope}) - {state}{needed}")
-    top = [[n.key, ", ".join(str(c) for c in n.coordinates) or "-",
-            "no release fits" if n.problem else "failed" if n.key in plan.failures
-            else "ok" if n.coordinates else "nothing to fetch"]
-           for n in plan.needs]
-    console.table("Top-level coordinates", ["Need", "Coordinates", "State"], top)
-    todo = [n for n in plan.jars if str(n.coordinate) not in present]
-    console.info(f"Dry run: {len(plan.nodes)} artifact(s) resolved, {len(plan.shipped)} shipped "
-                 f"by Spark, {len(todo)} jar(s) would be downloaded; nothing was written.")
-
-
-def _report_result(console: Console, plan: Plan, result: ExecuteResult, seconds: float) -> None:
-    rows = []
-    for jar in sorted(result.jars, key=lambda j: j.coordinate):
-        rows.append([jar.coordinate, ", ".join(jar.needed_by), jar.status,
-                     _human(jar.size) if jar.size else "-"])
-    for node in plan.shipped:
-        rows.append([str(node.coordinate), ", ".join(node.needed_by),
-                     f"shipped by Spark ({node.shipped.version})" if node.shipped else "", "-"])
-    console.table("dvt sync", ["Artifact", "Needed by", "Status", "Size"], rows)
-    downloaded = [j for j in result.jars if j.status == "downloaded"]
-    cached = [j for j in result.jars if j.status == "cached"]
-    console.info(
-        f"Resolved {len(plan.nodes)}, downloaded {len(downloaded)} "
-        f"({_human(sum(j.size for j in downloaded))}), cached {len(cached)} "
-        f"({_human(sum(j.size for j in cached))}), shipped by Spark {len(plan.shipped)}, "
-        f"failed {len(result.failed)} in {seconds:.1f}s.")
-    if result.pruned:
-        console.info(f"Pruned {len(result.pruned)} jar(s) no longer needed: "
-                     f"{', '.join(result.pruned)}.")
-
-
-def _json(console: Console, options: SyncOptions, outcome: SyncOutcome,
-          manifest: Manifest) -> None:
-    if not options.as_json:
-        return
-    plan = outcome.plan
-    console.json({
-        "up_to_date": outcome.up_to_date,
-        "dry_run": options.dry_run,
-        "needs": {n.key: {"coordinates": [str(c) for c in n.coordinates],
-                          "problem": n.problem, "note": n.note} for n in outcome.needs},
-        "resolved": [{"coordinate": str(n.coordinate), "scope": n.scope, "depth": n.depth,
-                      "needed_by": n.needed_by,
-                      "shipped_by_spark": n.shipped.version if n.shipped else None}
-                     for n in (plan.nodes if plan else [])],
-        "conflicts": [c.__dict__ for c in (plan.conflicts if plan else [])],
-        "jars": [{"coordinate": j.coordinate, "file": j.file, "status": j.status,
-                  "size": j.size, "repository": j.repository}
-                 for j in (outcome.result.jars if outcome.result else [])],
-        "manifest": str(manifest.jars_dir / "manifest.json"),
-        "errors": list(dict.fromkeys(outcome.errors)),
-    })
 
 
 def describe_repository(repo: Repository) -> str:

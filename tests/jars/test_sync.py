@@ -11,6 +11,7 @@ import pytest
 import requests
 import responses
 
+from dvt_connect.cli.sync_view import show_sync
 from dvt_connect.console import CaptureConsole
 from dvt_connect.jars.manifest import Manifest
 from dvt_connect.jars.repositories import Repositories, Repository, RetryPolicy
@@ -41,8 +42,11 @@ def _pg(*packages: str) -> dict[str, Any]:
 
 def _run(console: CaptureConsole, profiles: Path | None = None, **options: Any
          ) -> SyncOutcome:
-    return sync(SyncOptions(profiles_dir=str(profiles) if profiles else None, **options),
-                console, policy=FAST_RETRY)
+    """`dvt sync` as the command runs it: the core's work, then the CLI's drawing of it."""
+    outcome = sync(SyncOptions(profiles_dir=str(profiles) if profiles else None, **options),
+                   console, policy=FAST_RETRY)
+    show_sync(outcome, console, as_json=bool(options.get("as_json")))
+    return outcome
 
 
 def _jars(home: Path) -> list[str]:
