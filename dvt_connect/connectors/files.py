@@ -40,6 +40,7 @@ from dvt_connect.connectors.base import (
     WriteOutcome,
     WriteRequest,
 )
+from dvt_connect.connectors.filesystem import HadoopFS, StagingArea, hidden
 from dvt_connect.databases.files import FilesConnection
 from dvt_connect.errors import ConfigError, SourceError, TransferError, UsageError
 
@@ -65,55 +66,6 @@ SELECT_KEY = "dvt.select"
 STAGE_MARK = "__dvt_stage_"
 OLD_MARK = "__dvt_old_"
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-
-
-def _hidden(name: str) -> bool:
-    return name.startswith((".", "_"))
-
-
-class HadoopFS:
-    """The few Hadoop FileSystem calls we need, for any scheme Spark can reach."""
-
-    def __init__(self, spark: Any, uri: str) -> None:
-        self._jvm = spark._jvm
-        self.conf = spark._jsc.hadoopConfiguration()
-        self.fs = self.path(uri).getFileSystem(self.conf)
-
-    def path(self, uri: str) -> Any:
-        return self._jvm.org.apache.hadoop.fs.Path(uri)
-
-    def exists(self, uri: str) -> bool:
-        return bool(self.fs.exists(self.path(uri)))
-
-    def is_dir(self, uri: str) -> bool:
-        return bool(self.fs.getFileStatus(self.path(uri)).isDirectory())
-
-    def mkdirs(self, uri: str) -> None:
-        self.fs.mkdirs(self.path(uri))
-
-    def rename(self, src: str, dst: str) -> None:
-        if not self.fs.rename(self.path(src), self.path(dst)):
-            raise TransferError(f"could not rename {src} to {dst}.")
-
-    def delete(self, uri: str) -> None:
-        self.fs.delete(self.path(uri), True)
-
-    def children(self, uri: str) -> list[str]:
-        return sorted(str(s.getPath().getName()) for s in self.fs.listStatus(self.path(uri)))
-
-    def data_files(self, uri: str) -> list[tuple[str, int]]:
-        """(path relative to ``uri``, bytes) of every data file below it: names starting with
-        ``.`` or ``_`` (checksums, ``_SUCCESS``, hidden folders) are not data."""
-        root = self.fs.makeQualified(self.path(uri)).toString().rstrip("/")
-        files = self.fs.listFiles(self.path(uri), True)
-        found = []
-        while files.hasNext():
-            status = files.next()
-            full = status.getPath().toString()
-            relative = full[len(root):].lstrip("/") if full.startswith(root) else full
-            if not any(_hidden(part) for part in relative.split("/")):
-                found.append((relative, int(status.getLen())))
-        return found
 
 
 def join_path(root: str, *parts: str) -> str:
@@ -225,7 +177,7 @@ class FilesConnector(BaseConnector):
             if fs.exists(candidate):
                 return candidate
         available = fs.children(root) if fs.exists(root) else []
-        shown = [c for c in available if not _hidden(c)]
+        shown = [c for c in available if not hidden(c)]
         raise SourceError(
             f"no {self.format} data for table `{table}` in files output "
             f"`{self.connection.name}`: none of {', '.join(candidates)} exists.",
@@ -263,6 +215,8 @@ class FilesConnector(BaseConnector):
         stage = join_path(parent, f".{name}{STAGE_MARK}{token}")
         old = join_path(parent, f".{name}{OLD_MARK}{token}")
         fs = HadoopFS(self.spark, dest)
+        area = StagingArea(self.spark, self.console)
+        area.add(stage)
         notes: list[str] = []
         try:
             writer = df.write.format(self.format).options(**self.options()).mode("errorifexists")
@@ -285,13 +239,7 @@ class FilesConnector(BaseConnector):
                     notes.append("overwrite replaced the whole folder, not only the "
                                  "partitions written")
         finally:
-            try:
-                if fs.exists(stage):
-                    fs.delete(stage)
-            except Exception:  # cleanup must not hide the error that brought us here
-                if self.console is not None:
-                    self.console.warn(f"staging folder {stage} could not be deleted; delete "
-                                      "it by hand")
+            area.cleanup()  # gone already after a swap; warned, never raised, otherwise
         notes.append("retry-safe: a failed Spark job leaves the target unchanged")
         return WriteOutcome(bytes_written=written, location=dest, notes=tuple(notes))
 

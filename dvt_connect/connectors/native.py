@@ -32,6 +32,7 @@ from dvt_connect.connectors.base import (
     WriteOutcome,
     WriteRequest,
 )
+from dvt_connect.connectors.filesystem import StagingArea
 from dvt_connect.connectors.jdbc.errors import java_chain
 from dvt_connect.errors import ConfigError, DvtError, UsageError
 
@@ -102,7 +103,7 @@ class NativeConnector(BaseConnector):
                 path=bucket.source_file, key=bucket.name,
             )
         self.native: NativeFacts = native
-        self._staged: list[str] = []
+        self.staging_area = StagingArea(spark, self.console)
 
     # -- what a subclass provides ---------------------------------------------------------------
     @abstractmethod
@@ -147,7 +148,7 @@ class NativeConnector(BaseConnector):
                  "partition is planned")
         if ignored:
             split += f" ({', '.join(ignored)} ignored)"
-        staged = any(v in self._staged for v in options.values())
+        staged = any(v in self.staging_area.paths for v in options.values())
         return ReadPlan(
             connector=self.connector_type,
             reason=reason,
@@ -178,13 +179,14 @@ class NativeConnector(BaseConnector):
         if request.partition_by:
             raise UsageError(f"--partition-by is for file targets; `{self.connection.name}` is "
                              f"{self.connection.type}.")
-        staged_before = len(self._staged)
+        staged_before = len(self.staging_area)
         try:
             options, location, notes = self.write_spec(request)
             secrets.register([v for k, v in options.items() if self.is_secret(k, v)])
             (df.write.format(self.spark_format).options(**options).mode(request.mode).save())
         finally:
-            problems = [self.remove_staging(p) for p in self._staged[staged_before:]]
+            problems = [self.remove_staging(p)
+                        for p in self.staging_area.paths[staged_before:]]
         return WriteOutcome(bytes_written=None, location=location,
                             notes=notes + tuple(p for p in problems if p))
 
@@ -221,9 +223,7 @@ class NativeConnector(BaseConnector):
                 f"{' or '.join(self.native.bucket_types)} bucket, and none was given.",
                 hint="Add one to buckets.yml (`dvt init` writes a template).",
             )
-        path = self.bucket.spark_path(f"{STAGING_ROOT}/{new_run_id()}/")
-        self._staged.append(path)
-        return path
+        return str(self.staging_area.add(self.bucket.spark_path(f"{STAGING_ROOT}/{new_run_id()}/")))
 
     @contextmanager
     def staging(self) -> Iterator[str]:
@@ -236,33 +236,16 @@ class NativeConnector(BaseConnector):
     def remove_staging(self, path: str) -> str | None:
         """Delete one staging folder this connector created; a problem is returned and warned,
         never raised, so it cannot hide the transfer's own outcome."""
-        from py4j.protocol import Py4JError
-
-        if path not in self._staged:
-            raise DvtError(f"internal error: refusing to delete `{path}`, which this connector "
-                           "did not create.")
-        try:
-            jvm: Any = self.spark._jvm
-            hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
-            conf = self.spark.sparkContext._jsc.hadoopConfiguration()
-            hadoop_path.getFileSystem(conf).delete(hadoop_path, True)
-        except Py4JError as exc:
-            problem = secrets.redact(f"staging folder {path} could not be deleted: "
-                                     + _first_line(exc))
-            if self.console is not None:
-                self.console.warn(problem)
-            return problem
-        self._staged.remove(path)
-        return None
+        return self.staging_area.remove(path)
 
     def cleanup(self) -> list[str]:
         """Delete every staging folder still held (call after the action, success or failure);
         returns the problems, already warned."""
-        return [p for p in (self.remove_staging(path) for path in list(self._staged)) if p]
+        return self.staging_area.cleanup()
 
     @property
     def staged_paths(self) -> tuple[str, ...]:
-        return tuple(self._staged)
+        return self.staging_area.paths
 
     # -- errors ---------------------------------------------------------------------------------
     def is_transient(self, exc: BaseException) -> bool:

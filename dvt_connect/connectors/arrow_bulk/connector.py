@@ -18,7 +18,6 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import json
-import shutil
 from abc import abstractmethod
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -46,6 +45,7 @@ from dvt_connect.connectors.base import (
     WriteOutcome,
     WriteRequest,
 )
+from dvt_connect.connectors.filesystem import StagingArea
 from dvt_connect.connectors.jdbc import JDBCConnector, JdbcReadPlan
 from dvt_connect.databases.spec import NativeFacts
 from dvt_connect.errors import ConfigError, UsageError
@@ -137,7 +137,7 @@ class BulkConnector(BaseConnector):
         self.jdbc = JDBCConnector(spark, connection, console=console,
                                   partition_config=partition_config)
         self.path = native_path(connection)
-        self._staged: list[Path] = []
+        self.staging_area = StagingArea(spark, self.console)
         secrets.register(connection.password)
 
     # ---- what a dialect provides ---------------------------------------------------------
@@ -267,32 +267,19 @@ class BulkConnector(BaseConnector):
         assert isinstance(self.bucket, LocalBucket)
         folder = self.bucket.local_path(f"{STAGING_ROOT}/{new_run_id()}")
         folder.mkdir(parents=True, exist_ok=False)
-        if not self._staged:
+        if not len(self.staging_area):
             atexit.register(self.cleanup)
-        self._staged.append(folder)
+        self.staging_area.add(folder)
         return folder
 
     def cleanup(self) -> list[str]:
         """Delete the staged Parquet of this connector's reads (the orchestrator calls this
         after the action, on success and failure; a retried read also starts clean)."""
-        problems = []
-        for folder in list(self._staged):
-            try:
-                shutil.rmtree(folder)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                problem = f"staging folder {folder} could not be deleted: {exc}"
-                problems.append(problem)
-                if self.console is not None:
-                    self.console.warn(problem)
-                continue
-            self._staged.remove(folder)
-        return problems
+        return self.staging_area.cleanup()
 
     @property
     def staged_paths(self) -> tuple[Path, ...]:
-        return tuple(self._staged)
+        return self.staging_area.paths
 
     # ---- writing ---------------------------------------------------------------------------
 
