@@ -61,7 +61,7 @@ def parse_connection(name: str, data: Any, *, path: Path, key: str) -> Connectio
     def fail(message: str, field_key: str, hint: str | None = None) -> ConfigError:
         return ConfigError(message, path=path, key=f"{key}.{field_key}", hint=hint)
 
-    missing = [f for f in facts.required if values.get(f) in (None, "")]
+    missing = [f for f in facts.required if values.get(f, extra.get(f)) in (None, "")]
     if missing:
         raise fail(
             f"{facts.name} output `{name}` is missing required field(s): "

@@ -296,9 +296,18 @@ def test_bad_package_coordinate_is_an_error(write_config: WriteConfig) -> None:
     ("{type: files, path: /x, format: xlsx}", "unknown format `xlsx`; valid: parquet, csv"),
     ("{type: postgres, host: h, user: u, dbname: d, port: abc}", "`port` must be a whole"),
     ("{type: jdbc, url: 'jdbc:x:y'}", r"missing required field\(s\): `driver`"),
+    ("{type: databricks, host: h, token: t}", r"missing required field\(s\): `http_path`"),
 ])
 def test_output_rules(write_config: WriteConfig, output: str, message: str) -> None:
     folder = write_config(f"default:\n  target: o\n  outputs:\n    o: {output}\n")
     with pytest.raises(ConfigError, match=message) as info:
         load_project(folder).connection()
     assert str(info.value).startswith(str(folder / "profiles.yml"))
+
+
+def test_a_database_specific_required_field_is_found_where_the_profile_puts_it(
+        write_config: WriteConfig) -> None:
+    """Databricks' `http_path` is not a common field; a profile that has it loads."""
+    folder = write_config("default:\n  target: o\n  outputs:\n    o: {type: databricks, host: "
+                          "h.cloud, http_path: /sql/1.0/warehouses/abc, token: t}\n")
+    assert "httpPath=/sql/1.0/warehouses/abc" in load_project(folder).connection().jdbc_url()
