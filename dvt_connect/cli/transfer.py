@@ -32,6 +32,8 @@ def _split(value: str | None) -> tuple[str, ...]:
 @click.option("--batch-size", type=click.IntRange(min=1), help="JDBC rows per insert batch.")
 @click.option("--partition-by", help="Comma-separated columns to partition file output by.")
 @click.option("--master", help="Spark master (default: local[*] or the profile's spark.master).")
+@click.option("--allow-lossy", help="Comma-separated columns whose lossy type mapping you "
+              "accept (refused otherwise; `--dry-run` shows each column's mapping).")
 @click.option("--dry-run", is_flag=True, help="Print the plan; move nothing.")
 @json_option
 @config_options
@@ -41,6 +43,7 @@ def transfer(as_json: bool, profile: str | None, target: str | None, profiles_di
     options = TransferOptions(
         target=target, profile=profile, profiles_dir=profiles_dir,
         columns=_split(opts.pop("columns")), partition_by=_split(opts.pop("partition_by")),
+        allow_lossy=_split(opts.pop("allow_lossy")),
         **opts,  # type: ignore[arg-type]
     )
     console = get_console()

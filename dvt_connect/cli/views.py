@@ -40,6 +40,12 @@ def show_plan(console: Console, plan: TransferPlan, *, as_json: bool) -> None:
     ])
     console.table(f"Partitions ({len(read['partitions'])})", ["#", "predicate"],
                   [[p["index"], p["predicate"] or "(all rows)"] for p in read["partitions"]])
+    console.table("Columns", ["column", "source type", "Spark type", "target type", "exact",
+                              "why"],
+                  [[c["name"], c["source_type"], c["spark_type"], c["target_type"],
+                    "exact" if c["exact"] else ("lossy (allowed)" if c["allowed_lossy"]
+                                                else "lossy: refused"), c["why"]]
+                   for c in doc["columns"]])
 
 
 def show_stats(console: Console, stats: TransferStats, *, as_json: bool) -> None:

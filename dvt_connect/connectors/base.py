@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from dvt_connect.config.buckets import Bucket
 from dvt_connect.config.profiles import Connection
+from dvt_connect.connectors.typeplan import SourceType
 from dvt_connect.databases.spec import Database as AdapterFacts
 from dvt_connect.errors import UsageError
 from dvt_connect.partitioning import Partition
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
     from dvt_connect.connectors.selection import Choice
     from dvt_connect.console import Console
@@ -83,6 +85,8 @@ class ReadRequest:
     partitions: int | None = None
     partition_column: str | None = None
     fetch_size: int | None = None
+    # column -> the Spark type the read asks for (the column plan's: text, a number for YEAR)
+    read_as: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if (self.table is None) == (self.query is None):
@@ -136,6 +140,8 @@ class WriteRequest:
     mode: str = "overwrite"
     batch_size: int | None = None
     partition_by: tuple[str, ...] = ()
+    # column -> target column type kept from the source (the column plan's, same database)
+    column_types: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.mode not in WRITE_MODES:
@@ -181,6 +187,10 @@ class BaseConnector(ABC):
     def facts(self) -> AdapterFacts:
         return self.connection.facts
 
+    # The target's tables are created by our DDL (:mod:`dvt_connect.connectors.staging`), so the
+    # column plan knows each target column type before anything is created.
+    writes_our_ddl: ClassVar[bool] = False
+
     @abstractmethod
     def plan_read(self, request: ReadRequest, *, reason: str = "") -> ReadPlan:
         """Plan a read: partitions, bounds, options. May query catalog statistics, never data."""
@@ -188,6 +198,15 @@ class BaseConnector(ABC):
     @abstractmethod
     def load(self, plan: ReadPlan) -> DataFrame:
         """The lazy DataFrame for a plan. No action runs here."""
+
+    def read_schema(self, plan: ReadPlan) -> StructType:
+        """The Spark schema a plan's read produces (no row is read)."""
+        return self.load(plan).schema
+
+    def source_types(self, plan: ReadPlan) -> tuple[SourceType, ...]:
+        """Each column's type as the source declares it (empty where the source has none of
+        its own, e.g. files)."""
+        return tuple(getattr(plan, "source_types", ()))
 
     def write_dataframe(self, df: DataFrame, request: WriteRequest) -> WriteOutcome:
         """Run the action that moves ``df`` into this connection. Must leave the target as it

@@ -22,7 +22,7 @@ from __future__ import annotations
 import secrets as token_source
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dvt_connect.config.profiles import Connection
 from dvt_connect.connectors.base import TableRef, WriteOutcome, WriteRequest
@@ -119,7 +119,7 @@ def staged_write(
     table = check_request(connection, request)
     facts = connection.facts
     dialect = dialect_for(facts)
-    plan = plan_columns(df.schema, dialect)
+    plan = plan_columns(df.schema, dialect, declared=request.column_types)
     reported = Warnings(console)
     for warning in (*plan.warnings, *warnings):
         reported.add(warning)
@@ -175,6 +175,32 @@ def staged_write(
     notes.append(RETRY_SAFE_NOTE)
     return WriteOutcome(bytes_written=None, location=f"{target} ({connection.location()})",
                         notes=tuple(notes + [f"warning: {w}" for w in reported.messages]))
+
+
+def guard_values(df: DataFrame, dialect: Dialect) -> DataFrame:
+    """``df`` failing, in the one action, at the first value the target cannot store (NaN and
+    infinities where the dialect has none), with an error naming the column and the value;
+    the stage is dropped and the target left as it was."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, FloatType
+
+    from dvt_connect.connectors.typeplan import nan_guard_message
+
+    floats = [f.name for f in df.schema.fields if isinstance(f.dataType, (FloatType, DoubleType))]
+    if dialect.holds_nan or not floats:
+        return df
+
+    def guarded(name: str) -> Any:
+        col = F.col("`" + name.replace("`", "``") + "`")
+        bad = F.isnan(col) | col.isin(float("inf"), float("-inf"))
+        before, after = nan_guard_message(name, "{value}", dialect.title).split("{value}")
+        return F.when(bad, F.raise_error(F.concat(F.lit(before), col.cast("string"),
+                                                  F.lit(after)))
+                      ).otherwise(col).cast(df.schema[name].dataType).alias(name)
+
+    return df.select(*[guarded(f.name) if f.name in floats
+                       else F.col("`" + f.name.replace("`", "``") + "`")
+                       for f in df.schema.fields])
 
 
 def _default_schema(connection: Connection) -> str | None:

@@ -12,6 +12,8 @@ from dvt_connect.databases.spec import (
     LossyRead,
     NativeFacts,
     Swap,
+    TypeMap,
+    TypeRule,
 )
 
 # java.sql.Types.REAL, FLOAT
@@ -88,11 +90,12 @@ DIALECT = Dialect(
     varchar_row_budget=60_000,
     bytes_per_char=4,
     max_precision=65,
-    max_scale=38,
+    max_scale=30,
     max_identifier=64,
     table_options=" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
     instant_comment="UTC",
     instants_as_utc_wall=True,
+    holds_nan=False,
     swap=Swap(
         replace=("RENAME TABLE {target} TO {old}, {stage} TO {target}",),
         create=("RENAME TABLE {stage} TO {target}",),
@@ -116,6 +119,36 @@ NATIVE = NativeFacts(
     docs="https://mariadb.com/kb/en/load-data-infile/",
 )
 
+# Source types. TINYINT(1) is a number (the driver's tinyInt1isBit is off): 5 stays 5.
+TYPES = TypeMap(rules=(
+    TypeRule(("tinyint", "tinyint unsigned", "smallint", "smallint unsigned", "mediumint",
+              "mediumint unsigned", "int", "integer", "int unsigned", "integer unsigned",
+              "bigint"), "the next integer wide enough",
+             why="TINYINT(1) too: read as a number, never as a boolean"),
+    TypeRule(("bigint unsigned",), "decimal(20,0)", why="unsigned 64-bit widened"),
+    TypeRule(("float", "float unsigned"), "float", exact=False,
+             why="the server sends FLOAT values rounded to 6 significant digits"),
+    TypeRule(("double", "double unsigned", "real"), "double"),
+    TypeRule(("decimal", "decimal unsigned", "numeric"), "string (the number's text)",
+             exact=False, wide=True,
+             why="more than 38 digits: Spark's decimal holds 38, so it would cut the scale",
+             declared="decimal({p},{s})", same_read_as="string"),
+    TypeRule(("decimal", "decimal unsigned", "numeric"), "decimal(p,s)"),
+    TypeRule(("bit",), "binary", exact=False,
+             why="BIT(n) arrives as driver bytes; select `col + 0` in --query for its number"),
+    TypeRule(("boolean", "bool"), "boolean"),
+    TypeRule(("varchar",), "string", declared="varchar({p})"),
+    TypeRule(("char", "text", "tinytext", "mediumtext", "longtext", "json", "enum", "set"),
+             "string", why="JSON, ENUM and SET travel as their text"),
+    TypeRule(("binary", "varbinary", "blob", "tinyblob", "mediumblob", "longblob"), "binary"),
+    TypeRule(("date",), "date"),
+    TypeRule(("datetime",), "timestamp_ntz", why="a wall time stays a wall time"),
+    TypeRule(("timestamp",), "timestamp", why="an instant stays an instant (UTC)"),
+    TypeRule(("time",), "string (canonical text)", read_as="string",
+             why="TIME is a duration up to 838 hours: carried as its text"),
+    TypeRule(("year",), "integer", read_as="int", why="YEAR as its number, not a date"),
+))
+
 _LOSSY_FLOAT = (
     "column `{name}` is {type_name}: the server sends FLOAT values rounded to 6 significant "
     "digits. Cast it to DOUBLE in --query to read every digit.")
@@ -131,7 +164,9 @@ def _family(name: str, product: str, url: str, driver: str, package: str) -> Dat
         driver_packages=(package,),
         quote="`",
         fetch_size=10_000,
-        jdbc_properties={"useCursorFetch": "true", "rewriteBatchedStatements": "true"},
+        # tinyInt1isBit: TINYINT(1) is a number (both drivers read it as a boolean by default)
+        jdbc_properties={"useCursorFetch": "true", "rewriteBatchedStatements": "true",
+                         "tinyInt1isBit": "false"},
         native=NATIVE,
         catalog=CATALOG,
         required=("host", "user"),
@@ -141,6 +176,7 @@ def _family(name: str, product: str, url: str, driver: str, package: str) -> Dat
                           code_kinds=CODE_KINDS),
         ddl=DIALECT,
         lossy_reads=(LossyRead(_REAL, _LOSSY_FLOAT), LossyRead(_FLOAT, _LOSSY_FLOAT)),
+        types=TYPES,
         schema_is_catalog=True,
     )
 

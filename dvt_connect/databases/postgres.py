@@ -14,6 +14,8 @@ from dvt_connect.databases.spec import (
     LossyRead,
     NativeFacts,
     Swap,
+    TypeMap,
+    TypeRule,
 )
 
 # java.sql.Types.TIME
@@ -86,6 +88,49 @@ DIALECT = Dialect(
     swap=RENAME_SWAP,
 )
 
+_TEXT_TYPES = ("uuid", "json", "jsonb", "inet", "cidr", "macaddr", "macaddr8", "interval", "xml",
+               "tsvector", "tsquery", "int4range", "int8range", "numrange", "tsrange",
+               "tstzrange", "daterange", "point", "line", "lseg", "box", "path", "polygon",
+               "circle", "pg_lsn", "txid_snapshot")
+
+# Source types: Spark type, exact or lossy and why. A PostgreSQL target of a PostgreSQL source
+# gets the declared type back (uuid stays uuid, numeric stays numeric).
+TYPES = TypeMap(
+    rules=(
+        TypeRule(("int2", "smallserial"), "short"),
+        TypeRule(("int4", "serial"), "integer"),
+        TypeRule(("int8", "bigserial", "oid"), "long"),
+        TypeRule(("float4",), "float", why="NaN and infinities included"),
+        TypeRule(("float8",), "double", why="NaN and infinities included"),
+        TypeRule(("bool",), "boolean"),
+        TypeRule(("numeric",), "string (the number's text)", exact=False, wide=True,
+                 why="no declared precision, or more than 38 digits: Spark's decimal holds 38, "
+                     "so values are rounded or fail",
+                 declared="numeric", same_read_as="string"),
+        TypeRule(("numeric",), "decimal(p,s)", declared="numeric({p},{s})"),
+        TypeRule(("varchar",), "string", declared="varchar({p})"),
+        TypeRule(("bpchar",), "string", why="trailing spaces kept", declared="char({p})"),
+        TypeRule(("text", "name", "citext"), "string"),
+        TypeRule(("bytea",), "binary"),
+        TypeRule(("date",), "date", why="proleptic Gregorian on both sides"),
+        TypeRule(("timestamp",), "timestamp_ntz", why="a wall time stays a wall time"),
+        TypeRule(("timestamptz",), "timestamp", why="an instant stays an instant"),
+        TypeRule(("time", "timetz"), "timestamp_ntz (1970-01-01)", exact=False,
+                 why="Spark's JDBC source reads times with millisecond precision",
+                 declared="{name}", same_read_as="string"),
+        TypeRule(("money",), "string (canonical text)", read_as="string", declared="money",
+                 why="Spark has no money type: carried as its text"),
+        TypeRule(("bit", "varbit"), "string (the bits)", read_as="string",
+                 declared="{name}({p})", why="carried as the bits' text ('101')"),
+        TypeRule(_TEXT_TYPES, "string (canonical text)", declared="{name}",
+                 why="Spark has no such type: carried as its canonical text"),
+        TypeRule(("_int2", "_int4", "_int8", "_float4", "_float8", "_bool", "_text",
+                  "_varchar", "_date", "_timestamptz", "_bytea", "_numeric"), "array",
+                 why="arrays stay arrays where the target has them"),
+    ),
+    text_write_properties={"stringtype": "unspecified"},
+)
+
 # Python bulk path (dvt_connect.connectors.postgres_native). Rows reach Spark as Arrow batches,
 # so no bucket is needed; a `local` bucket serves the `native_path: parquet` variant, which
 # stages each partition as a Parquet file.
@@ -122,6 +167,7 @@ POSTGRES = Database(
         _TIME,
         "column `{name}` is {type_name}: Spark's JDBC source reads it with millisecond "
         "precision. To keep microseconds, cast it to text in --query."),),
+    types=TYPES,
     type_aliases=("postgresql",),
 )
 

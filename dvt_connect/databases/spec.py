@@ -162,6 +162,53 @@ class Dialect:
     # nullable columns; None writes ``NOT NULL`` after non-nullable ones instead.
     nullable_type: str | None = None
     warnings: Mapping[str, str] = field(default_factory=dict)
+    # FLOAT/DOUBLE columns hold NaN and infinities (MySQL and MariaDB do not).
+    holds_nan: bool = True
+
+
+# ---- types -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TypeRule:
+    """How one source type travels: what Spark holds it as, what targets get, and whether every
+    value survives (``exact``) or not, with why.
+
+    ``names`` are type names as the driver reports them (lower case). ``wide`` rules apply only
+    to decimals Spark cannot hold (no declared precision, or more than 38 digits). ``read_as``
+    is the Spark type the read asks for (``customSchema``) on every path. When the target is the
+    same database, ``declared`` (``{name}``, ``{p}``, ``{s}`` filled in) is the target column's
+    type and ``same_read_as`` the Spark type the value travels as (canonical text): the move is
+    then exact even where ``exact`` is False.
+    """
+
+    names: tuple[str, ...]
+    spark: str
+    exact: bool = True
+    why: str = ""
+    wide: bool = False
+    read_as: str | None = None
+    declared: str | None = None
+    same_read_as: str | None = None
+
+
+@dataclass(frozen=True)
+class TypeMap:
+    """A database's source types: rules looked up by type name, first match wins.
+
+    ``text_write_properties`` are the JDBC properties a write needs when text travels into
+    typed columns of the same database (PostgreSQL: ``stringtype=unspecified``, so the server
+    parses the text as the column's type).
+    """
+
+    rules: tuple[TypeRule, ...] = ()
+    text_write_properties: Mapping[str, str] = field(default_factory=dict)
+
+    def rule(self, type_name: str, *, wide: bool = False) -> TypeRule | None:
+        name = type_name.lower()
+        for rule in self.rules:
+            if name in rule.names and (not rule.wide or wide):
+                return rule
+        return None
 
 
 # ---- the database ------------------------------------------------------------------------------
@@ -221,6 +268,8 @@ class Database:
     # not compare those columns with an ISO string: e.g. ``DATE {}``.
     literals: Mapping[str, str] = field(default_factory=dict)
     lossy_reads: tuple[LossyRead, ...] = ()
+    # Each source type: Spark type, target type, exact or lossy and why.
+    types: TypeMap = field(default_factory=TypeMap)
     # MySQL-family: a "schema" is a database (the JDBC catalog).
     schema_is_catalog: bool = False
     # The database lives in a local folder (Derby) rather than a file (SQLite, DuckDB).

@@ -43,6 +43,7 @@ class TransferOptions:
     partition_by: tuple[str, ...] = ()
     master: str | None = None
     dry_run: bool = False
+    allow_lossy: tuple[str, ...] = ()
     profile: str | None = None
     profiles_dir: str | None = None
 
@@ -141,6 +142,7 @@ def run_job(options: TransferOptions, console: Console, *,
         spark, source, target, read, write, buckets=buckets, connector=options.connector,
         preferred_bucket=options.bucket or project.bucket_target, console=console,
         jars=tuple(jars), native_unavailable=native_unavailable,
+        allow_lossy=options.allow_lossy,
     )
     planning = time.perf_counter() - started
     if options.dry_run:

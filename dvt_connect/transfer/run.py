@@ -9,16 +9,18 @@ makes a re-run safe and a failure harmless (NOTES #5).
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from dvt_connect.adapters import NativeFacts
 from dvt_connect.config.buckets import Bucket
 from dvt_connect.config.profiles import Connection
 from dvt_connect.connectors.base import BaseConnector, ReadPlan, ReadRequest, WriteRequest
+from dvt_connect.connectors.typeplan import ColumnPlan, plan_types, read_overrides
 from dvt_connect.errors import DvtError, TransferError
 from dvt_connect.secrets import redact
 from dvt_connect.transfer.progress import track
@@ -48,6 +50,7 @@ class TransferPlan:
     write: WriteRequest
     jars: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    columns: ColumnPlan = field(default_factory=ColumnPlan)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -59,6 +62,7 @@ class TransferPlan:
                        "mode": self.write.mode,
                        "partition_by": list(self.write.partition_by)},
             "read": self.read.describe(),
+            "columns": self.columns.describe(),
             "jars": list(self.jars),
             "warnings": list(self.warnings),
         }
@@ -77,8 +81,10 @@ def plan_transfer(
     console: Console | None = None,
     jars: tuple[str, ...] = (),
     native_unavailable: Callable[[NativeFacts], str | None] | None = None,
+    allow_lossy: Sequence[str] = (),
 ) -> tuple[TransferPlan, BaseConnector, BaseConnector]:
-    """Choose connectors and plan the read (catalog statistics only; no data is read)."""
+    """Choose connectors, plan the read (catalog statistics only; no data is read) and the
+    column types (exact or lossy, before anything is created)."""
     from dvt_connect.connectors import ConnectorFactory
 
     factory = ConnectorFactory(spark, buckets or {}, console=console,
@@ -90,9 +96,19 @@ def plan_transfer(
     choice = source_connector.choice
     reason = choice.reason if choice is not None else ""
     read_plan = source_connector.plan_read(read, reason=reason)
+    target_facts = target.facts if target_connector.writes_our_ddl else None
+    sources = source_connector.source_types(read_plan)
+    read_as = read_overrides(source.facts, sources, target_facts, allow_lossy)
+    if read_as:  # the read asks Spark for other types: plan it again with them
+        read_plan = source_connector.plan_read(replace(read, read_as=read_as), reason=reason)
+    columns = plan_types(source.facts if sources else None, sources,
+                         source_connector.read_schema(read_plan), target_facts,
+                         target_format=target.format if target.is_files else target.type,
+                         read_as=read_as, allow_lossy=allow_lossy)
+    write = replace(write, column_types=columns.declared)
     warnings = tuple(choice.warnings) if choice is not None else ()
     plan = TransferPlan(source=source, target=target, read=read_plan, write=write, jars=jars,
-                        warnings=warnings)
+                        warnings=warnings, columns=columns)
     return plan, source_connector, target_connector
 
 
@@ -111,6 +127,7 @@ def execute_transfer(
 
     from dvt_connect.retry import RetryConfig, RetryHandler
 
+    plan.columns.check(plan.target.name)  # lossy columns are refused before anything moves
     handler = RetryHandler(retry or RetryConfig())
     observations: list[Any] = []
 
@@ -169,6 +186,7 @@ def execute_transfer(
         retries=retries,
         warnings=plan.warnings,
         notes=tuple(plan.read.notes) + tuple(outcome.notes),
+        columns=tuple(plan.columns.describe()),
     )
 
 
@@ -184,12 +202,13 @@ def transfer(
     preferred_bucket: str | None = None,
     retry: RetryConfig | None = None,
     console: Console | None = None,
+    allow_lossy: Sequence[str] = (),
 ) -> TransferStats:
     """The Python API: move one table with an existing SparkSession and return its stats."""
     started = time.perf_counter()
     plan, source_connector, target_connector = plan_transfer(
         spark, source, target, read, write, buckets=buckets, connector=connector,
-        preferred_bucket=preferred_bucket, console=console,
+        preferred_bucket=preferred_bucket, console=console, allow_lossy=allow_lossy,
     )
     planning = time.perf_counter() - started
     return execute_transfer(spark, plan, source_connector, target_connector, retry=retry,
@@ -231,6 +250,10 @@ def _describe(exc: BaseException, *connectors: BaseConnector) -> str:
     if java is not None:
         with contextlib.suppress(Exception):  # py4j may be gone during shutdown
             text = str(java.toString())
+    raised = re.search(r"\[USER_RAISED_EXCEPTION\]\s*(.*?)(?:\s*SQLSTATE: \w+)?\s*$", text,
+                       re.MULTILINE)
+    if raised:  # our own value check (a value the target cannot store): its message only
+        return redact(raised.group(1))
     first = (text.strip().splitlines() or [type(exc).__name__])[0]
     return redact(first[:500])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,8 @@ class TransferStats:
     retries: int = 0
     warnings: tuple[str, ...] = field(default_factory=tuple)
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # the column plan: name, source/Spark/target type, exact or lossy and why
+    columns: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
 
     @property
     def duration_seconds(self) -> float:
@@ -66,4 +69,5 @@ class TransferStats:
             "retries": self.retries,
             "warnings": list(self.warnings),
             "notes": list(self.notes),
+            "columns": [dict(c) for c in self.columns],
         }

@@ -47,12 +47,14 @@ from dvt_connect.connectors.base import (
 )
 from dvt_connect.connectors.filesystem import StagingArea
 from dvt_connect.connectors.jdbc import JDBCConnector, JdbcReadPlan
+from dvt_connect.connectors.jdbc.ddl import dialect_for
+from dvt_connect.connectors.staging import guard_values
 from dvt_connect.databases.spec import NativeFacts
 from dvt_connect.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
-    from pyspark.sql.types import StructField
+    from pyspark.sql.types import StructField, StructType
 
     from dvt_connect.console import Console
     from dvt_connect.partitioning import PartitionConfig
@@ -92,6 +94,7 @@ def missing_modules(modules: tuple[str, ...]) -> list[str]:
 class BulkConnector(BaseConnector):
     """Reads through the dialect's bulk export and writes through its bulk loader."""
 
+    writes_our_ddl = True
     load_method: ClassVar[str]
 
     # What the bulk path is, from the database's native facts (never restated here).
@@ -241,6 +244,11 @@ class BulkConnector(BaseConnector):
         sql = f"SELECT {select} FROM {plan.relation}"
         return f"{sql} WHERE {predicate}" if predicate else sql
 
+    def read_schema(self, plan: ReadPlan) -> StructType:
+        if isinstance(plan, NativeReadPlan):
+            return BulkRead.from_json(plan.spec_json).spark_schema()
+        return self.jdbc.read_schema(plan)
+
     def load(self, plan: ReadPlan) -> DataFrame:
         if not isinstance(plan, NativeReadPlan):
             if isinstance(plan, JdbcReadPlan):
@@ -286,6 +294,10 @@ class BulkConnector(BaseConnector):
     def write_dataframe(self, df: DataFrame, request: WriteRequest) -> WriteOutcome:
         problems = [f"`{f.name}` ({f.dataType.simpleString()})" for f in df.schema.fields
                     if not writable(f.dataType)]
+        if request.column_types:
+            problems.append("text into the source's own column types ("
+                            + ", ".join(f"`{n}` {t}" for n, t in request.column_types.items())
+                            + ")")
         problems += self.write_problems()
         if problems:
             why = (f"the native {self.product} load cannot take " + "; ".join(problems)
@@ -297,6 +309,8 @@ class BulkConnector(BaseConnector):
         password = self.connection.password or ""
         from pyspark.sql import functions as F
         from pyspark.sql.types import TimestampType
+
+        df = guard_values(df, dialect_for(self.facts))
 
         # Spark converts timestamps to Arrow slowly (measured: a third of the whole hand-over
         # for the bench table); epoch microseconds travel as plain longs and the task turns

@@ -39,6 +39,7 @@ from dvt_connect.connectors.jdbc.metadata import (
 )
 from dvt_connect.connectors.jdbc.session import JdbcSession, spark_jdbc_url_and_props
 from dvt_connect.connectors.jdbc.sql import bounds_sql, literal_template, quantile_sql
+from dvt_connect.connectors.typeplan import SourceType
 from dvt_connect.errors import DvtError, SourceError, UsageError
 from dvt_connect.partitioning import (
     ColumnKind,
@@ -74,6 +75,10 @@ class JdbcReadPlan(ReadPlan):
     relation: str = ""  # the quoted table, or `(query) dvt_query`, as Spark's `dbtable`
     columns: tuple[str, ...] = ()  # selected columns (stored names); empty means all
     where: str | None = None  # the user's --where, ANDed to every partition's predicate
+    # each selected column's declared type, and the Spark type the read asks for where the
+    # column plan chose one (``customSchema``)
+    source_types: tuple[SourceType, ...] = ()
+    read_as: tuple[tuple[str, str], ...] = ()
 
     def predicates(self) -> list[str | None]:
         """One SQL condition per partition, each the WHERE of exactly one query."""
@@ -104,6 +109,7 @@ class JDBCConnector(BaseConnector):
     """Any database with a JDBC driver: partitioned reads, retries, staged writes."""
 
     connector_type = ConnectorType.JDBC
+    writes_our_ddl = True
 
     def __init__(
         self,
@@ -182,7 +188,9 @@ class JDBCConnector(BaseConnector):
         relation = self._relation(session, request)
         columns = self._select(relation, request.columns)
         notes: list[str] = []
-        for problem in lossy_reads(relation.columns, self.facts, tuple(columns)):
+        # columns read as another type (the column plan's text) are not read lossily
+        described = tuple(c for c in relation.columns if c.name not in request.read_as)
+        for problem in lossy_reads(described, self.facts, tuple(columns)):
             notes.append(f"warning: {problem}")
             if self.console is not None:
                 self.console.warn(problem)
@@ -212,6 +220,9 @@ class JDBCConnector(BaseConnector):
             relation=relation.sql,
             columns=columns,
             where=request.where,
+            source_types=tuple(SourceType(c.name, c.type_name, c.precision, c.scale)
+                               for c in relation.columns if not columns or c.name in columns),
+            read_as=tuple((name, spark_type) for name, spark_type in request.read_as.items()),
         )
 
     def _shown_options(self) -> dict[str, str]:
@@ -463,6 +474,13 @@ class JDBCConnector(BaseConnector):
         url, props = spark_jdbc_url_and_props(self.connection)
         if plan.fetch_size:
             props["fetchsize"] = str(plan.fetch_size)
+        # Wall times (PostgreSQL timestamp, MySQL DATETIME, SQL Server datetime2) are read as
+        # timestamp_ntz; instants (timestamptz, MySQL TIMESTAMP) stay timestamp.
+        props["preferTimestampNTZ"] = "true"
+        if plan.read_as:
+            props["customSchema"] = ", ".join(
+                "`" + name.replace("`", "``") + "` " + spark_type
+                for name, spark_type in plan.read_as)
 
         def relation(dbtable: str) -> DataFrame:
             return (self.spark.read.format("jdbc")

@@ -182,9 +182,12 @@ class _Unsupported(Exception):
     pass
 
 
-def plan_columns(schema: StructType, dialect: Dialect) -> TablePlan:
+def plan_columns(schema: StructType, dialect: Dialect,
+                 declared: Mapping[str, str] | None = None) -> TablePlan:
     """Map every column of ``schema`` to ``dialect``; one TransferError names every column that
-    cannot be held exactly (no silent change of a value)."""
+    cannot be held exactly (no silent change of a value). ``declared`` columns keep the source's
+    own type (a move within one database)."""
+    declared = declared or {}
     planner = _Planner(dialect)
     columns: list[ColumnDDL] = []
     problems: list[str] = []
@@ -195,7 +198,10 @@ def plan_columns(schema: StructType, dialect: Dialect) -> TablePlan:
             problems.append(f"`{f.name}` and `{seen[folded]}` differ only by case")
         seen[folded] = f.name
         try:
-            columns.append(planner.column(f))
+            if f.name in declared:
+                columns.append(ColumnDDL(f.name, declared[f.name], f.nullable))
+            else:
+                columns.append(planner.column(f))
         except _Unsupported as exc:
             problems.append(f"`{f.name}`: {exc}")
     if not schema.fields:

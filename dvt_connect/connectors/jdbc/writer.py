@@ -37,6 +37,7 @@ from dvt_connect.connectors.staging import (
     RETRY_SAFE_NOTE,
     Stage,
     check_request,
+    guard_values,
     match_columns,
     staged_write,
 )
@@ -72,10 +73,13 @@ def write_jdbc(
     check_request(connection, request)
     dialect = dialect_for(connection.facts)
     url, props = spark_jdbc_url_and_props(connection)
+    if request.column_types:  # text into the source's own types: the server parses it
+        props.update(connection.facts.types.text_write_properties)
     batch_size = request.batch_size or connection.batch_size
+    guarded = guard_values(df, dialect)
 
     def fill(stage: Stage) -> None:
-        _spark_append(_bind_times(spark, df, dialect), url, props, stage.sql, batch_size)
+        _spark_append(_bind_times(spark, guarded, dialect), url, props, stage.sql, batch_size)
 
     return staged_write(connection, df, request,
                         open_session=lambda: JdbcStagingSession(spark, connection),
