@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dvt_connect.databases.connection import Connection, Fail
-from dvt_connect.databases.spec import Database, Endpoint, NativeFacts
+from dvt_connect.databases.spec import Database, Endpoint, NativeFacts, TypeMap, TypeRule
 
 METHODS = ("oauth", "oauth-secrets", "service-account", "service-account-json")
 
@@ -62,8 +62,25 @@ NATIVE = NativeFacts(
     ),
 )
 
+# Source types: Spark type, exact or lossy and why.
+TYPES = TypeMap(rules=(
+    TypeRule(("int64",), "long"), TypeRule(("float64",), "double"),
+    TypeRule(("numeric",), "decimal(38,9)"),
+    TypeRule(("bignumeric",), "decimal(38,38)", exact=False,
+             why="BIGNUMERIC holds 76 digits; Spark's decimal 38"),
+    TypeRule(("bool",), "boolean"), TypeRule(("string",), "string"),
+    TypeRule(("bytes",), "binary"), TypeRule(("date",), "date"),
+    TypeRule(("datetime",), "timestamp_ntz", why="a wall time"),
+    TypeRule(("timestamp",), "timestamp", why="an instant"),
+    TypeRule(("time",), "string", exact=False, why="Spark has no time of day type"),
+    TypeRule(("json", "geography", "interval"), "string (canonical text)",
+             why="carried as its canonical text"),
+    TypeRule(("array", "struct"), "array / struct", why="nested types stay nested"),
+))
+
 BIGQUERY = Database(
     name="bigquery",
+    types=TYPES,
     kind="jdbc",
     url_template=None,
     driver_note=(

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from dvt_connect.databases.connection import PathConnection
-from dvt_connect.databases.spec import CatalogQueries, Database, Dialect, ErrorRules, Swap
+from dvt_connect.databases.spec import (
+    CatalogQueries,
+    Database,
+    Dialect,
+    ErrorRules,
+    Swap,
+    TypeMap,
+    TypeRule,
+)
 
 DIALECT = Dialect(
     name="derby",
@@ -37,8 +45,23 @@ DIALECT = Dialect(
     ),
 )
 
+# Source types: Spark type, exact or lossy and why.
+TYPES = TypeMap(rules=(
+    TypeRule(("smallint",), "short"), TypeRule(("integer",), "integer"),
+    TypeRule(("bigint",), "long"), TypeRule(("real",), "float"), TypeRule(("double",), "double"),
+    TypeRule(("decimal", "numeric"), "decimal(p,s)", why="Derby's precision stops at 31"),
+    TypeRule(("boolean",), "boolean"),
+    TypeRule(("char", "varchar", "long varchar", "clob"), "string"),
+    TypeRule(("char () for bit data", "varchar () for bit data", "blob"), "binary"),
+    TypeRule(("date",), "date"),
+    TypeRule(("timestamp",), "timestamp_ntz", why="a wall time stays a wall time"),
+    TypeRule(("time",), "timestamp_ntz (1970-01-01)", exact=False,
+             why="Spark's JDBC source reads times with millisecond precision"),
+))
+
 DERBY = Database(
     name="derby",
+    types=TYPES,
     kind="jdbc",
     url_template="jdbc:derby:{path};create=true",
     driver_class="org.apache.derby.jdbc.EmbeddedDriver",

@@ -4,6 +4,8 @@ two drivers, and the Arrow bulk path (ConnectorX reads, LOAD DATA LOCAL INFILE w
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dvt_connect.databases.spec import (
     CatalogQueries,
     Database,
@@ -90,7 +92,7 @@ DIALECT = Dialect(
     varchar_row_budget=60_000,
     bytes_per_char=4,
     max_precision=65,
-    max_scale=30,
+    max_scale=38,
     max_identifier=64,
     table_options=" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
     instant_comment="UTC",
@@ -154,7 +156,13 @@ _LOSSY_FLOAT = (
     "digits. Cast it to DOUBLE in --query to read every digit.")
 
 
-def _family(name: str, product: str, url: str, driver: str, package: str) -> Database:
+# MySQL's DECIMAL holds at most 30 places (MariaDB's 38): a wider scale is refused at plan time,
+# naming the column, rather than failing in CREATE TABLE.
+MYSQL_DIALECT = replace(DIALECT, name="mysql-server", title="MySQL", max_scale=30)
+
+
+def _family(name: str, product: str, url: str, driver: str, package: str,
+            ddl: Dialect = DIALECT) -> Database:
     return Database(
         name=name,
         kind="jdbc",
@@ -174,7 +182,7 @@ def _family(name: str, product: str, url: str, driver: str, package: str) -> Dat
         errors=ErrorRules(product=product, transient_codes=TRANSIENT_CODES,
                           terminal_codes=TERMINAL_CODES, message_prefixes=PREFIXES,
                           code_kinds=CODE_KINDS),
-        ddl=DIALECT,
+        ddl=ddl,
         lossy_reads=(LossyRead(_REAL, _LOSSY_FLOAT), LossyRead(_FLOAT, _LOSSY_FLOAT)),
         types=TYPES,
         schema_is_catalog=True,
@@ -182,7 +190,8 @@ def _family(name: str, product: str, url: str, driver: str, package: str) -> Dat
 
 
 MYSQL = _family("mysql", "MySQL", "jdbc:mysql://{host}:{port}/{database}",
-                "com.mysql.cj.jdbc.Driver", "com.mysql:mysql-connector-j:9.1.0")
+                "com.mysql.cj.jdbc.Driver", "com.mysql:mysql-connector-j:9.1.0",
+                ddl=MYSQL_DIALECT)
 MARIADB = _family("mariadb", "MariaDB", "jdbc:mariadb://{host}:{port}/{database}",
                   "org.mariadb.jdbc.Driver", "org.mariadb.jdbc:mariadb-java-client:3.5.1")
 

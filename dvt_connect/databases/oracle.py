@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dvt_connect.databases.spec import Database, Dialect, ErrorRules, Swap
+from dvt_connect.databases.spec import Database, Dialect, ErrorRules, Swap, TypeMap, TypeRule
 
 DIALECT = Dialect(
     name="oracle",
@@ -41,8 +41,28 @@ DIALECT = Dialect(
     ),
 )
 
+# Source types: Spark type, exact or lossy and why.
+TYPES = TypeMap(rules=(
+    TypeRule(("number",), "decimal(38,10)", exact=False, wide=True,
+             why="NUMBER without precision: Spark reads it as decimal(38,10), rounding after "
+                 "10 places; cast to NUMBER(p,s) in --query"),
+    TypeRule(("number",), "decimal(p,s)"),
+    TypeRule(("binary_float",), "float"), TypeRule(("binary_double",), "double"),
+    TypeRule(("float",), "decimal(38,10)", exact=False,
+             why="FLOAT(126) holds 126 binary digits"),
+    TypeRule(("varchar2", "nvarchar2", "char", "nchar", "clob", "nclob"), "string"),
+    TypeRule(("raw", "blob"), "binary"),
+    TypeRule(("date",), "timestamp_ntz", why="an Oracle DATE is a wall time with seconds"),
+    TypeRule(("timestamp",), "timestamp_ntz", why="a wall time stays a wall time"),
+    TypeRule(("timestamp with time zone", "timestamp with local time zone"), "timestamp",
+             why="an instant stays an instant (its zone name is not kept)"),
+    TypeRule(("interval year to month", "interval day to second", "xmltype", "json"),
+             "string (canonical text)", why="carried as its canonical text"),
+))
+
 ORACLE = Database(
     name="oracle",
+    types=TYPES,
     kind="jdbc",
     url_template="jdbc:oracle:thin:@//{host}:{port}/{database}",
     default_port=1521,

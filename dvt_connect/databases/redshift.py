@@ -8,7 +8,14 @@ from typing import Any
 
 from dvt_connect.databases.connection import Fail
 from dvt_connect.databases.postgres import ALIASES, PostgresConnection
-from dvt_connect.databases.spec import CatalogQueries, Database, ErrorRules, NativeFacts
+from dvt_connect.databases.spec import (
+    CatalogQueries,
+    Database,
+    ErrorRules,
+    NativeFacts,
+    TypeMap,
+    TypeRule,
+)
 
 
 @dataclass(frozen=True, repr=False)
@@ -43,8 +50,24 @@ NATIVE = NativeFacts(
     ),
 )
 
+# Source types: Spark type, exact or lossy and why.
+TYPES = TypeMap(rules=(
+    TypeRule(("int2",), "short"), TypeRule(("int4",), "integer"), TypeRule(("int8",), "long"),
+    TypeRule(("float4",), "float"), TypeRule(("float8",), "double"),
+    TypeRule(("numeric",), "decimal(p,s)", why="up to 38 digits, as Spark"),
+    TypeRule(("bool",), "boolean"),
+    TypeRule(("varchar", "bpchar", "text"), "string"),
+    TypeRule(("varbyte",), "binary"), TypeRule(("date",), "date"),
+    TypeRule(("timestamp",), "timestamp_ntz", why="a wall time"),
+    TypeRule(("timestamptz",), "timestamp", why="an instant"),
+    TypeRule(("time", "timetz"), "timestamp_ntz (1970-01-01)", exact=False,
+             why="Spark's JDBC source reads times with millisecond precision"),
+    TypeRule(("super", "geometry"), "string (canonical text)", why="carried as its text"),
+))
+
 REDSHIFT = Database(
     name="redshift",
+    types=TYPES,
     kind="jdbc",
     url_template="jdbc:redshift://{host}:{port}/{database}",
     default_port=5439,

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from dvt_connect.databases.connection import Connection, Fail
-from dvt_connect.databases.spec import CatalogQueries, Database, Endpoint, ErrorRules, NativeFacts
+from dvt_connect.databases.spec import (
+    CatalogQueries,
+    Database,
+    Endpoint,
+    ErrorRules,
+    NativeFacts,
+    TypeMap,
+    TypeRule,
+)
 
 AUTH_METHODS = ("password", "private_key_path", "private_key", "authenticator")
 
@@ -83,8 +91,24 @@ NATIVE = NativeFacts(
     ),
 )
 
+# Source types: Spark type, exact or lossy and why.
+TYPES = TypeMap(rules=(
+    TypeRule(("number", "decimal", "numeric"), "decimal(p,s)", why="up to 38 digits, as Spark"),
+    TypeRule(("float", "double", "real"), "double"),
+    TypeRule(("varchar", "char", "string", "text"), "string"),
+    TypeRule(("binary", "varbinary"), "binary"), TypeRule(("boolean",), "boolean"),
+    TypeRule(("date",), "date"),
+    TypeRule(("timestamp_ntz", "datetime"), "timestamp_ntz", why="a wall time"),
+    TypeRule(("timestamp_ltz", "timestamp_tz"), "timestamp",
+             why="an instant (TIMESTAMP_TZ's offset is not kept)"),
+    TypeRule(("time",), "string", exact=False, why="Spark has no time of day type"),
+    TypeRule(("variant", "object", "array", "geography", "geometry"),
+             "string (canonical text)", why="semi-structured values as their JSON text"),
+))
+
 SNOWFLAKE = Database(
     name="snowflake",
+    types=TYPES,
     kind="jdbc",
     url_template="jdbc:snowflake://{account}.snowflakecomputing.com/",
     driver_class="net.snowflake.client.jdbc.SnowflakeDriver",

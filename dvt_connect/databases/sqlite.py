@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dvt_connect.databases.connection import PathConnection
 from dvt_connect.databases.postgres import RENAME_SWAP
-from dvt_connect.databases.spec import Database, Dialect
+from dvt_connect.databases.spec import Database, Dialect, TypeMap, TypeRule
 
 _MILLIS = ("SQLite has no timestamp type; the xerial driver stores milliseconds by default, "
            "so microseconds may be lost")
@@ -37,8 +37,24 @@ DIALECT = Dialect(
     warnings={"timestamp": _MILLIS, "timestamp_ntz": _MILLIS},
 )
 
+# Source types: Spark type, exact or lossy and why.
+TYPES = TypeMap(rules=(
+    TypeRule(("integer", "int", "bigint"), "long", why="SQLite integers are 64-bit"),
+    TypeRule(("real", "double", "float"), "double"),
+    TypeRule(("text", "varchar", "char", "clob"), "string"),
+    TypeRule(("blob",), "binary"),
+    TypeRule(("numeric", "decimal"), "decimal(p,s)", exact=False,
+             why="NUMERIC affinity stores values as integers or 8-byte floats: digits beyond "
+                 "15 are already gone"),
+    TypeRule(("date", "datetime", "timestamp"), "string", exact=False,
+             why="SQLite has no date type: the driver parses text in its own format; cast to "
+                 "text in --query to keep it as stored"),
+    TypeRule(("boolean",), "boolean"),
+))
+
 SQLITE = Database(
     name="sqlite",
+    types=TYPES,
     kind="jdbc",
     url_template="jdbc:sqlite:{path}",
     driver_class="org.sqlite.JDBC",

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from dvt_connect.databases.spec import CatalogQueries, Database, Dialect, ErrorRules, Swap
+from dvt_connect.databases.spec import (
+    CatalogQueries,
+    Database,
+    Dialect,
+    ErrorRules,
+    Swap,
+    TypeMap,
+    TypeRule,
+)
 
 DIALECT = Dialect(
     name="sqlserver",
@@ -36,8 +44,30 @@ DIALECT = Dialect(
     ),
 )
 
+# Source types: Spark type, exact or lossy and why.
+TYPES = TypeMap(rules=(
+    TypeRule(("tinyint",), "short", why="unsigned 0-255 widened"),
+    TypeRule(("smallint",), "short"), TypeRule(("int",), "integer"),
+    TypeRule(("bigint",), "long"), TypeRule(("real",), "float"), TypeRule(("float",), "double"),
+    TypeRule(("decimal", "numeric"), "decimal(p,s)"),
+    TypeRule(("money", "smallmoney"), "decimal(19,4)"),
+    TypeRule(("bit",), "boolean"),
+    TypeRule(("char", "varchar", "nchar", "nvarchar", "text", "ntext"), "string"),
+    TypeRule(("binary", "varbinary", "image"), "binary"),
+    TypeRule(("date",), "date"),
+    TypeRule(("datetime2", "datetime", "smalldatetime"), "timestamp_ntz",
+             why="a wall time stays a wall time"),
+    TypeRule(("datetimeoffset",), "timestamp", exact=False,
+             why="the instant is kept, its UTC offset is not"),
+    TypeRule(("time",), "timestamp_ntz (1970-01-01)", exact=False,
+             why="Spark's JDBC source reads times with millisecond precision"),
+    TypeRule(("uniqueidentifier", "xml"), "string (canonical text)",
+             why="Spark has no such type: carried as its canonical text"),
+))
+
 SQLSERVER = Database(
     name="sqlserver",
+    types=TYPES,
     kind="jdbc",
     url_template="jdbc:sqlserver://{host}:{port};databaseName={database}",
     default_port=1433,
