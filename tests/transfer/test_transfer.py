@@ -171,6 +171,25 @@ def test_cli_dry_run_prints_the_plan_and_moves_nothing(cli_env, orders_table):
     assert len(plan["read"]["partitions"]) == 4
     assert any("postgresql-42.5.5" in jar for jar in plan["jars"])
     assert not (lake / "dry").exists()
+    columns = {c["name"]: c for c in plan["columns"]}
+    assert list(columns) == ["id", "customer", "amount", "placed"]
+    assert columns["amount"]["source_type"] == "numeric(12,2)"
+    assert columns["amount"]["spark_type"] == "decimal(12,2)" and columns["amount"]["exact"]
+    assert columns["placed"]["spark_type"] == "timestamp"  # timestamptz: an instant
+    assert columns["placed"]["target_type"] == "parquet timestamp"
+
+
+def test_cli_refuses_a_lossy_column_before_anything_is_written(cli_env):
+    env, _, lake = cli_env
+    done = _run(["transfer", "--source", "pg", "--query",
+                 "SELECT 1 AS id, 0.1234567890123456789012345::numeric AS n",
+                 "--target-table", "lossy"], env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    said = " ".join(done.stderr.split())
+    assert "`n` is numeric -> Spark decimal(38,18)" in said
+    assert "--allow-lossy n" in said
+    assert "Traceback" not in done.stderr
+    assert not (lake / "lossy").exists()
 
 
 def test_cli_missing_table_is_one_clear_error_without_java_trace(cli_env, orders_table):
