@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from dvt_connect.databases.connection import Connection, Fail
-from dvt_connect.databases.spec import Database, Endpoint, NativeFacts, TypeMap, TypeRule
+from dvt_connect.databases.spec import (
+    Database,
+    Endpoint,
+    NamingRule,
+    NativeFacts,
+    TypeMap,
+    TypeRule,
+)
 
 METHODS = ("oauth", "oauth-secrets", "service-account", "service-account-json")
 
@@ -52,6 +59,7 @@ NATIVE = NativeFacts(
     artifact="spark-{spark}-bigquery",
     # spark-4.0-bigquery since 0.43.0 (GA in 0.44.0), spark-4.1-bigquery since
     # 0.44.0; both need Java 17.
+    naming=NamingRule(spark_in_artifact=True),
     releases={"3.5": "0.44.2", "4.0": "0.44.2", "4.1": "0.44.2"},
     bucket_types=("gcs",),
     docs="https://github.com/GoogleCloudDataproc/spark-bigquery-connector",

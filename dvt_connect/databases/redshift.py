@@ -9,9 +9,11 @@ from typing import Any
 from dvt_connect.databases.connection import Fail
 from dvt_connect.databases.postgres import ALIASES, PostgresConnection
 from dvt_connect.databases.spec import (
+    SPARK_SUFFIX,
     CatalogQueries,
     Database,
     ErrorRules,
+    NamingRule,
     NativeFacts,
     TypeMap,
     TypeRule,
@@ -33,6 +35,7 @@ NATIVE = NativeFacts(
     spark_format="io.github.spark_redshift_community.spark.redshift",
     group="io.github.spark-redshift-community",
     artifact="spark-redshift_{scala}",
+    naming=NamingRule(version_suffix=SPARK_SUFFIX),
     releases={"3.3": "6.7.0-spark_3.3", "3.4": "6.7.0-spark_3.4",
               "3.5": "6.7.0-spark_3.5", "4.0": "6.6.1-spark_4.0",
               "4.1": "6.7.0-spark_4.1"},

@@ -8,10 +8,12 @@ from typing import Any
 
 from dvt_connect.databases.connection import Connection, Fail
 from dvt_connect.databases.spec import (
+    SPARK_SUFFIX,
     CatalogQueries,
     Database,
     Endpoint,
     ErrorRules,
+    NamingRule,
     NativeFacts,
     TypeMap,
     TypeRule,
@@ -71,6 +73,8 @@ NATIVE = NativeFacts(
     artifact="spark-snowflake_{scala}",
     # 3.x is one artifact for Spark 3.2-3.5 (Scala 2.12 and 2.13); from 3.2.0
     # on, Spark 4 builds carry a `-spark_4.x` suffix and are Scala 2.13 only.
+    naming=NamingRule(version_suffix=SPARK_SUFFIX,
+                      unsuffixed={"3": ("3.2", "3.3", "3.4", "3.5")}),
     releases={"3.3": "3.1.7", "3.4": "3.1.7", "3.5": "3.1.7",
               "4.0": "3.2.2-spark_4.0", "4.1": "3.2.2-spark_4.1"},
     scala_binaries={"4.0": ("2.13",), "4.1": ("2.13",)},

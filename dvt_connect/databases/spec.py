@@ -26,6 +26,33 @@ if TYPE_CHECKING:
 # ---- native (bulk) paths -----------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class NamingRule:
+    """How a vendor says which Spark a connector build is for (read by
+    :mod:`dvt_connect.jars.releases` against the repository's ``maven-metadata.xml``).
+
+    ``spark_in_artifact``: the artifact carries the Spark minor (``spark-{spark}-bigquery``).
+    ``version_suffix``: a regular expression whose group 1 is the Spark minor at the end of the
+    version (``6.7.0-spark_4.1``). ``unsuffixed``: connector major version -> the Spark minors a
+    version without the suffix is built for (spark-snowflake 3.0/3.1: Spark 3.2-3.5).
+    """
+
+    spark_in_artifact: bool = False
+    version_suffix: str | None = None
+    unsuffixed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @staticmethod
+    def spark_minors(major: str, installed_minor: str) -> list[str]:
+        """Minors of ``major`` to look for, the installed one first, then older ones."""
+        top = int(installed_minor.split(".")[1]) if installed_minor.startswith(f"{major}.") \
+            else 9
+        return [f"{major}.{m}" for m in range(top, -1, -1)]
+
+
+# the `-spark_<major.minor>` version suffix spark-redshift and spark-snowflake use
+SPARK_SUFFIX = r"-spark_(\d+\.\d+)$"
+
+
+@dataclass(frozen=True)
 class NativeFacts:
     """A native (bulk-export) Spark connector for a warehouse.
 
@@ -57,6 +84,8 @@ class NativeFacts:
     python_modules: tuple[str, ...] = ()
     needs_bucket: bool = True
     driver_module: str | None = None
+    # how the repository's versions say which Spark they are built for; None: facts only
+    naming: NamingRule | None = None
 
     @property
     def is_python(self) -> bool:

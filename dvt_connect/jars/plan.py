@@ -8,48 +8,27 @@ bulk connector, needed when a bucket it can stage through is configured) and ``b
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from dvt_connect.adapters import FILESYSTEMS, filesystem_of
 from dvt_connect.databases import DATABASES, database
 from dvt_connect.databases.spec import Database, NativeFacts
-from dvt_connect.errors import DvtError, NotFoundError
+from dvt_connect.errors import NotFoundError
 from dvt_connect.jars.coordinates import Coordinate
+from dvt_connect.jars.releases import NoReleaseError, Release, from_facts
 from dvt_connect.jars.resolver import Need
 from dvt_connect.jars.spark_versions import SparkInstall, installed_spark
 
-
-class NoReleaseError(DvtError):
-    """No release of a native connector is published for the installed Spark and Scala."""
-
-    def __init__(self, native: NativeFacts, spark: SparkInstall) -> None:
-        self.native = native
-        self.spark = spark
-        published = "; ".join(
-            f"Spark {minor}"
-            + (f" (Scala {'/'.join(native.scala_binaries[minor])} only)"
-               if minor in native.scala_binaries else "")
-            + f": {version}" for minor, version in sorted(native.releases.items())) or "none"
-        artifact = native.artifact.format(scala=spark.scala_binary, spark=spark.spark_minor)
-        super().__init__(
-            f"no release of the {native.name} Spark connector (`{native.group}:{artifact}`) "
-            f"fits Spark {spark.spark_minor} / Scala {spark.scala_binary}. Releases known: "
-            f"{published}.",
-            hint=f"Install a PySpark that one of them supports, or, to try another build at "
-            f"your own risk, list its coordinates under `packages:` of the output. See "
-            f"{native.docs}." if native.docs else "",
-        )
+# A function that picks the connector release for the installed Spark (by default the
+# hand-kept facts; `dvt sync` passes one that reads the repositories' metadata).
+ReleasePicker = Callable[[NativeFacts, SparkInstall], Release]
 
 
-def native_coordinates(native: NativeFacts, spark: SparkInstall) -> tuple[Coordinate, ...]:
+def native_coordinates(native: NativeFacts, spark: SparkInstall,
+                       releases: ReleasePicker = from_facts) -> tuple[Coordinate, ...]:
     """The connector release for the installed Spark minor and Scala binary versions."""
-    version = native.releases.get(spark.spark_minor)
-    scalas = native.scala_binaries.get(spark.spark_minor)
-    if version is None or (scalas is not None and spark.scala_binary not in scalas):
-        raise NoReleaseError(native, spark)
-    artifact = native.artifact.format(scala=spark.scala_binary, spark=spark.spark_minor)
-    return (Coordinate(native.group, artifact, version),
+    return (releases(native, spark).coordinate,
             *(Coordinate.parse(c, f"{native.name} extra_packages")
               for c in native.extra_packages))
 
@@ -68,15 +47,20 @@ def adapter_need(facts: Database) -> Need:
     return Need(f"adapter:{facts.name}", coordinates, note=note)
 
 
-def native_need(native: NativeFacts, spark: SparkInstall) -> Need:
+def native_need(native: NativeFacts, spark: SparkInstall,
+                releases: ReleasePicker = from_facts) -> Need:
     key = f"native:{native.name}"
     if native.is_python:  # runs in Python tasks: nothing for Spark's classpath
         return Need(key, note=f'the native {native.name} path is Python: '
                               f'`pip install "dvt-connect[{native.python_extra}]"`')
     try:
-        return Need(key, native_coordinates(native, spark))
+        release = releases(native, spark)
     except NoReleaseError as exc:
         return Need(key, problem=str(exc))
+    extras = tuple(Coordinate.parse(c, f"{native.name} extra_packages")
+                   for c in native.extra_packages)
+    return Need(key, (release.coordinate, *extras), note=f"release {release.describe()}",
+                warning=release.warning)
 
 
 def bucket_need(bucket_type: str, spark: SparkInstall) -> Need:
@@ -95,7 +79,7 @@ def output_need(name: str, packages: Iterable[str]) -> Need:
 
 
 def needs_for(connections: Iterable[Any], buckets: Iterable[Any] | Mapping[str, Any],
-              spark: SparkInstall) -> list[Need]:
+              spark: SparkInstall, releases: ReleasePicker = from_facts) -> list[Need]:
     """Needs of a profile's outputs and buckets, each once, in a stable order."""
     bucket_list = list(buckets.values()) if isinstance(buckets, Mapping) else list(buckets)
     bucket_types = sorted({b.type for b in bucket_list})
@@ -107,25 +91,37 @@ def needs_for(connections: Iterable[Any], buckets: Iterable[Any] | Mapping[str, 
         needs.setdefault(need.key, need)
         native = facts.native
         if native is not None and set(native.bucket_types) & set(bucket_types):
-            needs.setdefault(f"native:{native.name}", native_need(native, spark))
+            key = f"native:{native.name}"
+            if key not in needs:
+                needs[key] = native_need(native, spark, releases)
     for bucket_type in bucket_types:
         needs.setdefault(f"bucket:{bucket_type}", bucket_need(bucket_type, spark))
     return list(needs.values())
 
 
 def needs_for_types(adapter_types: Iterable[str], bucket_types: Iterable[str],
-                    spark: SparkInstall) -> list[Need]:
+                    spark: SparkInstall, releases: ReleasePicker = from_facts) -> list[Need]:
     """Needs for `--adapter` / `--bucket` / `--all`: each adapter's driver and native
     connector, each bucket type's filesystem."""
     needs: dict[str, Need] = {}
     for name in adapter_types:
         facts = database(name)
         needs.setdefault(f"adapter:{facts.name}", adapter_need(facts))
-        if facts.native is not None:
-            needs.setdefault(f"native:{facts.native.name}", native_need(facts.native, spark))
+        if facts.native is not None and f"native:{facts.native.name}" not in needs:
+            needs[f"native:{facts.native.name}"] = native_need(facts.native, spark, releases)
     for bucket_type in bucket_types:
         needs.setdefault(f"bucket:{bucket_type}", bucket_need(bucket_type, spark))
     return list(needs.values())
+
+
+def with_releases(needs: Iterable[Need], spark: SparkInstall,
+                  releases: ReleasePicker) -> list[Need]:
+    """The same needs with each native connector's release picked again by ``releases`` (sync
+    reads the repositories' metadata once it knows which repositories to read)."""
+    natives = {f"native:{f.native.name}": f.native for f in DATABASES.values()
+               if f.native is not None}
+    return [native_need(natives[n.key], spark, releases) if n.key in natives else n
+            for n in needs]
 
 
 def all_types() -> tuple[list[str], list[str]]:

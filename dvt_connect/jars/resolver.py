@@ -36,6 +36,7 @@ class Need:
     transitive: bool = True
     problem: str | None = None
     note: str | None = None
+    warning: str | None = None  # e.g. the connector release is built for another Spark minor
 
 
 @dataclass

@@ -25,8 +25,9 @@ from dvt_connect.errors import DvtError
 from dvt_connect.jars.coordinates import Coordinate
 from dvt_connect.jars.download import ExecuteResult, execute, is_current
 from dvt_connect.jars.manifest import Manifest
-from dvt_connect.jars.plan import all_types, needs_for, needs_for_types
+from dvt_connect.jars.plan import all_types, needs_for, needs_for_types, with_releases
 from dvt_connect.jars.pom import ModelBuilder
+from dvt_connect.jars.releases import release_for, repository_reader
 from dvt_connect.jars.repositories import (
     ChecksumMismatchError,
     Repositories,
@@ -188,6 +189,12 @@ def sync(options: SyncOptions, console: Console, *, load: Callable[..., Any] | N
     started = time.monotonic()
     spark = installed_spark()
     needs, config_repos = gather_needs(options, spark, load)
+    repo_list = repositories(cli=options.repositories, config=config_repos,
+                             mirror=options.mirror, offline=options.offline, env=env)
+    repos = Repositories(repo_list, policy=policy, on_retry=console.warn)
+    reader = repository_reader(repos, dvt_home() / "cache" / "maven", offline=options.offline)
+    needs = with_releases(needs, spark, lambda native, spark_: release_for(
+        native, spark_, reader, strict=options.strict))
     folder = options.jars_dir or jars_dir()
     outcome = SyncOutcome(needs, spark, folder, dry_run=options.dry_run)
     if not options.as_json:
@@ -195,6 +202,8 @@ def sync(options: SyncOptions, console: Console, *, load: Callable[..., Any] | N
     for need in needs:
         if need.note:
             console.info(f"{need.key}: {need.note}")
+        if need.warning:
+            console.warn(f"{need.key}: {need.warning}")
         if need.problem:
             outcome.errors.append(f"{need.key}: {need.problem}")
     if not needs:
@@ -205,9 +214,6 @@ def sync(options: SyncOptions, console: Console, *, load: Callable[..., Any] | N
         outcome.up_to_date = True
         return _done(outcome, manifest, started)
 
-    repo_list = repositories(cli=options.repositories, config=config_repos,
-                             mirror=options.mirror, offline=options.offline, env=env)
-    repos = Repositories(repo_list, policy=policy, on_retry=console.warn)
     source = PomSource(repos, dvt_home() / "cache" / "maven")
     shipped = Shipped(shipped_jars(spark, dvt_home() / "cache"))
     resolver = Resolver(ModelBuilder(source), shipped, versions=source.versions,
