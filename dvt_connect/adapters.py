@@ -62,12 +62,14 @@ FILESYSTEMS: Mapping[str, FilesystemFacts] = MappingProxyType(
                 type="gcs",
                 scheme="gs",
                 url_prefixes=("gs://",),
-                # the shaded jar bundles the Google client libraries its POM lists
-                packages=("com.google.cloud.bigdataoss:gcs-connector:3.1.7:shaded",),
+                # the shaded jar bundles the Google client libraries its POM lists; 3.0.4 is
+                # the newest 3.x whose `-shaded` jar the Maven Central we test against serves
+                # (3.1.x there has only the unshaded jar)
+                packages=("com.google.cloud.bigdataoss:gcs-connector:3.0.4:shaded",),
                 transitive=False,
                 docs="https://github.com/GoogleCloudDataproc/hadoop-connectors",
-                sources=("https://central.sonatype.com/artifact/com.google.cloud.bigdataoss/"
-                         "gcs-connector (3.1.7)",
+                sources=("https://repo1.maven.org/maven2/com/google/cloud/bigdataoss/"
+                         "gcs-connector/3.0.4/ (gcs-connector-3.0.4-shaded.jar)",
                          "GoogleCloudDataproc/hadoop-connectors gcs/CHANGES.md (3.x: Hadoop "
                          "3 only)"),
             ),

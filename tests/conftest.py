@@ -104,7 +104,7 @@ def mariadb() -> dict[str, object]:
     return _require("mariadb")
 
 
-INTEGRATION_MARKERS = ("spark", "postgres", "mariadb", "network")
+INTEGRATION_MARKERS = ("spark", "postgres", "mariadb", "network", "maven")
 _skipped_integration: list[str] = []
 
 

@@ -165,3 +165,35 @@ def scenario_repo(tmp_path: Path) -> Path:
     root = tmp_path / "scenario-repo"
     write_scenario(root)
     return root
+
+
+@pytest.fixture(scope="session")
+def maven_cache() -> Iterator[Path]:
+    """The folder the `maven` tests share between runs (``DVT_TEST_MAVEN_CACHE``, else
+    ``~/.cache/dvt-test-maven``): synced jars, POMs and metadata, and Maven's own local
+    repository. Held under an exclusive lock for the session, since other checkouts on the same
+    machine may run the same tests at the same time."""
+    import fcntl
+    import os
+
+    root = Path(os.environ.get("DVT_TEST_MAVEN_CACHE")
+                or Path.home() / ".cache" / "dvt-test-maven").expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield root
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.fixture
+def central(maven_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Sync against Maven Central with the shared caches: DVT_HOME (POMs, metadata) and the
+    jars folder under ``maven_cache``; no local Maven repository, no configured mirror."""
+    monkeypatch.setenv("DVT_HOME", str(maven_cache / "dvt-home"))
+    monkeypatch.setenv("DVT_MAVEN_LOCAL_REPOSITORY", str(maven_cache / "no-local-repository"))
+    for var in ("DVT_MAVEN_REPOSITORIES", "DVT_MAVEN_USERNAME", "DVT_MAVEN_PASSWORD",
+                "DVT_PROFILES_DIR", "DBT_PROFILES_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    return maven_cache / "jars"

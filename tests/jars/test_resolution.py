@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +24,7 @@ from dvt_connect.jars.spark_versions import (
     shipped_jars,
 )
 
+from .maven_cli import maven_tree
 from .mavenrepo import EXPECTED, G, RepoWriter, dep
 
 
@@ -172,50 +172,15 @@ def test_bucket_needs_use_the_installed_hadoop_version() -> None:
     assert needs["bucket:gcs"].transitive is False
 
 
-def _maven_tree(repo: Path, work: Path, coordinate: str) -> dict[str, str] | None:
-    """What Maven 3 itself resolves: its debug log prints the project's dependency tree."""
-    m2 = Path.home() / ".m2" / "repository"
-    if shutil.which("mvn") is None or not m2.is_dir():
-        return None
-    local = work / "local-repo"
-    local.mkdir()
-    for entry in m2.iterdir():  # Maven's own plugins, read only, beside the test artifacts
-        if not (local / entry.name).exists():
-            (local / entry.name).symlink_to(entry)
-    for entry in repo.iterdir():
-        if not (local / entry.name).exists():
-            shutil.copytree(entry, local / entry.name)
-    g, a, v = coordinate.split(":")
-    project = work / "project"
-    project.mkdir()
-    (project / "pom.xml").write_text(
-        '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
-        "<groupId>check</groupId><artifactId>root</artifactId><version>1</version>"
-        f"<dependencies><dependency><groupId>{g}</groupId><artifactId>{a}</artifactId>"
-        f"<version>{v}</version></dependency></dependencies></project>")
-    env = {k: val for k, val in os.environ.items() if not k.startswith("MAVEN_")}
-    run = subprocess.run(["mvn", "-o", "-B", "-X", f"-Dmaven.repo.local={local}", "compile"],
-                         cwd=project, capture_output=True, text=True, timeout=240, env=env)
-    tree: dict[str, str] = {}
-    started = False
-    for line in run.stdout.splitlines():
-        if line.startswith("[DEBUG] check:root:jar:1"):
-            started = True
-            continue
-        if started:
-            match = re.match(r"\[DEBUG\]\s+([^:\s]+):([^:]+):jar:([^:]+):(\w+)", line)
-            if not match:
-                break
-            scope = match.group(4)
-            if scope != "system":  # a local file named by the POM: nothing to download
-                tree[f"{match.group(1)}:{match.group(2)}:{match.group(3)}"] = scope
-    return tree or None
-
-
-def test_resolution_agrees_with_maven(scenario_repo: Path, tmp_path: Path) -> None:
-    maven = _maven_tree(scenario_repo, tmp_path, f"{G}:app:1.0")
-    if maven is None:
-        pytest.skip("Maven or its offline plugins are not available here")
+@pytest.mark.maven
+@pytest.mark.network
+def test_resolution_agrees_with_maven(scenario_repo: Path, tmp_path: Path, serve: Any,
+                                      maven_cache: Path) -> None:
+    """Maven 3 itself resolves the scenario, served over HTTP, to the same set and scopes."""
+    local = maven_cache / "m2"
+    shutil.rmtree(local / G, ignore_errors=True)  # the scenario is regenerated per run
+    server = serve(scenario_repo)
+    maven = maven_tree(f"{G}:app:1.0", tmp_path / "project", local, {"scenario": server.url})
     plan = _resolver(scenario_repo).plan(
         installed_spark(), [Need("output:app", (Coordinate.parse(f"{G}:app:1.0"),))])
     assert {str(n.coordinate): n.scope for n in plan.nodes} == maven == EXPECTED
