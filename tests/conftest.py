@@ -104,6 +104,25 @@ def mariadb() -> dict[str, object]:
     return _require("mariadb")
 
 
+@pytest.fixture(scope="session")
+def maven_cache() -> Iterator[Path]:
+    """The folder the `maven` tests share between runs (``DVT_TEST_MAVEN_CACHE``, else
+    ``~/.cache/dvt-test-maven``): synced jars, POMs and metadata, and Maven's own local
+    repository. Held under an exclusive lock for the session, since other checkouts on the same
+    machine may run the same tests at the same time."""
+    import fcntl
+
+    root = Path(os.environ.get("DVT_TEST_MAVEN_CACHE")
+                or Path.home() / ".cache" / "dvt-test-maven").expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield root
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 INTEGRATION_MARKERS = ("spark", "postgres", "mariadb", "network", "maven")
 _skipped_integration: list[str] = []
 

@@ -167,26 +167,6 @@ def scenario_repo(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def maven_cache() -> Iterator[Path]:
-    """The folder the `maven` tests share between runs (``DVT_TEST_MAVEN_CACHE``, else
-    ``~/.cache/dvt-test-maven``): synced jars, POMs and metadata, and Maven's own local
-    repository. Held under an exclusive lock for the session, since other checkouts on the same
-    machine may run the same tests at the same time."""
-    import fcntl
-    import os
-
-    root = Path(os.environ.get("DVT_TEST_MAVEN_CACHE")
-                or Path.home() / ".cache" / "dvt-test-maven").expanduser()
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield root
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 @pytest.fixture
 def central(maven_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Sync against Maven Central with the shared caches: DVT_HOME (POMs, metadata) and the
