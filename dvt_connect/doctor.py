@@ -85,6 +85,7 @@ class BucketRow:
     notes: list[str] = field(default_factory=list)
     error: str | None = None
     reach: Reach | None = None
+    jars: JarStatus | None = None  # the Hadoop filesystem jars this bucket type needs
 
 
 @dataclass
@@ -218,10 +219,18 @@ def gather(
     if project is None:
         return report
 
+    from dvt_connect.jars.manifest import Manifest
+
+    spark, manifest = _spark_install(), Manifest.load(jars_dir())
     buckets = _bucket_rows(report, project)
+    for row, bucket in buckets:
+        row.jars = bucket_jar_status(bucket.type, spark, manifest)
+        if row.jars.present is False:
+            _warn(row, "filesystem jars missing from the jars folder: run `dvt sync`.")
     if not connection_only and connect:
         _run_concurrently(timeout, [(row, _check_bucket(bucket)) for row, bucket in buckets])
-    _connection_rows(report, project, {b.name: b for _, b in buckets}, connect, timeout)
+    _connection_rows(report, project, {b.name: b for _, b in buckets}, connect, timeout,
+                     spark, manifest)
     report.warnings.extend(project.warnings)
     return report
 
@@ -346,12 +355,9 @@ def _check_bucket(bucket: Bucket) -> Any:
 
 # -- connections --------------------------------------------------------------------------------
 def _connection_rows(report: Report, project: Project, buckets: Mapping[str, Bucket],
-                     connect: bool, timeout: float) -> None:
+                     connect: bool, timeout: float, spark: SparkInstall | DvtError,
+                     manifest: Manifest) -> None:
     from dvt_connect.connectors.selection import choose_connector
-    from dvt_connect.jars.manifest import Manifest
-
-    spark = _spark_install()
-    manifest = Manifest.load(jars_dir())
     checks: list[tuple[ConnectionRow, Any]] = []
     for name, result in project.connection_results().items():
         row = ConnectionRow(name, is_target=name == project.target_name)
@@ -422,6 +428,28 @@ def jar_status(connection: Connection, choice: Choice, spark: SparkInstall | Dvt
         if need.note:
             status.notes.append(need.note)
     status.missing = manifest.missing_for(status.needs)
+    status.present = not status.missing
+    return status
+
+
+def bucket_jar_status(bucket_type: str, spark: SparkInstall | DvtError,
+                      manifest: Manifest) -> JarStatus:
+    """The Hadoop filesystem jars a bucket type needs on Spark's class path, and whether the
+    jars folder has them (a `local` bucket needs none)."""
+    from dvt_connect.jars.plan import bucket_need
+
+    key = f"bucket:{bucket_type}"
+    status = JarStatus(needs=[key])
+    if isinstance(spark, DvtError):
+        status.notes.append("jars not checked: the installed PySpark could not be read.")
+        return status
+    try:
+        need = bucket_need(bucket_type, spark)
+    except DvtError as exc:
+        status.notes.append(f"jars not checked: {exc}")
+        return status
+    status.coordinates = [str(c) for c in need.coordinates]
+    status.missing = manifest.missing_for([key]) if need.coordinates else []
     status.present = not status.missing
     return status
 

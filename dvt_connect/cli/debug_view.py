@@ -33,11 +33,12 @@ def show_report(report: Report, console: Console, *, as_json: bool) -> None:
     if "buckets" in report.sections:
         console.table(
             "Buckets (* = target)",
-            ["Bucket", "Type", "Location", "Credentials", "Status"],
+            ["Bucket", "Type", "Location", "Credentials", "Jars", "Status"],
             [[_star(b.name, b.default), b.type, _lines(b.location, b.spark_path),
-              b.credentials, _status_text(b.status, b.error, b.notes, b.reach)]
+              b.credentials, _jars_text(b.jars) if b.jars else "-",
+              _status_text(b.status, b.error, b.notes, b.reach)]
              for b in report.buckets]
-            or [["(none)" if report.profile else unchecked, "", "", "", ""]],
+            or [["(none)" if report.profile else unchecked, "", "", "", "", ""]],
             styles=[_STYLES[b.status] for b in report.buckets],
         )
     live = ("live check: a socket or a path, no login" if report.connect

@@ -269,6 +269,33 @@ def test_jars_present_when_synced(dvt: Dvt, _isolated_home: Path) -> None:
     assert "1 jar" in next(e for e in doc["environment"] if e["name"] == "Jars folder")["detail"]
 
 
+def test_buckets_show_their_filesystem_jars_and_whether_they_are_synced(
+        dvt: Dvt, tmp_path: Path, _isolated_home: Path) -> None:
+    folder = _write(tmp_path / "c", """
+        default:
+          target: lake
+          outputs:
+            lake: {type: files, path: /tmp/lake}
+    """, buckets=f"""
+        default:
+          target: s3
+          outputs:
+            s3: {{type: s3, bucket: stage, region: us-east-1, role_arn: "arn:aws:iam::1:role/r"}}
+            here: {{type: local, path: {tmp_path / "stage"}}}
+    """)
+    doc = dvt("debug", "--profiles-dir", str(folder), "--json", "--no-connect").json()
+    buckets = {b["name"]: b for b in doc["buckets"]}
+    s3 = buckets["s3"]["jars"]
+    assert any(c.startswith("org.apache.hadoop:hadoop-aws:") for c in s3["coordinates"])
+    assert s3["present"] is False and s3["missing"] == ["bucket:s3"]
+    assert buckets["s3"]["status"] == "warn"
+    assert any("run `dvt sync`" in n for n in buckets["s3"]["notes"])
+    assert buckets["here"]["jars"] == {**buckets["here"]["jars"], "coordinates": [],
+                                       "present": True}
+    table = dvt("debug", "--profiles-dir", str(folder), "--no-connect")
+    assert "hadoop-aws" in table.out and "not in jars folder" in table.out
+
+
 # -- options and exit codes ---------------------------------------------------------------------
 def test_connection_flag_checks_only_configuration_and_connections(dvt: Dvt) -> None:
     dvt("init")
