@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json as _json
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -22,6 +23,14 @@ class Progress(Protocol):
                description: str | None = None) -> None: ...
 
 
+class RunDisplay(Protocol):
+    """One live display for many concurrent tasks (the streams of `dvt run`)."""
+
+    def start(self, name: str) -> None: ...
+    def update(self, name: str, text: str) -> None: ...
+    def finish(self, name: str, ok: bool, text: str, rows: int = 0) -> None: ...
+
+
 class Console(Protocol):
     def info(self, message: str) -> None: ...
     def warn(self, message: str) -> None: ...
@@ -32,6 +41,7 @@ class Console(Protocol):
     def json(self, document: Any) -> None: ...
     def progress(self, description: str, total: float | None = None,
                  unit: str = "items") -> Any: ...
+    def run_progress(self, title: str, total: int) -> Any: ...
 
 
 def _cell(value: Any) -> str:
@@ -123,6 +133,100 @@ class RichConsole:
             task = bar.add_task(redact(description), total=total)
             yield _RichProgress(bar, task)
 
+    @contextmanager
+    def run_progress(self, title: str, total: int) -> Iterator[RunDisplay]:
+        """A row per running stream and a total, live on a terminal; plain lines otherwise."""
+        state = _RunState(title, total)
+        if not self._err.is_terminal:
+            yield _PlainRun(state, self.info)
+            return
+        from rich.live import Live
+
+        display = _LiveRun(state, self.info)
+        with Live(console=self._err, get_renderable=display.render, refresh_per_second=4,
+                  transient=True):
+            yield display
+
+
+class _RunState:
+    """What a run display shows; updated from the streams' threads."""
+
+    def __init__(self, title: str, total: int) -> None:
+        import threading
+
+        self.title, self.total = title, total
+        self.lock = threading.Lock()
+        self.running: dict[str, tuple[str, float]] = {}
+        self.done = self.failed = self.rows = 0
+        self.started = time.monotonic()
+
+    def start(self, name: str) -> int:
+        with self.lock:
+            self.running[name] = ("planning", time.monotonic())
+            return self.done + len(self.running)
+
+    def update(self, name: str, text: str) -> None:
+        with self.lock:
+            if name in self.running:
+                self.running[name] = (text, self.running[name][1])
+
+    def finish(self, name: str, ok: bool, rows: int) -> int:
+        with self.lock:
+            self.running.pop(name, None)
+            self.done += 1
+            self.failed += 0 if ok else 1
+            self.rows += rows
+            return self.done
+
+    def summary(self) -> str:
+        failed = f", {self.failed} failed" if self.failed else ""
+        return (f"{self.done}/{self.total} streams done{failed}, {self.rows:,} rows, "
+                f"{time.monotonic() - self.started:.0f} s")
+
+
+class _PlainRun:
+    """A line per stream start and end, for logs and pipes."""
+
+    def __init__(self, state: _RunState, say: Any) -> None:
+        self._state, self._say = state, say
+
+    def start(self, name: str) -> None:
+        n = self._state.start(name)
+        self._say(f"[{n}/{self._state.total}] START {name}")
+
+    def update(self, name: str, text: str) -> None:
+        self._state.update(name, text)
+
+    def finish(self, name: str, ok: bool, text: str, rows: int = 0) -> None:
+        n = self._state.finish(name, ok, rows)
+        self._say(f"[{n}/{self._state.total}] {'OK' if ok else 'ERROR'} {name}: {text}")
+
+
+class _LiveRun(_PlainRun):
+    def render(self) -> Any:
+        from rich.table import Table
+        from rich.text import Text
+
+        state = self._state
+        table = Table(title=redact(state.title), title_justify="left", show_header=False,
+                      box=None, padding=(0, 2))
+        now = time.monotonic()
+        with state.lock:
+            running = list(state.running.items())
+            summary = state.summary()
+        for name, (text, started) in running:
+            table.add_row(Text(redact(name)), Text(redact(text)), f"{now - started:.0f} s")
+        table.add_row(Text("total", style="bold"), Text(summary, style="bold"), "")
+        return table
+
+    def start(self, name: str) -> None:
+        self._state.start(name)
+
+    def finish(self, name: str, ok: bool, text: str, rows: int = 0) -> None:
+        n = self._state.finish(name, ok, rows)
+        if not ok:  # failures stay on the screen above the live rows
+            self._say(f"[{n}/{self._state.total}] ERROR {name}: {text}")
+
 
 class _RichProgress:
     def __init__(self, bar: Any, task: Any) -> None:
@@ -168,6 +272,7 @@ class CaptureConsole:
         self.tables: list[tuple[str, list[str], list[list[str]]]] = []
         self.documents: list[Any] = []
         self.progress_updates: list[tuple[str, float | None, float | None]] = []
+        self.run_events: list[tuple[str, str, str]] = []
 
     def info(self, message: str) -> None:
         self.messages.append(("info", redact(message)))
@@ -205,6 +310,22 @@ class CaptureConsole:
                 if completed is not None:
                     self.completed = completed
                 console.progress_updates.append((description or "", self.completed, total))
+
+        yield _Recorder()
+
+    @contextmanager
+    def run_progress(self, title: str, total: int) -> Iterator[RunDisplay]:
+        console = self
+
+        class _Recorder:
+            def start(self, name: str) -> None:
+                console.run_events.append(("start", name, ""))
+
+            def update(self, name: str, text: str) -> None:
+                console.run_events.append(("update", name, redact(text)))
+
+            def finish(self, name: str, ok: bool, text: str, rows: int = 0) -> None:
+                console.run_events.append(("ok" if ok else "error", name, redact(text)))
 
         yield _Recorder()
 

@@ -19,6 +19,7 @@ COMMANDS = {
     "init": "dvt_connect.cli.init:init",
     "debug": "dvt_connect.cli.debug:debug",
     "sync": "dvt_connect.cli.sync:sync",
+    "run": "dvt_connect.cli.run:run",
     "transfer": "dvt_connect.cli.transfer:transfer",
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dvt_connect.console import Console
+from dvt_connect.replication.results import RunResults
 from dvt_connect.transfer.run import TransferPlan
 from dvt_connect.transfer.stats import TransferStats
 
@@ -67,3 +68,45 @@ def show_stats(console: Console, stats: TransferStats, *, as_json: bool) -> None
         *[["note", n] for n in stats.notes],
     ])
     console.success(f"Moved {stats.rows:,} rows in {stats.duration_seconds:.1f} s.")
+
+
+def show_run(console: Console, run: RunResults, *, as_json: bool) -> None:
+    """The summary table of a replication run (or every stream's plan, for a dry run)."""
+    if as_json:
+        console.json(run.to_dict())
+        return
+    if run.dry_run:
+        rows = []
+        for r in run.results:
+            read = (r.plan or {}).get("read", {})
+            rows.append([r.stream, r.source_table or read.get("sql", ""), r.target_table, r.mode,
+                         read.get("connector", "-"), len(read.get("partitions", [])) or "-",
+                         "unknown" if r.estimated_rows is None else f"{r.estimated_rows:,}",
+                         r.message or read.get("reason", "")])
+        console.table(f"Replication plan (dry run: nothing moved), {len(rows)} stream(s)",
+                      ["stream", "source", "target", "mode", "connector", "partitions",
+                       "estimated rows", "why / error"], rows)
+        return
+    rows, styles = [], []
+    for r in run.results:
+        verify = "-" if r.verify is None else ("ok" if r.verify.ok else
+                                               f"MISMATCH {r.verify.to_dict()}")
+        rows.append([r.stream, r.status, "-" if r.rows is None else f"{r.rows:,}",
+                     _size(r.bytes) if r.bytes is not None else "-",
+                     f"{r.execution_time:.1f} s", r.connector or "-", r.mode, verify,
+                     r.message or ""])
+        styles.append("red" if r.status == "error" or verify.startswith("MISMATCH") else None)
+    console.table(f"Run {run.run_id}", ["stream", "status", "rows", "bytes", "time",
+                                        "connector", "mode", "verify", "error"], rows,
+                  styles=styles)
+    if run.path is not None:
+        console.info(f"Results: {run.path}")
+    done = f"{len(run.succeeded)} of {len(run.results)} streams succeeded, {run.rows:,} rows " \
+           f"in {run.elapsed:.1f} s."
+    if run.failed or run.verify_failed:
+        bad = [r.stream for r in run.failed] + [r.stream for r in run.verify_failed]
+        console.error(f"{done} Failed: {', '.join(bad)}. Re-run them with --retry-failed.")
+    elif not run.results:
+        console.success("Nothing to run.")
+    else:
+        console.success(done)

@@ -8,6 +8,7 @@ the buckets' Hadoop settings, then plans and runs the transfer.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,8 @@ from dvt_connect.transfer.run import TransferPlan, execute_transfer, plan_transf
 from dvt_connect.transfer.stats import TransferStats
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from dvt_connect.console import Console
 
 @dataclass(frozen=True)
@@ -84,21 +87,25 @@ def write_request(options: TransferOptions, target: Connection) -> WriteRequest:
     )
 
 
-def run_job(options: TransferOptions, console: Console, *,
-            project: Project | None = None, verbose: bool = False) -> JobResult:
-    """Plan (and unless ``dry_run``, run) one transfer from configuration."""
+@dataclass(frozen=True)
+class Session:
+    """The Spark session a job runs on, the jars it was started with, and why a configured
+    native connector cannot run in it."""
+
+    spark: SparkSession
+    jars: tuple[str, ...]
+    native_unavailable: Callable[[NativeFacts], str | None]
+
+
+def start_session(project: Project, source: Connection, target: Connection, *,
+                  master: str | None = None, profile: str | None = None,
+                  verbose: bool = False, conf: Mapping[str, str] | None = None) -> Session:
+    """Find the jars moving data from ``source`` to ``target`` needs in the sync manifest (a
+    missing one is one error naming the `dvt sync` to run) and start the one Spark session with
+    them and the buckets' Hadoop settings. ``conf`` comes before the profile's `spark.conf`."""
     from dvt_connect import spark as spark_mod
     from dvt_connect.jars.manifest import Manifest
     from dvt_connect.jars.plan import connection_needs
-
-    started = time.perf_counter()
-    project = project or load_project(options.profiles_dir, options.profile, options.target)
-    for warning in project.warnings:
-        console.warn(warning)
-    source = project.connection(options.source)
-    target = project.connection(options.target)
-    read = read_request(options, source)
-    write = write_request(options, target)
 
     manifest = Manifest.load(jars_dir())
     for connection in (source, target):
@@ -113,8 +120,8 @@ def run_job(options: TransferOptions, console: Console, *,
     if missing:
         adapters = sorted({n.split(":", 1)[1] for n in missing if n.startswith("adapter:")})
         command = "dvt sync" + "".join(f" --adapter {a}" for a in adapters)
-        if options.profile and not adapters:
-            command += f" --profile {options.profile}"
+        if profile and not adapters:
+            command += f" --profile {profile}"
         raise JarsMissingError(missing, command)
     jars = [str(p) for p in manifest.jars_for(needs)]
 
@@ -127,10 +134,11 @@ def run_job(options: TransferOptions, console: Console, *,
     for bucket in buckets.values():
         hadoop_conf.update(bucket.hadoop_conf())
 
-    spec = spark_mod.session_spec(master=options.master or project.spark_master, jars=jars,
-                                  hadoop_conf=hadoop_conf, conf=project.spark_conf,
-                                  verbose=verbose)
+    spec = spark_mod.session_spec(master=master or project.spark_master, jars=jars,
+                                  hadoop_conf=hadoop_conf,
+                                  conf={**(conf or {}), **project.spark_conf}, verbose=verbose)
     spark = spark_mod.get_session(spec)
+
     def native_unavailable(native: NativeFacts) -> str | None:
         """A Spark-package connector runs only if `dvt sync` put its jars in this session."""
         if native.is_python or not manifest.missing_for([f"native:{native.name}"]):
@@ -138,10 +146,28 @@ def run_job(options: TransferOptions, console: Console, *,
         return ("its Spark connector jars are not in the jars folder (run `dvt sync`; "
                 "`dvt debug` says whether a release fits the installed Spark)")
 
+    return Session(spark=spark, jars=tuple(jars), native_unavailable=native_unavailable)
+
+
+def run_job(options: TransferOptions, console: Console, *,
+            project: Project | None = None, verbose: bool = False) -> JobResult:
+    """Plan (and unless ``dry_run``, run) one transfer from configuration."""
+    started = time.perf_counter()
+    project = project or load_project(options.profiles_dir, options.profile, options.target)
+    for warning in project.warnings:
+        console.warn(warning)
+    source = project.connection(options.source)
+    target = project.connection(options.target)
+    read = read_request(options, source)
+    write = write_request(options, target)
+
+    session = start_session(project, source, target, master=options.master,
+                            profile=options.profile, verbose=verbose)
+    spark = session.spark
     plan, source_connector, target_connector = plan_transfer(
-        spark, source, target, read, write, buckets=buckets, connector=options.connector,
+        spark, source, target, read, write, buckets=project.buckets, connector=options.connector,
         preferred_bucket=options.bucket or project.bucket_target, console=console,
-        jars=tuple(jars), native_unavailable=native_unavailable,
+        jars=session.jars, native_unavailable=session.native_unavailable,
         allow_lossy=options.allow_lossy,
     )
     planning = time.perf_counter() - started
