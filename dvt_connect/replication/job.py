@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dvt_connect.config import load_project
+from dvt_connect.replication.plan import plan_streams
 from dvt_connect.replication.results import RunResults
 from dvt_connect.replication.runner import RunOptions, output, run_replication
 from dvt_connect.replication.spec import load_spec
@@ -30,6 +31,10 @@ def run_file(path: str | Path, options: RunOptions, console: Console, *,
     for warning in project.warnings:
         console.warn(warning)
     source, target = output(project, spec, "source"), output(project, spec, "target")
+    if source.is_files:  # a files source has no catalog: the whole plan is known before Spark
+        plan_streams(spec, None, source_name=source.name, target_schema=target.schema,
+                     target_is_files=target.is_files, select=options.select,
+                     exclude=options.exclude)
     session = start_session(project, source, target, master=master, profile=profile,
                             verbose=verbose, conf=SESSION_CONF)
     return run_replication(session.spark, spec, project=project, options=options,

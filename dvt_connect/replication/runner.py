@@ -166,6 +166,7 @@ class _Runner:
 
     def _stream(self, stream: StreamPlan, display: RunDisplay) -> StreamResult:
         sc = self.spark.sparkContext
+        _activate(self.spark)
         sc.setLocalProperty(POOL_PROPERTY, stream.pool)
         display.start(stream.name)
         result = StreamResult(stream=stream.name, status=ERROR,
@@ -290,6 +291,14 @@ class _StreamBar:
                description: str | None = None) -> None:
         if description:
             self._display.update(self._name, description)
+
+
+def _activate(spark: SparkSession) -> None:
+    """Make ``spark`` the active session of this thread's JVM thread. A thread PySpark pins to a
+    new JVM thread has none, and Spark reads the session's SQL settings and finds Python data
+    sources (the bulk paths) through the thread's active session only."""
+    jvm: Any = spark._jvm
+    jvm.org.apache.spark.sql.SparkSession.setActiveSession(spark._jsparkSession)
 
 
 def _message(exc: BaseException) -> str:
