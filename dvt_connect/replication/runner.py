@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from dvt_connect.console import Console, RunDisplay
-    from dvt_connect.transfer.retry import RetryConfig
+    from dvt_connect.retry import RetryConfig
 
 POOL_PROPERTY = "spark.scheduler.pool"
 

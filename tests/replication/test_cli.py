@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -57,7 +58,6 @@ def test_bad_replication_file_is_one_error_and_exit_2(text, message, tmp_path, c
     assert code == 2, out + err
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error: "), err
-    import re
     assert re.search(message, lines[0]), lines[0]
     assert "Traceback" not in err
 
@@ -99,7 +99,8 @@ def test_cli_run_to_mariadb_a_failing_stream_then_retry_failed(cli_env, source_s
             where: "{{{{ env_var('REPL_CLI_WHERE', 'id > 0') }}}}"
     """))
     # the failing stream's target, as it was before the run
-    maria(f"CREATE TABLE {prefix}_orders (id bigint); INSERT INTO {prefix}_orders VALUES (1),(2),(3)")
+    maria(f"CREATE TABLE {prefix}_orders (id bigint); "
+          f"INSERT INTO {prefix}_orders VALUES (1), (2), (3)")
     try:
         env_bad = dict(env, REPL_CLI_WHERE="1 / (id - 30000) > -1")
         first = _dvt(["run", str(repl), "--threads", "3", "--verify"], env_bad)
@@ -108,7 +109,9 @@ def test_cli_run_to_mariadb_a_failing_stream_then_retry_failed(cli_env, source_s
         assert f"START {sales}.orders" in first.stdout
         assert f"OK {sales}.order_items" in first.stdout
         assert f"ERROR {sales}.orders" in first.stdout
-        assert "division by zero" in first.stderr and "--retry-failed" in first.stderr
+        assert f"ERROR {sales}.orders: transfer from `pg` to `maria` failed" in first.stdout
+        assert "division by zero" in first.stdout  # in its line and in the summary table
+        assert f"Failed: {sales}.orders. Re-run them with --retry-failed" in first.stderr
         assert "Traceback" not in first.stderr
         assert maria(f"SELECT COUNT(*) FROM {prefix}_orders") == "3"
         assert maria(f"SELECT COUNT(*) FROM {prefix}_order_items") == str(SIZES["order_items"])
