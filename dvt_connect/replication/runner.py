@@ -196,6 +196,7 @@ class _Runner:
             self.spark, self.source, self.target, read, write, buckets=self.project.buckets,
             connector=stream.connector, preferred_bucket=self.project.bucket_target,
             console=console, jars=self.jars, native_unavailable=self.native_unavailable,
+            allow_lossy=stream.options.allow_lossy or (),
         )
         result.plan_completed = time.time()
         result.connector = plan.read.connector.value

@@ -52,6 +52,7 @@ class StreamOptions:
     columns: tuple[str, ...] | None = None
     where: str | None = None
     partition_by: tuple[str, ...] | None = None
+    allow_lossy: tuple[str, ...] | None = None
     sql: str | None = None
 
     def over(self, base: StreamOptions) -> StreamOptions:
@@ -63,7 +64,7 @@ class StreamOptions:
 
 OPTION_KEYS = tuple(f.name for f in fields(StreamOptions))
 _INT_KEYS = ("partitions", "fetch_size", "batch_size")
-_LIST_KEYS = ("columns", "partition_by")
+_LIST_KEYS = ("columns", "partition_by", "allow_lossy")
 _TEXT_KEYS = ("object", "partition_column", "where", "sql")
 
 
