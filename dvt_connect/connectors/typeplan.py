@@ -185,5 +185,5 @@ def plan_types(source: Database | None, columns: Sequence[SourceType], schema: S
 
 def nan_guard_message(column: str, value: str, title: str) -> str:
     return (f"column `{column}` holds {value}, which {title} cannot store (its FLOAT and "
-            "DOUBLE have no NaN or infinities); the target was left as it was. Map it in "
-            "--query (e.g. NULLIF or CASE) or write to a target that holds it")
+            "DOUBLE have no NaN or infinities). Map it in --query (e.g. NULLIF or CASE) or "
+            "write to a target that holds it.")

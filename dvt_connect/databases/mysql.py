@@ -184,6 +184,7 @@ def _family(name: str, product: str, url: str, driver: str, package: str,
                           code_kinds=CODE_KINDS),
         ddl=ddl,
         lossy_reads=(LossyRead(_REAL, _LOSSY_FLOAT), LossyRead(_FLOAT, _LOSSY_FLOAT)),
+        wall_times_via_instants=("datetime",),
         types=TYPES,
         schema_is_catalog=True,
     )

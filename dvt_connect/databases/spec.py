@@ -297,6 +297,10 @@ class Database:
     # not compare those columns with an ISO string: e.g. ``DATE {}``.
     literals: Mapping[str, str] = field(default_factory=dict)
     lossy_reads: tuple[LossyRead, ...] = ()
+    # Wall-time source types (lower case) whose driver's values Spark's timestamp_ntz reader
+    # shifts before 1582 (MariaDB's DATETIME 1000-01-01 arrived as 1000-01-06): read as
+    # instants (rebased like any java.sql.Timestamp) and turned back into wall times.
+    wall_times_via_instants: tuple[str, ...] = ()
     # Each source type: Spark type, target type, exact or lossy and why.
     types: TypeMap = field(default_factory=TypeMap)
     # MySQL-family: a "schema" is a database (the JDBC catalog).

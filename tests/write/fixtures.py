@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dvt_connect.config.profiles import Connection, parse_connection
+from dvt_connect.connectors.base import ReadRequest, TableRef
 
 UTC = timezone.utc
 
@@ -248,14 +249,15 @@ def mariadb_drop(db: dict[str, Any], *tables: str) -> None:
 
 # -- Spark ----------------------------------------------------------------------------------------
 
-def spark_read(spark: Any, conn: Connection, table: str) -> Any:
-    """Read a table with plain Spark JDBC (the read side's own connector comes later), through
-    the shared URL fix, with timestamps without time zone as timestamp_ntz."""
-    from dvt_connect.connectors.jdbc.session import spark_jdbc_url_and_props
+def spark_read(spark: Any, conn: Connection, table: str | TableRef) -> Any:
+    """Read a table through the product's own JDBC read path (``plan_read``, then ``load``),
+    so a round trip sees what a user's transfer reads; a plain name is a table in the
+    connection's default schema."""
+    from dvt_connect.connectors.jdbc import JDBCConnector
 
-    url, props = spark_jdbc_url_and_props(conn)
-    return (spark.read.format("jdbc").option("url", url).option("dbtable", table)
-            .option("preferTimestampNTZ", "true").options(**props).load())
+    connector = JDBCConnector(spark, conn)
+    ref = table if isinstance(table, TableRef) else TableRef(table)
+    return connector.load(connector.plan_read(ReadRequest(table=ref)))
 
 
 def spark_schema() -> Any:

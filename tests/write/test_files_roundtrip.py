@@ -90,7 +90,7 @@ def test_derby_to_parquet_keeps_every_value(spark: Any, tmp_path: Path) -> None:
     # seed Derby through our writer (Derby's DECIMAL stops at 31 digits)
     write_jdbc(spark, derby, typed_dataframe(spark, narrow_decimals=31),
                WriteRequest(table=TableRef("TYPED")))
-    df = spark_read(spark, derby, '"APP"."TYPED"')
+    df = spark_read(spark, derby, TableRef("TYPED", "APP"))
     lake = FilesConnector(spark, files_connection(tmp_path / "lake"))
 
     outcome = lake.write_dataframe(df, WriteRequest(table=TableRef("from_derby")))

@@ -37,7 +37,11 @@ from dvt_connect.connectors.jdbc.metadata import (
     lossy_reads,
     table_names,
 )
-from dvt_connect.connectors.jdbc.session import JdbcSession, spark_jdbc_url_and_props
+from dvt_connect.connectors.jdbc.session import (
+    JdbcSession,
+    jvm_time_zone,
+    spark_jdbc_url_and_props,
+)
 from dvt_connect.connectors.jdbc.sql import bounds_sql, literal_template, quantile_sql
 from dvt_connect.connectors.typeplan import SourceType
 from dvt_connect.errors import DvtError, SourceError, UsageError
@@ -54,7 +58,8 @@ from dvt_connect.partitioning import (
 from dvt_connect.retry import RetryConfig, RetryHandler
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql.types import StructField
 
     from dvt_connect.console import Console
 
@@ -477,10 +482,15 @@ class JDBCConnector(BaseConnector):
         # Wall times (PostgreSQL timestamp, MySQL DATETIME, SQL Server datetime2) are read as
         # timestamp_ntz; instants (timestamptz, MySQL TIMESTAMP) stay timestamp.
         props["preferTimestampNTZ"] = "true"
-        if plan.read_as:
+        read_as = dict(plan.read_as)
+        via_instants = [c.name for c in plan.source_types
+                        if c.type_name.lower() in self.facts.wall_times_via_instants
+                        and c.name not in read_as]
+        read_as.update((name, "timestamp") for name in via_instants)
+        if read_as:
             props["customSchema"] = ", ".join(
                 "`" + name.replace("`", "``") + "` " + spark_type
-                for name, spark_type in plan.read_as)
+                for name, spark_type in read_as.items())
 
         def relation(dbtable: str) -> DataFrame:
             return (self.spark.read.format("jdbc")
@@ -495,7 +505,28 @@ class JDBCConnector(BaseConnector):
                 for p in predicates])
         if plan.columns:
             df = df.select(*[F.col("`" + c.replace("`", "``") + "`") for c in plan.columns])
+        if via_instants:
+            df = self._walls_back(df, set(via_instants))
         return df
+
+    def _walls_back(self, df: DataFrame, names: set[str]) -> DataFrame:
+        """Columns read as instants (``wall_times_via_instants``) as the wall times they are:
+        the driver rendered each in the JVM's zone, so they are cast back in that zone."""
+        from pyspark.sql import functions as F
+
+        from dvt_connect.connectors.jdbc.writer import analysed_in
+
+        zone, _ = jvm_time_zone(self.spark)
+
+        def col(field: StructField) -> Column:
+            quoted = F.col("`" + field.name.replace("`", "``") + "`")
+            if field.name not in names:
+                return quoted
+            # the driver's metadata (declared type) stays: the bulk paths read it
+            return quoted.cast("timestamp_ntz").alias(field.name, metadata=field.metadata)
+
+        return analysed_in(self.spark, zone,
+                           lambda: df.select(*[col(f) for f in df.schema.fields]))
 
     def write_dataframe(self, df: DataFrame, request: WriteRequest) -> WriteOutcome:
         from dvt_connect.connectors.jdbc.writer import write_jdbc

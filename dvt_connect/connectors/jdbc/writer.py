@@ -168,13 +168,13 @@ def _bind_times(spark: SparkSession, df: DataFrame, dialect: Dialect) -> DataFra
                               for n in frame.columns])
 
     if instants:  # to their UTC wall time first (as timestamp_ntz), then like any wall time
-        utc_walls = _analysed_in(spark, "UTC", lambda: cast(df, instants, "timestamp_ntz"))
+        utc_walls = analysed_in(spark, "UTC", lambda: cast(df, instants, "timestamp_ntz"))
     else:
         utc_walls = df
-    return _analysed_in(spark, zone, lambda: cast(utc_walls, wall | instants, "timestamp"))
+    return analysed_in(spark, zone, lambda: cast(utc_walls, wall | instants, "timestamp"))
 
 
-def _analysed_in(spark: SparkSession, zone: str, build: Callable[[], DataFrame]) -> DataFrame:
+def analysed_in(spark: SparkSession, zone: str, build: Callable[[], DataFrame]) -> DataFrame:
     """``build()`` analysed with the session time zone set to ``zone``: time-zone-aware casts
     keep that zone whatever the session's setting is later."""
     key = "spark.sql.session.timeZone"

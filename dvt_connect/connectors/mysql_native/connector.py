@@ -79,7 +79,9 @@ def mysql_column_read(field: StructField, quote: Any) -> ColumnRead | str:
     if isinstance(data_type, t.BooleanType) and base in ("TINYINT", "BIT", "BOOLEAN"):
         return ColumnRead(field.name, col, "flag")
     if isinstance(data_type, (t.ByteType, t.ShortType, t.IntegerType, t.LongType)) \
-            and base in _INTEGERS and "UNSIGNED" not in kind:
+            and base in _INTEGERS and ("UNSIGNED" not in kind or base != "BIGINT"):
+        # an unsigned type below BIGINT is read into the next wider Spark integer (as over
+        # JDBC); Arrow's safe cast refuses any value that would not fit
         return ColumnRead(field.name, col)
     if isinstance(data_type, (t.FloatType, t.DoubleType)) and base in ("FLOAT", "DOUBLE",
                                                                        "REAL"):
