@@ -54,7 +54,11 @@ _TS_NTZ = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"
 FORMAT_OPTIONS: Mapping[str, Mapping[str, str]] = {
     "parquet": {},
     "orc": {},
-    "csv": {"header": "true", "timestampFormat": _TS, "timestampNTZFormat": _TS_NTZ},
+    # Spark's CSV writer trims leading and trailing spaces by default (" " arrived as ""), and
+    # escapes quotes with a backslash (`\"`), which RFC 4180 readers misread: quotes doubled.
+    "csv": {"header": "true", "timestampFormat": _TS, "timestampNTZFormat": _TS_NTZ,
+            "ignoreLeadingWhiteSpace": "false", "ignoreTrailingWhiteSpace": "false",
+            "escape": '"'},
     "json": {"timestampFormat": _TS, "timestampNTZFormat": _TS_NTZ,
              "ignoreNullFields": "false"},
 }
