@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 # under /usr/share/maven-repo for the sync tests and the integration tests).
 DEBIAN_PACKAGES := openjdk-17-jre-headless libpostgresql-jdbc-java libmariadb-java
 
-.PHONY: setup system-deps services services-stop services-status test test-fast lint demo bench clean
+.PHONY: setup system-deps services services-stop services-status test test-fast test-faults lint demo bench clean
 
 setup: system-deps $(VENV)/.installed
 
@@ -48,7 +48,7 @@ test: setup services
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not spark and not postgres and not mariadb and not network" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not spark and not postgres and not mariadb and not network and not faults" $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check dvt_connect tests
@@ -64,3 +64,7 @@ bench: setup services
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# The fault-injection suite alone (also part of `make test`).
+test-faults: setup services
+	$(BIN)/python -m pytest -m faults $(PYTEST_ARGS)

@@ -126,7 +126,10 @@ def session_spec(
     conf: Mapping[str, str] | None = None,
     verbose: bool = False,
 ) -> SessionSpec:
-    """Build the spec: our defaults, then the profile's ``spark.conf``, then bucket settings."""
+    """Build the spec: our defaults, then the profile's ``spark.conf``, then ``hadoop_conf``.
+
+    Everything here reaches the JVM's command line: never pass a secret. Bucket credentials go
+    to the running context (:mod:`dvt_connect.transfer.credentials`)."""
     merged: dict[str, str] = {
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
@@ -154,7 +157,9 @@ def _java_options(verbose: bool) -> str:
 
     # JDBC drivers convert timestamps through the JVM's zone: run it in UTC so instants and
     # wall times cross unchanged whatever the machine's zone is
-    options = ["-Duser.timezone=UTC",
+    # -XX:-UsePerfData: no world-readable /tmp/hsperfdata_<user>/<pid> file holding the JVM's
+    # arguments (a kill -9 leaves it behind)
+    options = ["-Duser.timezone=UTC", "-XX:-UsePerfData",
                f"-Dderby.system.home={dvt_home() / 'derby'}",
                f"-Dderby.stream.error.file={dvt_home() / 'derby.log'}"]
     if not verbose:

@@ -123,7 +123,7 @@ def maven_cache() -> Iterator[Path]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-INTEGRATION_MARKERS = ("spark", "postgres", "mariadb", "network", "maven")
+INTEGRATION_MARKERS = ("spark", "postgres", "mariadb", "network", "maven", "faults")
 _skipped_integration: list[str] = []
 
 

@@ -49,8 +49,9 @@ class Bucket:
         raise NotImplementedError  # pragma: no cover - abstract
 
     def hadoop_conf(self) -> dict[str, str]:
-        """``spark.hadoop.*`` settings for this bucket's credentials, set when the session is
-        built (a run-time ``spark.conf.set`` never reaches Hadoop's configuration)."""
+        """``spark.hadoop.*`` settings for this bucket's credentials. They are set on the running
+        context's Hadoop configuration (:mod:`dvt_connect.transfer.credentials`), never given to
+        the session builder, whose settings are the JVM's command line."""
         return {}
 
     def credential_method(self) -> str:

@@ -6,8 +6,9 @@ secret ones out of the plan, gives every transfer that stages through the bucket
 ``dvt/<run id>/`` and deletes that folder through Hadoop's FileSystem API when the action is over,
 and reads warehouse errors (SQLSTATE classes, vendor codes) to tell transient from permanent.
 
-The bucket's credentials reach Hadoop only through ``spark.hadoop.*`` when the session is built
-(:meth:`Bucket.hadoop_conf`); nothing here calls ``spark.conf.set`` at run time.
+The bucket's credentials reach Hadoop on the running context's Hadoop configuration, set by the
+transfer job before planning (:mod:`dvt_connect.transfer.credentials`); nothing here calls
+``spark.conf.set`` at run time.
 """
 
 from __future__ import annotations

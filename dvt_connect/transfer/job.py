@@ -1,8 +1,8 @@
 """`dvt transfer` as a job: configuration in, a plan or stats out.
 
 Resolves the outputs, finds the jars the transfer needs in the sync manifest (a missing one is
-one error naming the `dvt sync` to run), starts the one Spark session with exactly those jars and
-the buckets' Hadoop settings, then plans and runs the transfer.
+one error naming the `dvt sync` to run), starts the one Spark session with exactly those jars, sets the
+credentials of the buckets it uses on the running context, then plans and runs the transfer.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dvt_connect.config import Connection, Project, load_project
 from dvt_connect.connectors.base import ReadRequest, TableRef, WriteRequest
 from dvt_connect.errors import ConfigError, JarsMissingError, UsageError
 from dvt_connect.paths import jars_dir
+from dvt_connect.transfer.credentials import apply_bucket_credentials, buckets_in_use
 from dvt_connect.transfer.run import TransferPlan, execute_transfer, plan_transfer
 from dvt_connect.transfer.stats import TransferStats
 
@@ -99,10 +100,12 @@ class Session:
 
 def start_session(project: Project, source: Connection, target: Connection, *,
                   master: str | None = None, profile: str | None = None,
-                  verbose: bool = False, conf: Mapping[str, str] | None = None) -> Session:
+                  verbose: bool = False, conf: Mapping[str, str] | None = None,
+                  preferred_bucket: str | None = None) -> Session:
     """Find the jars moving data from ``source`` to ``target`` needs in the sync manifest (a
     missing one is one error naming the `dvt sync` to run) and start the one Spark session with
-    them and the buckets' Hadoop settings. ``conf`` comes before the profile's `spark.conf`."""
+    them; set the credentials of the buckets the transfer can use on the running context.
+    ``conf`` comes before the profile's `spark.conf`."""
     from dvt_connect import spark as spark_mod
     from dvt_connect.jars.manifest import Manifest
     from dvt_connect.jars.plan import connection_needs
@@ -126,18 +129,18 @@ def start_session(project: Project, source: Connection, target: Connection, *,
     jars = [str(p) for p in manifest.jars_for(needs)]
 
     buckets = project.buckets
-    hadoop_conf: dict[str, str] = {}
     native = source.facts.native
     if native is not None and buckets:
         optional = [f"native:{native.name}"] + [f"bucket:{b.type}" for b in buckets.values()]
         jars += [str(p) for p in manifest.jars_for(optional) if str(p) not in jars]
-    for bucket in buckets.values():
-        hadoop_conf.update(bucket.hadoop_conf())
 
+    # no credential on the JVM's command line: they go to the running context, and only for
+    # the buckets this transfer can touch
     spec = spark_mod.session_spec(master=master or project.spark_master, jars=jars,
-                                  hadoop_conf=hadoop_conf,
                                   conf={**(conf or {}), **project.spark_conf}, verbose=verbose)
     spark = spark_mod.get_session(spec)
+    apply_bucket_credentials(spark, buckets_in_use(
+        project, (source, target), preferred=preferred_bucket or project.bucket_target))
 
     def native_unavailable(native: NativeFacts) -> str | None:
         """A Spark-package connector runs only if `dvt sync` put its jars in this session."""
@@ -162,7 +165,8 @@ def run_job(options: TransferOptions, console: Console, *,
     write = write_request(options, target)
 
     session = start_session(project, source, target, master=options.master,
-                            profile=options.profile, verbose=verbose)
+                            profile=options.profile, verbose=verbose,
+                            preferred_bucket=options.bucket)
     spark = session.spark
     plan, source_connector, target_connector = plan_transfer(
         spark, source, target, read, write, buckets=project.buckets, connector=options.connector,
