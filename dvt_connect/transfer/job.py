@@ -1,8 +1,9 @@
 """`dvt transfer` as a job: configuration in, a plan or stats out.
 
 Resolves the outputs, finds the jars the transfer needs in the sync manifest (a missing one is
-one error naming the `dvt sync` to run), starts the one Spark session with exactly those jars, sets the
-credentials of the buckets it uses on the running context, then plans and runs the transfer.
+one error naming the `dvt sync` to run), starts the one Spark session with exactly those jars,
+sets the credentials of the buckets it uses on the running context, then plans and runs the
+transfer.
 """
 
 from __future__ import annotations
