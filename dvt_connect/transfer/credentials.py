@@ -40,16 +40,16 @@ def buckets_in_use(project: Any, connections: Iterable[Connection], *,
                     used.setdefault(bucket.name, bucket)
         native = connection.facts.native
         if native is not None:
-            bucket = find_bucket(native, buckets, preferred)
-            if bucket is not None:
-                used.setdefault(bucket.name, bucket)
+            staging = find_bucket(native, buckets, preferred)
+            if staging is not None:
+                used.setdefault(staging.name, staging)
     return list(used.values())
 
 
 def apply_bucket_credentials(spark: SparkSession, buckets: Iterable[Bucket]) -> None:
     """Set each bucket's Hadoop settings on the running context (not on the Spark conf, which
     logs and the UI show)."""
-    hadoop = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
     for bucket in buckets:
         for key, value in bucket.hadoop_conf().items():
             hadoop.set(key[len(_PREFIX):] if key.startswith(_PREFIX) else key, value)
