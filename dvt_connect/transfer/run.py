@@ -234,10 +234,17 @@ def _measures(schema: StructType) -> list[Column]:
             sizes.append(F.when(col.isNotNull(), F.lit(_FIXED_WIDTHS[kind])).otherwise(F.lit(0)))
         else:
             sizes.append(F.coalesce(F.octet_length(F.to_json(col)), F.lit(0)))
-    total = sizes[0] if sizes else F.lit(0)
-    for size in sizes[1:]:
-        total = total + size
-    return [F.count(F.lit(1)).alias("rows"), F.sum(total.cast("long")).alias("payload_bytes")]
+    total = _balanced_sum([size.cast("long") for size in sizes]) if sizes else F.lit(0)
+    return [F.count(F.lit(1)).alias("rows"), F.sum(total).alias("payload_bytes")]
+
+
+def _balanced_sum(terms: list[Column]) -> Column:
+    """``a + b + c + ...`` as a balanced tree: its depth grows with log2 of the column count,
+    where a left fold nests one level per column (StackOverflowError from about 450 columns)."""
+    while len(terms) > 1:
+        paired = [terms[i] + terms[i + 1] for i in range(0, len(terms) - 1, 2)]
+        terms = paired + ([terms[-1]] if len(terms) % 2 else [])
+    return terms[0]
 
 
 def _describe(exc: BaseException, *connectors: BaseConnector) -> str:
