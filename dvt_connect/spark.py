@@ -206,6 +206,8 @@ def _start(spec: SessionSpec) -> SparkSession:
     for key, value in spec.all_conf().items():
         builder = builder.config(key, value)
     try:
+        if "-Ddvt.log.dir=" in spec.conf.get("spark.driver.extraJavaOptions", ""):
+            _launch_quiet_gateway(spec)
         session = builder.getOrCreate()
     except Exception as exc:  # PySpark raises its own runtime errors for a failed JVM launch
         raise DvtError(
@@ -215,6 +217,27 @@ def _start(spec: SessionSpec) -> SparkSession:
         ) from exc
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def _launch_quiet_gateway(spec: SessionSpec) -> None:
+    """Start the JVM with its stdout and stderr in ``$DVT_HOME/logs/jvm.log``: what the JVM and
+    the Python workers it forks print there (JVM warnings, a worker's traceback when a task is
+    cancelled) is not the user's message, which the CLI prints as one line. ``--debug`` leaves
+    them on the terminal."""
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    from dvt_connect.paths import dvt_home
+
+    if SparkContext._gateway is not None:  # a JVM runs already (a stopped session's)
+        return
+    conf = SparkConf(loadDefaults=False).setMaster(spec.master).setAppName(spec.app_name)
+    conf.setAll(list(spec.all_conf().items()))
+    logs = dvt_home() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / "jvm.log", "ab") as out:
+        gateway = launch_gateway(conf, popen_kwargs={"stdout": out, "stderr": out})
+    SparkContext._ensure_initialized(gateway=gateway, conf=conf)
 
 
 def active_session() -> SparkSession | None:

@@ -23,6 +23,7 @@ from dvt_connect.connectors.base import BaseConnector, ReadPlan, ReadRequest, Wr
 from dvt_connect.connectors.typeplan import ColumnPlan, plan_types, read_overrides
 from dvt_connect.errors import DvtError, TransferError
 from dvt_connect.secrets import redact
+from dvt_connect.transfer.causes import first_meaningful_line, os_cause, texts_of, worker_exception
 from dvt_connect.transfer.progress import track
 from dvt_connect.transfer.stats import TransferStats
 
@@ -261,6 +262,13 @@ def _describe(exc: BaseException, *connectors: BaseConnector) -> str:
                        re.MULTILINE)
     if raised:  # our own value check (a value the target cannot store): its message only
         return redact(raised.group(1))
-    first = (text.strip().splitlines() or [type(exc).__name__])[0]
+    texts = list(texts_of(exc))
+    cause = os_cause(texts)
+    if cause is not None:
+        return redact(cause)
+    worker = worker_exception(texts)
+    if worker is not None:
+        return redact(f"{worker[0]}: {worker[1]}"[:500])
+    first = first_meaningful_line(text) or type(exc).__name__
     return redact(first[:500])
 

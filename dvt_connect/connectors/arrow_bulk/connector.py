@@ -51,6 +51,7 @@ from dvt_connect.connectors.jdbc.ddl import dialect_for
 from dvt_connect.connectors.staging import guard_values
 from dvt_connect.databases.spec import NativeFacts
 from dvt_connect.errors import ConfigError, UsageError
+from dvt_connect.transfer.causes import texts_of, worker_exception
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -167,12 +168,18 @@ class BulkConnector(BaseConnector):
     # ---- errors ----------------------------------------------------------------------------
 
     def _error(self, exc: BaseException) -> TaskError | None:
+        """The database error behind ``exc``: our task marker, a driver exception, or a driver
+        message inside the traceback text of a Python worker that failed outside our guard."""
         info = task_error(exc)
         if info is None:
             cause: BaseException | None = exc
             while cause is not None and info is None:
                 info = driver(self.dialect).error_info(cause)
                 cause = cause.__cause__
+        if info is None:
+            worker = worker_exception(list(texts_of(exc)))
+            if worker is not None:
+                info = driver(self.dialect).text_info(worker[1])
         return info
 
     def is_transient(self, exc: BaseException) -> bool:
@@ -184,7 +191,13 @@ class BulkConnector(BaseConnector):
     def describe_error(self, exc: BaseException) -> str | None:
         info = self._error(exc)
         if info is None:
-            return self.jdbc.describe_error(exc)
+            described = self.jdbc.describe_error(exc)
+            if described is None:
+                worker = worker_exception(list(texts_of(exc)))
+                if worker is not None:
+                    described = (f"the native {self.product} path failed in a Spark task: "
+                                 f"{worker[0]}: {worker[1]}")
+            return secrets.redact(described) if described else None
         codes = ", ".join(p for p in (f"SQLState {info.sql_state}" if info.sql_state else "",
                                       f"error {info.vendor_code}" if info.vendor_code else "")
                           if p)

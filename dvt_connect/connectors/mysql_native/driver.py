@@ -169,10 +169,24 @@ def error_info(exc: BaseException) -> TaskError | None:
         text = str(args[1]) if len(args) > 1 else str(exc)
         return classify(adapter, None, code, type(exc).__name__, text)
     if isinstance(exc, RuntimeError):
-        match = _CX_ERROR.search(str(exc))
-        if match:
-            return classify(adapter, match.group(2), int(match.group(1)), "MySqlError",
-                            match.group(3).strip())
-        if "Could not connect" in str(exc) or "timed out waiting for connection" in str(exc):
-            return classify(adapter, "08S01", 2003, "DriverError", str(exc))
+        return text_info(str(exc))
+    return None
+
+
+_PYMYSQL_TEXT = re.compile(r"\((\d{4}), [\"'](.*?)[\"']\)\s*$")
+
+
+def text_info(text: str) -> TaskError | None:
+    """The task error in a ConnectorX or PyMySQL message that reached us as text only (the
+    traceback of a Python worker); None when the text says no MySQL error."""
+    adapter = "mysql"
+    match = _CX_ERROR.search(text)
+    if match:
+        return classify(adapter, match.group(2), int(match.group(1)), "MySqlError",
+                        match.group(3).strip())
+    match = _PYMYSQL_TEXT.search(text)
+    if match:
+        return classify(adapter, None, int(match.group(1)), "MySQLError", match.group(2))
+    if "Could not connect" in text or "timed out waiting for connection" in text:
+        return classify(adapter, "08S01", 2003, "DriverError", text)
     return None

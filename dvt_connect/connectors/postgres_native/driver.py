@@ -33,6 +33,7 @@ _NO_STATE = (
     (re.compile(r'database ".*" does not exist', re.I), "3D000"),
     (re.compile(r"could not translate host name", re.I), "08001"),
     (re.compile(r"Connection refused|could not connect|server closed the connection|"
+                r"PQgetCopyData\(\) failed|"
                 r"connection to server .* failed|timeout expired|Connection reset|"
                 r"terminating connection|SSL SYSCALL error|no connection to the server", re.I),
      "08006"),
@@ -99,12 +100,25 @@ def error_info(exc: BaseException) -> TaskError | None:
         message = (getattr(diag, "message_primary", None) if diag is not None else None) or ""
     elif _is_adbc(exc):
         state = getattr(exc, "sqlstate", None)
+    elif isinstance(exc, OSError) or type(exc).__module__.startswith("pyarrow"):
+        # pyarrow's reader of the COPY stream raises libpq's failure as a plain OSError
+        return text_info(str(exc), type(exc).__name__)
     else:
         return None
     text = message or str(exc)
     if not state:
         state = next((s for pattern, s in _NO_STATE if pattern.search(text)), None)
     return classify(DIALECT, state, None, type(exc).__name__, text)
+
+
+def text_info(text: str, name: str = "libpq") -> TaskError | None:
+    """The task error in a libpq message that reached us as text only (pyarrow's reader, or the
+    traceback of a Python worker); None when the text is not libpq's."""
+    if "[libpq]" not in text and not re.search(r"\b(?:FATAL|ERROR):", text) and not any(
+            pattern.search(text) for pattern, _ in _NO_STATE):
+        return None
+    state = next((s for pattern, s in _NO_STATE if pattern.search(text)), None)
+    return classify(DIALECT, state, None, name, text)
 
 
 def classify(adapter: str, state: str | None, code: int | None, name: str,
