@@ -200,8 +200,13 @@ def _start(spec: SessionSpec) -> SparkSession:
     from dvt_connect.paths import dvt_home
 
     (dvt_home() / "derby").mkdir(parents=True, exist_ok=True)
-    # Python workers (Python data sources, UDFs) must run this interpreter, not `python3` on PATH
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # Python workers (the bulk paths' data source, UDFs) must import dvt_connect: on a local
+    # master they run this interpreter, whatever PYSPARK_PYTHON says (a Spark user's shell often
+    # points it at another Python); a cluster's workers keep what the cluster configures
+    if spec.master.startswith("local"):
+        os.environ["PYSPARK_PYTHON"] = sys.executable
+    else:
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder: Any = SparkSession.builder.master(spec.master).appName(spec.app_name)
     for key, value in spec.all_conf().items():
         builder = builder.config(key, value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import sys
 import traceback
@@ -70,7 +71,7 @@ def run(argv: list[str] | None = None, **extra: Any) -> int:
         click.echo("Aborted.", err=True)
         return 1
     except DvtError as exc:
-        _report(ctx_state, secrets.redact(str(exc)), exc)
+        _report(ctx_state, secrets.redact(str(exc)), exc, exc.exit_code)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
@@ -78,12 +79,15 @@ def run(argv: list[str] | None = None, **extra: Any) -> int:
     except Exception as exc:  # noqa: BLE001 - the one place that turns crashes into messages
         first_line = (str(exc).strip().splitlines() or [""])[0]
         message = f"unexpected {type(exc).__name__}: {first_line}"
-        _report(ctx_state, secrets.redact(message) + " (run with --debug for details)", exc)
+        _report(ctx_state, secrets.redact(message) + " (run with --debug for details)", exc, 1)
         return 1
 
 
-def _report(ctx_state: Any, message: str, exc: BaseException) -> None:
+def _report(ctx_state: Any, message: str, exc: BaseException, exit_code: int) -> None:
     debug = bool(ctx_state and ctx_state.debug)
+    if ctx_state is not None and ctx_state.json:
+        # a script reading stdout gets a document on failure too
+        click.echo(json.dumps({"ok": False, "error": message, "exit_code": exit_code}))
     if debug:
         sys.stderr.write(secrets.redact("".join(traceback.format_exception(exc))))
     console = ctx_state.console if ctx_state is not None else None
