@@ -25,9 +25,11 @@ def big_table() -> str:
 
 
 def _copy_backends() -> list[str]:
+    """This test database's COPY backends only: other runs share the server."""
     return [pid for pid in psql(
         "SELECT pid FROM pg_stat_activity WHERE application_name = 'dvt-connect' "
-        "AND query ILIKE 'COPY%' AND pid <> pg_backend_pid()").split() if pid]
+        "AND datname = current_database() AND query ILIKE 'COPY%' "
+        "AND pid <> pg_backend_pid()").split() if pid]
 
 
 def test_terminated_postgres_bulk_read_is_retried_to_an_exact_result(
