@@ -400,7 +400,7 @@ def jar_status(connection: Connection, choice: Choice, spark: SparkInstall | Dvt
     from dvt_connect.jars.plan import bucket_need, connection_needs, needs_for
 
     status = JarStatus(needs=list(connection_needs(connection)))
-    if choice.is_native and choice.native is not None:
+    if choice.is_native and choice.native is not None and not choice.unload:
         status.needs.append(f"native:{choice.native.name}")
     if choice.bucket is not None:
         status.needs.append(f"bucket:{choice.bucket.type}")

@@ -26,7 +26,9 @@ from dvt_connect.connectors.selection import (
     NATIVE_ROW_THRESHOLD,
     Choice,
     choose_connector,
+    find_bucket,
     native_possible,
+    unload_wanted,
 )
 from dvt_connect.databases.spec import NativeFacts
 from dvt_connect.errors import DvtError, SourceError
@@ -49,6 +51,10 @@ REGISTRY: dict[ConnectorType, str] = {
     ConnectorType.POSTGRES_NATIVE:
         "dvt_connect.connectors.postgres_native:PostgresNativeConnector",
     ConnectorType.MYSQL_NATIVE: "dvt_connect.connectors.mysql_native:MySQLNativeConnector",
+    ConnectorType.SNOWFLAKE_UNLOAD:
+        "dvt_connect.connectors.stage_native:SnowflakeUnloadConnector",
+    ConnectorType.REDSHIFT_UNLOAD: "dvt_connect.connectors.stage_native:RedshiftUnloadConnector",
+    ConnectorType.BIGQUERY_UNLOAD: "dvt_connect.connectors.stage_native:BigQueryUnloadConnector",
 }
 
 
@@ -122,7 +128,16 @@ class ConnectorFactory:
         estimate: int | None = None
         native = connection.facts.native
         unavailable = self._unavailable(connection)
-        if (mode == "auto" and not connection.is_files
+        stage = connection.facts.stage
+        unload_bucket = (find_bucket(stage, self.buckets, preferred_bucket)
+                         if stage is not None and unload_wanted(connection, unavailable)
+                         else None)
+        if mode == "auto" and not connection.is_files and unload_bucket is not None:
+            # the stage-native path asks the catalog through its own SQL session
+            estimate = self._estimate(
+                self._create(ConnectorType.unload(connection.facts.name), connection,
+                             unload_bucket), connection, request)
+        elif (mode == "auto" and not connection.is_files
                 and native_possible(native, self.buckets, preferred_bucket,
                                     unavailable=unavailable)):
             jdbc = self._create(ConnectorType.JDBC, connection, None)

@@ -45,10 +45,18 @@ class ConnectorType(str, Enum):
     REDSHIFT_NATIVE = "redshift_native"
     POSTGRES_NATIVE = "postgres_native"
     MYSQL_NATIVE = "mysql_native"
+    # the warehouse's own unload/load SQL through a bucket (no Spark connector jar)
+    SNOWFLAKE_UNLOAD = "snowflake_unload"
+    REDSHIFT_UNLOAD = "redshift_unload"
+    BIGQUERY_UNLOAD = "bigquery_unload"
 
     @classmethod
     def native(cls, name: str) -> ConnectorType:
         return cls(f"{name}_native")
+
+    @classmethod
+    def unload(cls, name: str) -> ConnectorType:
+        return cls(f"{name}_unload")
 
 
 @dataclass(frozen=True)
@@ -202,6 +210,11 @@ class BaseConnector(ABC):
     def read_schema(self, plan: ReadPlan) -> StructType:
         """The Spark schema a plan's read produces (no row is read)."""
         return self.load(plan).schema
+
+    def type_facts(self) -> AdapterFacts:
+        """The facts whose :class:`TypeMap` says how this connector's reads arrive (a path with
+        its own type contract, such as a warehouse's unload, returns its own)."""
+        return self.facts
 
     def source_types(self, plan: ReadPlan) -> tuple[SourceType, ...]:
         """Each column's type as the source declares it (empty where the source has none of

@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 from dvt_connect.config.buckets import Bucket
 from dvt_connect.config.profiles import Connection
 from dvt_connect.connectors.base import ConnectorType
-from dvt_connect.databases.spec import NativeFacts
+from dvt_connect.databases.spec import NativeFacts, StageFacts
 from dvt_connect.errors import ConfigError, UsageError
 
 NATIVE_ROW_THRESHOLD = 100_000
 CONNECTOR_MODES = ("auto", "jdbc", "native")
+# output setting choosing between a warehouse's two native paths
+NATIVE_PATH_KEY = "native_path"
+NATIVE_PATHS = ("connector", "unload")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,8 @@ class Choice:
     native: NativeFacts | None = None
     bucket: Bucket | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    # the warehouse's own unload/load SQL: needs the bucket's filesystem jar, not the connector's
+    unload: bool = False
 
     @property
     def is_native(self) -> bool:
@@ -37,7 +42,7 @@ class Choice:
 
 
 def find_bucket(
-    native: NativeFacts,
+    native: NativeFacts | StageFacts,
     buckets: Mapping[str, Bucket],
     preferred: str | None = None,
 ) -> Bucket | None:
@@ -74,6 +79,28 @@ def native_possible(native: NativeFacts | None, buckets: Mapping[str, Bucket],
     return not native.needs_bucket or find_bucket(native, buckets, preferred) is not None
 
 
+def native_path(connection: Connection) -> str | None:
+    """The output's ``native_path:`` (``connector`` or ``unload``), or None when not set."""
+    value = connection.extra.get(NATIVE_PATH_KEY)
+    if value is None:
+        return None
+    if value not in NATIVE_PATHS or (value == "unload" and connection.facts.stage is None):
+        valid = NATIVE_PATHS if connection.facts.stage is not None else ("connector",)
+        raise ConfigError(f"`{NATIVE_PATH_KEY}: {value}` is not valid for {connection.type}; "
+                          f"valid: {', '.join(valid)}.",
+                          path=connection.source_file, key=f"{connection.name}.{NATIVE_PATH_KEY}")
+    return str(value)
+
+
+def unload_wanted(connection: Connection, unavailable: str | None) -> bool:
+    """Whether a warehouse's stage-native path is the native path for ``connection``: the
+    output asks for it, or its Spark connector cannot run here and the output did not insist."""
+    if connection.facts.stage is None or connection.is_files:
+        return False
+    forced = native_path(connection)
+    return forced == "unload" or (forced is None and bool(unavailable))
+
+
 def choose_connector(
     connection: Connection,
     buckets: Mapping[str, Bucket],
@@ -101,6 +128,11 @@ def choose_connector(
                 f"`{connection.type}` has no native connector; use --connector jdbc or auto."
             )
         return Choice(ConnectorType.JDBC, f"no native connector for {connection.type}")
+
+    if unload_wanted(connection, unavailable):
+        return _choose_unload(connection, buckets, mode=mode, preferred_bucket=preferred_bucket,
+                              estimated_rows=estimated_rows, threshold=threshold,
+                              unavailable=unavailable)
 
     if unavailable:
         if mode == "native":
@@ -163,3 +195,35 @@ def choose_connector(
         native=native,
         bucket=bucket,
     )
+
+
+def _choose_unload(connection: Connection, buckets: Mapping[str, Bucket], *, mode: str,
+                   preferred_bucket: str | None, estimated_rows: int | None, threshold: int,
+                   unavailable: str | None) -> Choice:
+    """The stage-native path (the warehouse's own unload/load SQL), or JDBC when no bucket
+    fits; the reason says why the vendor connector was not used."""
+    stage = connection.facts.stage
+    native = connection.facts.native
+    assert stage is not None
+    title = connection.facts.title
+    why = (f"`{NATIVE_PATH_KEY}: unload` is set" if native_path(connection) == "unload"
+           else f"no Spark connector for {connection.type} can run here ({unavailable})")
+    bucket = find_bucket(stage, buckets, preferred_bucket)
+    if bucket is None:
+        wanted = "/".join(stage.bucket_types)
+        if mode == "native":
+            raise ConfigError(
+                f"--connector native needs a {wanted} bucket for {connection.type} ({why}), "
+                "and buckets.yml has none.",
+                hint="Add one to buckets.yml (`dvt init` writes a template).")
+        return Choice(ConnectorType.JDBC, f"no {wanted} bucket configured", warnings=(
+            f"{title}'s stage-native path (its own unload to a bucket) is available, but no "
+            f"{wanted} bucket is configured. Falling back to JDBC.",))
+    where = (f"stage-native: {title} unloads to `{bucket.name}` ({bucket.type}) and Spark "
+             f"reads the Parquet; {why}")
+    if mode == "auto" and estimated_rows is not None and estimated_rows < threshold:
+        return Choice(ConnectorType.JDBC,
+                      f"about {estimated_rows:,} rows (catalog estimate) is under "
+                      f"{threshold:,}: JDBC is cheaper than an unload")
+    return Choice(ConnectorType.unload(connection.facts.name), where, native=native,
+                  bucket=bucket, unload=True)

@@ -108,14 +108,15 @@ def staged_write(
     request: WriteRequest,
     *,
     open_session: Callable[[], SqlSession],
-    fill: Callable[[Stage], None],
+    fill: Callable[[Stage], Sequence[str] | None],
     console: Console | None = None,
     how: str = "",
     warnings: Sequence[str] = (),
 ) -> WriteOutcome:
     """Create the staging table, ``fill`` it, then swap it in (overwrite) or insert from it in
-    one transaction (append); the staging table never outlives the call. ``warnings`` are the
-    caller's own, reported with the plan's."""
+    one transaction (append); the staging table never outlives the call. ``fill`` may return
+    statements that load the stage (a warehouse's COPY from a bucket): they run first in that
+    same transaction. ``warnings`` are the caller's own, reported with the plan's."""
     table = check_request(connection, request)
     facts = connection.facts
     dialect = dialect_for(facts)
@@ -151,14 +152,14 @@ def staged_write(
         db.execute(create_table_sql(stage_sql, plan, facts, dialect))
         stage_exists = True
         try:
-            fill(Stage(schema, stage, plan.names, stage_sql))
+            loads = list(fill(Stage(schema, stage, plan.names, stage_sql)) or ())
             if request.mode == "append" and existing is not None:
-                db.transaction([insert_select_sql(target_sql, stage_sql, append_columns,
-                                                  plan.names, facts)])
+                db.transaction([*loads, insert_select_sql(target_sql, stage_sql, append_columns,
+                                                          plan.names, facts)])
                 notes = [f"appended to `{target}` through staging table `{stage}` in one "
                          "transaction"]
             else:
-                _swap(db, dialect, fill_in, replace=existing is not None)
+                _swap(db, dialect, fill_in, replace=existing is not None, loads=loads)
                 stage_exists = False
                 notes = _swap_notes(target, stage, dialect, existing, plan)
                 if existing is not None:
@@ -213,12 +214,15 @@ def _default_schema(connection: Connection) -> str | None:
 _Fill = Callable[[tuple[str, ...]], list[str]]
 
 
-def _swap(db: SqlSession, dialect: Dialect, fill: _Fill, *, replace: bool) -> None:
+def _swap(db: SqlSession, dialect: Dialect, fill: _Fill, *, replace: bool,
+          loads: Sequence[str] = ()) -> None:
     swap = dialect.swap
     statements = fill(swap.replace if replace else swap.create)
     if swap.transactional:
-        db.transaction(statements)
+        db.transaction([*loads, *statements])
         return
+    for sql in loads:
+        db.execute(sql)
     done = 0
     try:
         for sql in statements:

@@ -12,6 +12,7 @@ from dvt_connect.databases.spec import (
     Endpoint,
     NamingRule,
     NativeFacts,
+    StageFacts,
     TypeMap,
     TypeRule,
 )
@@ -86,6 +87,39 @@ TYPES = TypeMap(rules=(
     TypeRule(("array", "struct"), "array / struct", why="nested types stay nested"),
 ))
 
+# The stage-native path: EXPORT DATA writes Parquet to GCS, LOAD DATA loads it, both through
+# BigQuery's Python client (no JDBC driver is published on Maven Central). BigQuery reaches the
+# bucket as the job's own identity: nothing secret is in either statement.
+STAGE = StageFacts(
+    # EXPORT DATA OPTIONS (export_option_list) AS query_statement; the uri needs one `*`
+    unload=("EXPORT DATA OPTIONS (uri = '{files}', format = 'PARQUET', overwrite = true) "
+            "AS {select}"),
+    # LOAD DATA INTO table FROM FILES (format = 'PARQUET', uris = [...])
+    load="LOAD DATA INTO {table} FROM FILES (format = 'PARQUET', uris = ['{files}'])",
+    schemes={"gcs": "gs"},
+    files="{uri}*.parquet",
+    executor="dvt_connect.connectors.stage_native.bigquery:BigQuerySql",
+    types=TypeMap(rules=(
+        TypeRule(("int64", "integer"), "long"), TypeRule(("float64", "float"), "double"),
+        TypeRule(("numeric",), "decimal(38,9)"),
+        TypeRule(("bignumeric",), "decimal(38,38)", exact=False,
+                 why="BIGNUMERIC exports as a 76-digit Parquet decimal; Spark holds 38"),
+        TypeRule(("bool", "boolean"), "boolean"), TypeRule(("string",), "string"),
+        TypeRule(("bytes",), "binary"), TypeRule(("date",), "date"),
+        TypeRule(("timestamp",), "timestamp", why="an instant (Parquet micros, UTC)"),
+        TypeRule(("datetime", "time"), "string", exact=False,
+                 why="the export's Parquet form of DATETIME/TIME is not part of the contract"),
+        TypeRule(("json", "geography", "interval"), "string",
+                 why="carried as its canonical text"),
+    )),
+    sources=(
+        "https://cloud.google.com/bigquery/docs/reference/standard-sql/export-statements "
+        "(EXPORT DATA OPTIONS (uri, format, overwrite) AS query; the uri has one wildcard)",
+        "https://cloud.google.com/bigquery/docs/reference/standard-sql/load-statements "
+        "(LOAD DATA INTO ... FROM FILES (format, uris))",
+    ),
+)
+
 BIGQUERY = Database(
     name="bigquery",
     types=TYPES,
@@ -100,6 +134,7 @@ BIGQUERY = Database(
     ),
     quote="`",
     native=NATIVE,
+    stage=STAGE,
     required=("project",),
     aliases={"dataset": "schema", "database": "project"},
     secret_fields=("keyfile",),

@@ -15,6 +15,7 @@ from dvt_connect.databases.spec import (
     ErrorRules,
     NamingRule,
     NativeFacts,
+    StageFacts,
     TypeMap,
     TypeRule,
 )
@@ -68,6 +69,45 @@ TYPES = TypeMap(rules=(
     TypeRule(("super", "geometry"), "string (canonical text)", why="carried as its text"),
 ))
 
+# The stage-native path: UNLOAD writes Parquet to S3, COPY loads it (no Spark jar).
+STAGE = StageFacts(
+    # UNLOAD ('select-statement') TO 's3://object-path/name-prefix' authorization
+    # FORMAT [ AS ] PARQUET
+    unload="UNLOAD ({select_literal}) TO '{uri}'{auth} FORMAT AS PARQUET",
+    # COPY table-name FROM data_source authorization FORMAT AS PARQUET (columnar files load by
+    # position: the staging table is created in the files' column order)
+    load="COPY {table} FROM '{uri}'{auth} FORMAT AS PARQUET",
+    schemes={"s3": "s3"},
+    # authorization: IAM_ROLE '<arn>' | ACCESS_KEY_ID '..' SECRET_ACCESS_KEY '..'
+    # [SESSION_TOKEN '..']
+    auth_role=" IAM_ROLE '{role}'",
+    auth_keys=" ACCESS_KEY_ID '{key_id}' SECRET_ACCESS_KEY '{secret}'{token_clause}",
+    auth_token=" SESSION_TOKEN '{token}'",
+    types=TypeMap(rules=(
+        TypeRule(("int2", "smallint"), "short"), TypeRule(("int4", "integer"), "integer"),
+        TypeRule(("int8", "bigint"), "long"), TypeRule(("float4", "real"), "float"),
+        TypeRule(("float8", "double precision"), "double"),
+        TypeRule(("numeric", "decimal"), "decimal(p,s)",
+                 why="a Parquet decimal of the column's precision and scale"),
+        TypeRule(("bool", "boolean"), "boolean"),
+        TypeRule(("varchar", "bpchar", "text", "character varying"), "string"),
+        TypeRule(("varbyte",), "binary"), TypeRule(("date",), "date"),
+        TypeRule(("timestamp",), "timestamp_ntz", why="a wall time"),
+        TypeRule(("timestamptz",), "timestamp", why="an instant, in UTC"),
+        TypeRule(("time", "timetz"), "string", exact=False,
+                 why="UNLOAD writes a Parquet time of day, which Spark does not read"),
+        TypeRule(("super", "geometry"), "string", exact=False,
+                 why="UNLOAD's Parquet form of SUPER/GEOMETRY is not part of the contract"),
+    )),
+    sources=(
+        "https://docs.aws.amazon.com/redshift/latest/dg/r_UNLOAD.html (UNLOAD ('select') "
+        "TO 's3://...' authorization FORMAT [AS] PARQUET)",
+        "https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-authorization.html "
+        "(IAM_ROLE | ACCESS_KEY_ID SECRET_ACCESS_KEY [SESSION_TOKEN])",
+        "https://docs.aws.amazon.com/redshift/latest/dg/r_COPY.html (FORMAT AS PARQUET)",
+    ),
+)
+
 REDSHIFT = Database(
     name="redshift",
     types=TYPES,
@@ -77,6 +117,7 @@ REDSHIFT = Database(
     driver_class="com.amazon.redshift.jdbc42.Driver",
     driver_packages=("com.amazon.redshift:redshift-jdbc42:2.1.0.30",),
     native=NATIVE,
+    stage=STAGE,
     catalog=CatalogQueries(
         row_estimate=(
             'SELECT tbl_rows FROM svv_table_info WHERE "schema" = {schema} '

@@ -15,6 +15,7 @@ from dvt_connect.databases.spec import (
     ErrorRules,
     NamingRule,
     NativeFacts,
+    StageFacts,
     TypeMap,
     TypeRule,
 )
@@ -110,6 +111,48 @@ TYPES = TypeMap(rules=(
              "string (canonical text)", why="semi-structured values as their JSON text"),
 ))
 
+# The stage-native path: COPY INTO <location> unloads, COPY INTO <table> loads (no Spark jar).
+STAGE = StageFacts(
+    # COPY INTO { externalLocation } FROM ( <query> ) FILE_FORMAT = ( TYPE = PARQUET ) HEADER
+    unload=("COPY INTO '{uri}' FROM ({select}){auth} FILE_FORMAT = (TYPE = PARQUET) "
+            "HEADER = TRUE"),
+    # COPY INTO <table> FROM externalLocation FILE_FORMAT = ( TYPE = PARQUET )
+    # MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE (Parquet columns by name, not position)
+    load=("COPY INTO {table} FROM '{uri}'{auth} FILE_FORMAT = (TYPE = PARQUET) "
+          "MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE"),
+    # externalLocation: 's3://<bucket>[/<path>]' or 'gcs://<bucket>[/<path>]'
+    schemes={"s3": "s3", "gcs": "gcs"},
+    auth_integration=" STORAGE_INTEGRATION = {integration}",
+    auth_keys=" CREDENTIALS = (AWS_KEY_ID = '{key_id}' AWS_SECRET_KEY = '{secret}'{token_clause})",
+    auth_token=" AWS_TOKEN = '{token}'",
+    types=TypeMap(rules=(
+        TypeRule(("number", "decimal", "numeric"), "decimal(p,s)",
+                 why="a Parquet decimal of the column's precision and scale (38 digits, as "
+                     "Spark)"),
+        TypeRule(("float", "double", "real"), "double"),
+        TypeRule(("varchar", "char", "string", "text"), "string"),
+        TypeRule(("binary", "varbinary"), "binary"), TypeRule(("boolean",), "boolean"),
+        TypeRule(("date",), "date"),
+        TypeRule(("timestamp_ntz", "timestampntz", "datetime"), "timestamp_ntz",
+                 why="a wall time (a Parquet timestamp not adjusted to UTC)"),
+        TypeRule(("timestamp_ltz", "timestampltz"), "timestamp",
+                 why="an instant (a Parquet timestamp adjusted to UTC)"),
+        TypeRule(("timestamp_tz", "timestamptz"), "timestamp", exact=False,
+                 why="a Parquet timestamp holds no offset: each value's own offset is lost"),
+        TypeRule(("time",), "string", exact=False,
+                 why="unloaded as a Parquet TIME, which Spark does not read"),
+        TypeRule(("variant", "object", "array"), "string",
+                 why="semi-structured values unload as their JSON text"),
+    )),
+    sources=(
+        "https://docs.snowflake.com/en/sql-reference/sql/copy-into-location (externalLocation, "
+        "STORAGE_INTEGRATION | CREDENTIALS = (AWS_KEY_ID AWS_SECRET_KEY [AWS_TOKEN]), "
+        "FILE_FORMAT = (TYPE = PARQUET), HEADER)",
+        "https://docs.snowflake.com/en/sql-reference/sql/copy-into-table (FILE_FORMAT = "
+        "(TYPE = PARQUET), MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE)",
+    ),
+)
+
 SNOWFLAKE = Database(
     name="snowflake",
     types=TYPES,
@@ -118,6 +161,7 @@ SNOWFLAKE = Database(
     driver_class="net.snowflake.client.jdbc.SnowflakeDriver",
     driver_packages=("net.snowflake:snowflake-jdbc:3.20.0",),
     native=NATIVE,
+    stage=STAGE,
     catalog=CatalogQueries(
         # INFORMATION_SCHEMA.TABLES.ROW_COUNT (docs.snowflake.com/en/sql-reference/
         # info-schema/tables), in the session's database

@@ -93,6 +93,41 @@ class NativeFacts:
         return self.python_extra is not None
 
 
+@dataclass(frozen=True)
+class StageFacts:
+    """The warehouse's own bulk SQL: unload a query's rows as Parquet into a bucket folder, and
+    load a folder of Parquet into a table (the stage-native path, no Spark connector jar).
+
+    Templates take ``{select}`` (the query), ``{select_literal}`` (the query as a string
+    literal), ``{uri}`` (the folder, as the warehouse spells it, ending in ``/``), ``{table}``
+    (quoted, qualified) and ``{auth}`` (one of the ``auth_*`` clauses, or nothing). Auth
+    templates take ``{key_id}``, ``{secret}``, ``{token_clause}`` (``auth_token`` filled with
+    ``{token}``, when the bucket has a session token), ``{role}``, ``{integration}``;
+    secrets are filled in only for the statement sent to the warehouse, masked everywhere else.
+    ``schemes`` maps a bucket type to the URI scheme the warehouse reads (``s3a`` is Spark's).
+    ``types`` says how each warehouse type arrives in the Parquet it writes: exact or refused.
+    ``executor`` names who runs the SQL: ``jdbc`` (the synced driver, through Spark's JVM) or
+    ``module:Class`` (a Python client).
+    """
+
+    unload: str
+    load: str
+    schemes: Mapping[str, str]
+    types: TypeMap
+    auth_keys: str | None = None
+    auth_token: str | None = None  # appended to auth_keys when the bucket has a session token
+    auth_role: str | None = None
+    auth_integration: str | None = None
+    # the folder in a statement: "{uri}" or, where a wildcard is needed, "{uri}*.parquet"
+    files: str = "{uri}"
+    executor: str = "jdbc"
+    sources: tuple[str, ...] = ()
+
+    @property
+    def bucket_types(self) -> tuple[str, ...]:
+        return tuple(self.schemes)
+
+
 # ---- catalog -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -281,6 +316,8 @@ class Database:
     bundled_with_spark: bool = False
     quote: str = '"'
     native: NativeFacts | None = None
+    # The stage-native path: the warehouse's own unload/load SQL through a bucket.
+    stage: StageFacts | None = None
     fetch_size: int = 10_000
     jdbc_properties: Mapping[str, str] = field(default_factory=dict)
     catalog: CatalogQueries = field(default_factory=CatalogQueries)

@@ -131,8 +131,10 @@ def start_session(project: Project, source: Connection, target: Connection, *,
 
     buckets = project.buckets
     native = source.facts.native
-    if native is not None and buckets:
-        optional = [f"native:{native.name}"] + [f"bucket:{b.type}" for b in buckets.values()]
+    if buckets and (native is not None or source.facts.stage or target.facts.stage):
+        # a warehouse's stage-native path needs only the bucket's filesystem jars
+        optional = ([f"native:{native.name}"] if native is not None else []) + [
+            f"bucket:{b.type}" for b in buckets.values()]
         jars += [str(p) for p in manifest.jars_for(optional) if str(p) not in jars]
 
     # no credential on the JVM's command line: they go to the running context, and only for

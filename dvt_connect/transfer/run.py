@@ -99,10 +99,11 @@ def plan_transfer(
     read_plan = source_connector.plan_read(read, reason=reason)
     target_facts = target.facts if target_connector.writes_our_ddl else None
     sources = source_connector.source_types(read_plan)
-    read_as = read_overrides(source.facts, sources, target_facts, allow_lossy)
+    source_facts = source_connector.type_facts()
+    read_as = read_overrides(source_facts, sources, target_facts, allow_lossy)
     if read_as:  # the read asks Spark for other types: plan it again with them
         read_plan = source_connector.plan_read(replace(read, read_as=read_as), reason=reason)
-    columns = plan_types(source.facts if sources else None, sources,
+    columns = plan_types(source_facts if sources else None, sources,
                          source_connector.read_schema(read_plan), target_facts,
                          target_format=target.format if target.is_files else target.type,
                          read_as=read_as, allow_lossy=allow_lossy)

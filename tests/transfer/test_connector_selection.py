@@ -16,8 +16,9 @@ SNOWFLAKE = {"type": "snowflake", "account": "acme", "user": "u", "password": "p
              "database": "D"}
 
 
-def snowflake():  # type: ignore[no-untyped-def]
-    return parse_connection("sf", dict(SNOWFLAKE), path=Path("profiles.yml"), key="p.outputs.sf")
+def snowflake(**extra: str):  # type: ignore[no-untyped-def]
+    return parse_connection("sf", {**SNOWFLAKE, **extra}, path=Path("profiles.yml"),
+                            key="p.outputs.sf")
 
 
 def s3():  # type: ignore[no-untyped-def]
@@ -45,8 +46,10 @@ def test_no_bucket_warns_and_falls_back() -> None:
 
 
 def test_jars_not_synced_warns_and_falls_back_in_auto_mode() -> None:
+    # `native_path: connector`: the warehouse's own unload path is not wanted (issue 13)
     why = "its Spark connector jars are not in the jars folder (run `dvt sync`)"
-    choice = choose_connector(snowflake(), s3(), estimated_rows=5_000_000, unavailable=why)
+    choice = choose_connector(snowflake(native_path="connector"), s3(), estimated_rows=5_000_000,
+                              unavailable=why)
     assert choice.connector is ConnectorType.JDBC
     assert choice.reason == why
     assert choice.warnings == (
@@ -55,7 +58,8 @@ def test_jars_not_synced_warns_and_falls_back_in_auto_mode() -> None:
 
 def test_jars_not_synced_is_an_error_when_native_is_forced() -> None:
     with pytest.raises(ConfigError, match="--connector native cannot be used for snowflake"):
-        choose_connector(snowflake(), s3(), mode="native", unavailable="jars missing")
+        choose_connector(snowflake(native_path="connector"), s3(), mode="native",
+                         unavailable="jars missing")
 
 
 def test_connector_jdbc_overrides_everything() -> None:
