@@ -25,7 +25,7 @@ _PREFIX = "spark.hadoop."
 def buckets_in_use(project: Any, connections: Iterable[Connection], *,
                    preferred: str | None) -> list[Bucket]:
     """The buckets these outputs can touch: a files output's named bucket or the bucket its URI
-    lies in, and the bucket a native connector would stage through."""
+    lies in, and the bucket a native path (connector or unload) would stage through."""
     buckets: Mapping[str, Bucket] = project.buckets or {}
     used: dict[str, Bucket] = {}
     for connection in connections:
@@ -38,9 +38,9 @@ def buckets_in_use(project: Any, connections: Iterable[Connection], *,
                 root = bucket.spark_path("").rstrip("/")
                 if bucket.type != "local" and raw.startswith(root):
                     used.setdefault(bucket.name, bucket)
-        native = connection.facts.native
-        if native is not None:
-            staging = find_bucket(native, buckets, preferred)
+        # the bucket a native connector, or the warehouse's own unload, would stage through
+        for facts in (connection.facts.native, connection.facts.stage):
+            staging = find_bucket(facts, buckets, preferred) if facts is not None else None
             if staging is not None:
                 used.setdefault(staging.name, staging)
     return list(used.values())
