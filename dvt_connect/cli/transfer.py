@@ -20,7 +20,18 @@ def _split(value: str | None) -> tuple[str, ...]:
 @click.option("--table", help="[schema.]table to read.")
 @click.option("--query", help="A whole SQL query to read instead of a table.")
 @click.option("--target-table", help="[schema.]table (or sub-path for files) to write.")
-@click.option("--mode", type=click.Choice(WRITE_MODES), default="overwrite", show_default=True)
+@click.option("--mode", type=click.Choice(WRITE_MODES), default="overwrite", show_default=True,
+              help="overwrite (replace the table), append, truncate (keep the table, replace "
+                   "its rows), merge (upsert by --primary-key), incremental (rows past the "
+                   "target's MAX(--update-key)).")
+@click.option("--primary-key", help="Comma-separated key column(s) for merge and incremental.")
+@click.option("--update-key", help="incremental: the column whose target maximum is the mark.")
+@click.option("--tie-breaker", help="merge: when a key repeats, keep the row with the highest "
+                                    "value of this column.")
+@click.option("--lookback", help="incremental: re-read a window before the mark (2h, 1d, or a "
+                                 "number for numeric keys); needs --primary-key.")
+@click.option("--lock-timeout", type=click.FloatRange(min=0), default=300, show_default=True,
+              help="Seconds to wait for another run writing the same target.")
 @click.option("--where", help="SQL condition pushed down to the source (yours, used as written).")
 @click.option("--columns", help="Comma-separated columns to read (default: all).")
 @click.option("--connector", type=click.Choice(CONNECTOR_MODES), default="auto",
@@ -44,6 +55,7 @@ def transfer(as_json: bool, profile: str | None, target: str | None, profiles_di
         target=target, profile=profile, profiles_dir=profiles_dir,
         columns=_split(opts.pop("columns")), partition_by=_split(opts.pop("partition_by")),
         allow_lossy=_split(opts.pop("allow_lossy")),
+        primary_key=_split(opts.pop("primary_key")),
         **opts,  # type: ignore[arg-type]
     )
     console = get_console()

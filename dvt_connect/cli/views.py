@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dvt_connect.console import Console
 from dvt_connect.replication.results import RunResults
 from dvt_connect.transfer.run import TransferPlan
@@ -29,6 +31,10 @@ def show_plan(console: Console, plan: TransferPlan, *, as_json: bool) -> None:
         ["source", f"{plan.source.name} ({plan.source.type}) {doc['source']['location']}"],
         ["target", f"{plan.target.name} ({plan.target.type}) {doc['target']['location']}"],
         ["target table", f"{doc['target']['table']} ({plan.write.mode})"],
+        *([["primary key", ", ".join(plan.write.primary_key)]] if plan.write.primary_key
+          else []),
+        *_incremental_rows(doc["incremental"]),
+        *[["write", n] for n in doc["target"]["notes"]],
         ["connector", read["connector"]],
         ["why", read["reason"]],
         ["query", read["sql"]],
@@ -49,6 +55,18 @@ def show_plan(console: Console, plan: TransferPlan, *, as_json: bool) -> None:
                    for c in doc["columns"]])
 
 
+def _incremental_rows(inc: dict[str, Any] | None) -> list[list[Any]]:
+    if inc is None:
+        return []
+    return [
+        ["update key", inc["update_key"]],
+        ["high-water mark", inc["high_water_mark"] or "none (target absent or empty): full load"],
+        ["read predicate", inc["predicate"] or "(all rows)"],
+        ["NULL update keys", "unknown" if inc["null_update_keys"] is None
+         else f"{inc['null_update_keys']:,} (not read by incremental runs)"],
+    ]
+
+
 def show_stats(console: Console, stats: TransferStats, *, as_json: bool) -> None:
     if as_json:
         console.json(stats.to_dict())
@@ -65,6 +83,14 @@ def show_stats(console: Console, stats: TransferStats, *, as_json: bool) -> None
         ["rows/s", f"{stats.rows_per_second:,.0f}"],
         ["MB/s", "not measured" if mbps is None else f"{mbps:,.2f}"],
         ["retries", stats.retries],
+        *([["inserted", f"{stats.inserted:,}"]] if stats.inserted is not None else []),
+        *([["updated (matched by key)", f"{stats.updated:,}"]] if stats.updated is not None
+          else []),
+        *([["read from", stats.read_from]] if stats.read_from is not None else []),
+        *([["high-water mark", stats.high_water_mark]] if stats.high_water_mark is not None
+          else []),
+        *([["NULL update keys", f"{stats.null_update_keys:,}"]] if stats.null_update_keys
+          else []),
         *[["note", n] for n in stats.notes],
     ])
     console.success(f"Moved {stats.rows:,} rows in {stats.duration_seconds:.1f} s.")

@@ -20,6 +20,7 @@ from dvt_connect.config.profiles import Connection
 from dvt_connect.connectors.typeplan import SourceType
 from dvt_connect.databases.spec import Database as AdapterFacts
 from dvt_connect.errors import UsageError
+from dvt_connect.incremental import Mark
 from dvt_connect.partitioning import Partition
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["WRITE_MODES", "BaseConnector", "ConnectorType", "Partition", "ReadPlan",
            "ReadRequest", "TableRef", "WriteOutcome", "WriteRequest"]
 
-WRITE_MODES = ("overwrite", "append")
+WRITE_MODES = ("overwrite", "append", "truncate", "merge", "incremental")
 
 
 class ConnectorType(str, Enum):
@@ -142,7 +143,14 @@ class ReadPlan:
 @dataclass(frozen=True)
 class WriteRequest:
     """Where and how to write (``--target-table``, ``--mode``, ``--batch-size``,
-    ``--partition-by``)."""
+    ``--partition-by``, and the keys of ``merge`` and ``incremental``).
+
+    Modes: ``overwrite`` replaces the table; ``append`` inserts; ``truncate`` keeps the table and
+    replaces its rows; ``merge`` upserts by ``primary_key``; ``incremental`` reads only rows past
+    the target's ``MAX(update_key)`` and merges them by ``primary_key`` (appends without one).
+    ``high_water_mark`` and ``planned`` are set by the planner: the mark the read starts after,
+    checked again under the target's lock before anything is written.
+    """
 
     table: TableRef | None = None
     mode: str = "overwrite"
@@ -150,19 +158,60 @@ class WriteRequest:
     partition_by: tuple[str, ...] = ()
     # column -> target column type kept from the source (the column plan's, same database)
     column_types: Mapping[str, str] = field(default_factory=dict)
+    primary_key: tuple[str, ...] = ()
+    update_key: str | None = None
+    tie_breaker: str | None = None
+    lookback: str | None = None
+    lock_timeout: float = 300.0
+    high_water_mark: Mark | None = None
+    planned: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in WRITE_MODES:
             raise UsageError(f"unknown mode `{self.mode}`; valid: {', '.join(WRITE_MODES)}.")
+        if self.mode == "merge" and not self.primary_key:
+            raise UsageError("--mode merge needs --primary-key (the column(s) rows are matched "
+                             "on), e.g. --primary-key id or --primary-key order_id,line.")
+        if self.mode == "incremental" and not self.update_key:
+            raise UsageError("--mode incremental needs --update-key (the column whose maximum in "
+                             "the target says where the next read starts), e.g. "
+                             "--update-key updated_at.")
+        if self.primary_key and self.mode not in ("merge", "incremental"):
+            raise UsageError(f"--primary-key applies to --mode merge and incremental, not "
+                             f"`{self.mode}`.")
+        if self.update_key and self.mode != "incremental":
+            raise UsageError(f"--update-key applies to --mode incremental, not `{self.mode}`.")
+        if self.tie_breaker and not self.primary_key:
+            raise UsageError("--tie-breaker picks one row per --primary-key; give the key too.")
+        if self.lookback and self.mode != "incremental":
+            raise UsageError("--lookback applies to --mode incremental.")
+        if self.lookback and not self.primary_key:
+            raise UsageError("--lookback re-reads rows already loaded, which only a merge can "
+                             "take without duplicating them; give --primary-key too.")
+        folded = [k.lower() for k in self.primary_key]
+        if any(not k.strip() for k in self.primary_key) or len(set(folded)) != len(folded):
+            raise UsageError("--primary-key lists each column once, comma-separated: "
+                             f"`{','.join(self.primary_key)}`.")
+        if self.lock_timeout < 0:
+            raise UsageError("--lock-timeout is a number of seconds, 0 or more.")
+
+    @property
+    def merges(self) -> bool:
+        """Rows are upserted by key (merge, or incremental with a primary key)."""
+        return bool(self.primary_key)
 
 
 @dataclass(frozen=True)
 class WriteOutcome:
-    """What a write measured itself (bytes on disk for files; None where nothing is measured)."""
+    """What a write measured itself (bytes on disk for files; None where nothing is measured);
+    for merges the rows inserted and matched (updated), and the target's mark afterwards."""
 
     bytes_written: int | None = None
     location: str = ""
     notes: tuple[str, ...] = ()
+    inserted: int | None = None
+    updated: int | None = None
+    high_water_mark: Mark | None = None
 
 
 class BaseConnector(ABC):
@@ -226,6 +275,19 @@ class BaseConnector(ABC):
         was when it fails (staging then swap), and clean up its own staging."""
         raise UsageError(f"{self.connection.type} output `{self.connection.name}` cannot be "
                          "written to.")
+
+    def high_water_mark(self, request: WriteRequest) -> Mark | None:
+        """``MAX(update_key)`` of the target table, exactly (None: no table or no rows)."""
+        raise UsageError(f"--mode incremental cannot read the high-water mark of "
+                         f"{self.connection.type} output `{self.connection.name}`.")
+
+    def count_nulls(self, request: ReadRequest, column: str) -> int | None:
+        """Source rows whose ``column`` is NULL (the read's own WHERE applied); None if unknown."""
+        return None
+
+    def describe_write(self, request: WriteRequest) -> list[str]:
+        """How ``request`` will be carried out here, for the plan (before anything happens)."""
+        return []
 
     def estimate_rows(self, request: ReadRequest) -> int | None:
         """Rows the read would return, from catalog statistics (no count); None if unknown."""

@@ -24,10 +24,14 @@ overrides these and is passed to Spark's reader and writer.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import secrets
-from collections.abc import Mapping
+import socket
+import time
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from dvt_connect.connectors.base import (
@@ -43,6 +47,7 @@ from dvt_connect.connectors.base import (
 from dvt_connect.connectors.filesystem import HadoopFS, StagingArea, hidden
 from dvt_connect.databases.files import FilesConnection
 from dvt_connect.errors import ConfigError, SourceError, TransferError, UsageError
+from dvt_connect.incremental import Mark, mark_of
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -202,7 +207,100 @@ class FilesConnector(BaseConnector):
 
     # -- write -----------------------------------------------------------------------------
 
+    def _refuse_mode(self, request: WriteRequest) -> None:
+        if request.merges or request.mode == "merge":
+            raise UsageError(
+                f"files output `{self.connection.name}` cannot merge by key: Parquet/CSV/JSON/ORC "
+                "folders have no keys, and rewriting folders would not be an upsert.",
+                hint="Use --mode incremental without --primary-key to append new rows as new "
+                     "files, or --mode overwrite; merges into lakes need a table format (Delta, "
+                     "Iceberg), planned in a later issue.")
+        if request.mode == "truncate":
+            raise UsageError(
+                f"--mode truncate keeps a database table's keys and grants; files output "
+                f"`{self.connection.name}` has none: use --mode overwrite.")
+
+    def describe_write(self, request: WriteRequest) -> list[str]:
+        self._refuse_mode(request)
+        lines = []
+        if request.mode == "incremental":
+            lines.append("incremental into files: the new rows are added as new files")
+        lines.append("concurrent runs into this folder wait for its lock file "
+                     f"(up to {request.lock_timeout:g} s)")
+        return lines
+
+    def high_water_mark(self, request: WriteRequest) -> Mark | None:
+        """``MAX(update_key)`` over the folder's files, through Spark (timestamps as UTC)."""
+        from pyspark.sql import functions as F
+
+        self._refuse_mode(request)
+        dest = self.table_path(request.table)
+        if not HadoopFS(self.spark, dest).exists(dest):
+            return None
+        assert request.update_key is not None
+        df = self.spark.read.format(self.format).options(**self.options()).load(dest)
+        names = {c.lower(): c for c in df.columns}
+        column = names.get(request.update_key.lower())
+        if column is None:
+            raise UsageError(f"--update-key `{request.update_key}` is not a column of {dest} "
+                             f"(it has {', '.join(df.columns)}).")
+        row = df.agg(F.max(F.col("`" + column.replace("`", "``") + "`"))).first()
+        return mark_of(row[0] if row is not None else None, column)
+
+    def count_nulls(self, request: ReadRequest, column: str) -> int | None:
+        from pyspark.sql import functions as F
+
+        df = self.load(self.plan_read(request))
+        return int(df.where(F.col("`" + column.replace("`", "``") + "`").isNull()).count())
+
     def write_dataframe(self, df: DataFrame, request: WriteRequest) -> WriteOutcome:
+        self._refuse_mode(request)
+        dest = self.table_path(request.table)
+        with self._lock(dest, request.lock_timeout):
+            if request.planned:
+                now = self.high_water_mark(request)
+                if now != request.high_water_mark:
+                    raise TransferError(
+                        f"{dest} changed while this run waited for it: its high-water mark "
+                        f"moved from {request.high_water_mark or 'nothing'} to "
+                        f"{now or 'nothing'}. Appending what this run read would load rows "
+                        "twice; nothing was written.", hint="Run it again.")
+            outcome = self._write(df, request)
+            if request.update_key:
+                mark = self.high_water_mark(request)
+                outcome = WriteOutcome(outcome.bytes_written, outcome.location, outcome.notes,
+                                       high_water_mark=mark)
+            return outcome
+
+    @contextlib.contextmanager
+    def _lock(self, dest: str, timeout: float, *, poll: float = 0.5) -> Iterator[None]:
+        """A lock file next to the folder, created only if absent (``HadoopFS.create_new``), deleted
+        afterwards. A run killed hard leaves it: the message names it."""
+        parent, _, name = dest.rstrip("/").rpartition("/")
+        path = join_path(parent, f".{name}.dvt-lock")
+        fs = HadoopFS(self.spark, dest)
+        fs.mkdirs(parent)
+        deadline = time.monotonic() + timeout
+        told = False
+        while not fs.create_new(path, f"pid {os.getpid()} on {socket.gethostname()}"):
+            if time.monotonic() >= deadline:
+                raise TransferError(
+                    f"another dvt run is writing {dest} (lock file {path}); gave up after "
+                    f"waiting {timeout:g} s. Nothing was written.",
+                    hint="Let the other run finish, or wait longer with --lock-timeout; if no "
+                         "run is left (one was killed), delete the lock file.")
+            if not told and self.console is not None:
+                self.console.warn(f"another dvt run is writing {dest}; waiting up to "
+                                  f"{timeout:g} s for its lock file {path}")
+                told = True
+            time.sleep(poll)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                fs.delete(path)
+
+    def _write(self, df: DataFrame, request: WriteRequest) -> WriteOutcome:
         self._check_types(df)
         missing = [c for c in request.partition_by if c not in df.columns]
         if missing:
@@ -230,7 +328,7 @@ class FilesConnector(BaseConnector):
             files = fs.data_files(stage)
             written = sum(size for _, size in files)
             exists = fs.exists(dest)
-            if request.mode == "append" and exists:
+            if request.mode in ("append", "incremental") and exists:
                 self._move_files(fs, stage, dest, files)
                 notes.append(f"appended {len(files)} file(s) to {dest}")
             else:

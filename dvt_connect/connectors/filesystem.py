@@ -53,6 +53,22 @@ class HadoopFS:
     def delete(self, uri: str) -> None:
         self.fs.delete(self.path(uri), True)
 
+    def create_new(self, uri: str, text: str) -> bool:
+        """Create a file that must not exist yet (a lock file); False when it does. Hadoop's
+        ``create(path, overwrite=False)`` refuses an existing file (atomically on HDFS; on local
+        disks and object stores there is a short window between the check and the create)."""
+        if self.fs.exists(self.path(uri)):
+            return False
+        try:
+            stream = self.fs.create(self.path(uri), False)
+        except Exception:  # noqa: BLE001 - created by another run between the two calls
+            return False
+        try:
+            stream.write(bytearray(text.encode("utf-8")))
+        finally:
+            stream.close()
+        return True
+
     def children(self, uri: str) -> list[str]:
         return sorted(str(s.getPath().getName()) for s in self.fs.listStatus(self.path(uri)))
 

@@ -44,6 +44,9 @@ DIALECT = Dialect(
         transactional=False,
         how="exchanged with the target by one atomic EXCHANGE TABLES",
     ),
+    # No transactions: the rows are gone before the new ones are in.
+    truncate=("TRUNCATE TABLE {target}",),
+    truncate_atomic=False,
 )
 
 ERRORS = ErrorRules(

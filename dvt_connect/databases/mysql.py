@@ -11,7 +11,9 @@ from dvt_connect.databases.spec import (
     Database,
     Dialect,
     ErrorRules,
+    Lock,
     LossyRead,
+    Merge,
     NativeFacts,
     Swap,
     TypeMap,
@@ -36,6 +38,11 @@ CATALOG = CatalogQueries(
         "WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {table} AND SEQ_IN_INDEX = 1"
     ),
     quantiles="window",
+    unique_keys=(
+        "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
+        "WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {table} AND NON_UNIQUE = 0 "
+        "ORDER BY INDEX_NAME, SEQ_IN_INDEX"
+    ),
 )
 
 TRANSIENT_CODES = frozenset({
@@ -105,6 +112,21 @@ DIALECT = Dialect(
         transactional=False,
         how="swapped by one atomic RENAME TABLE",
     ),
+    # Updates on a conflict with *any* unique key of the target: the merge checks that the key
+    # is one, and says so when the target has others.
+    merge=Merge(
+        statements=("INSERT INTO {target} ({columns}) SELECT {stage_columns} FROM {stage} "
+                    "ON DUPLICATE KEY UPDATE {set}",),
+        insert_only=("INSERT IGNORE INTO {target} ({columns}) SELECT {stage_columns} "
+                     "FROM {stage}",),
+        set_item="{col} = VALUES({col})",
+        how="INSERT ... ON DUPLICATE KEY UPDATE in one transaction",
+        any_unique_key=True,
+    ),
+    # TRUNCATE TABLE commits by itself (it is DDL); DELETE is rolled back with the insert.
+    truncate=("DELETE FROM {target}",),
+    lock=Lock(try_acquire="SELECT GET_LOCK({key}, 0)", release="SELECT RELEASE_LOCK({key})",
+              how="MySQL/MariaDB GET_LOCK"),
 )
 
 NATIVE = NativeFacts(

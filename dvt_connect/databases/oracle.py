@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dvt_connect.databases.spec import Database, Dialect, ErrorRules, Swap, TypeMap, TypeRule
+from dvt_connect.databases.spec import Database, Dialect, ErrorRules, Merge, Swap, TypeMap, TypeRule
 
 DIALECT = Dialect(
     name="oracle",
@@ -38,6 +38,15 @@ DIALECT = Dialect(
         atomic=False,
         how="renamed in two statements (Oracle commits each DDL statement; for a "
             "moment the target name is free)",
+    ),
+    merge=Merge(
+        statements=("MERGE INTO {target} t USING {stage} s ON ({on}) "
+                    "WHEN MATCHED THEN UPDATE SET {set} "
+                    "WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({values})",),
+        insert_only=("MERGE INTO {target} t USING {stage} s ON ({on}) "
+                     "WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({values})",),
+        set_item="t.{col} = s.{value}",
+        how="MERGE in one transaction",
     ),
 )
 

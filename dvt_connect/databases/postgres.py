@@ -11,7 +11,9 @@ from dvt_connect.databases.spec import (
     Database,
     Dialect,
     ErrorRules,
+    Lock,
     LossyRead,
+    Merge,
     NativeFacts,
     Swap,
     TypeMap,
@@ -49,6 +51,13 @@ CATALOG = CatalogQueries(
     ),
     default_schema="public",
     quantiles="percentile_disc",
+    unique_keys=(
+        "SELECT i.indexrelid::regclass::text, a.attname FROM pg_index i "
+        "JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey) "
+        "WHERE i.indisunique AND i.indpred IS NULL AND n.nspname = {schema} "
+        "AND c.relname = {table} ORDER BY 1, 2"
+    ),
 )
 
 ALIASES = {"dbname": "database", "pass": "password"}
@@ -86,6 +95,19 @@ DIALECT = Dialect(
     identifier_bytes=True,
     array="{element}[]",
     swap=RENAME_SWAP,
+    merge=Merge(
+        statements=("INSERT INTO {target} ({columns}) SELECT {stage_columns} FROM {stage} "
+                    "ON CONFLICT ({keys}) DO UPDATE SET {set}",),
+        insert_only=("INSERT INTO {target} ({columns}) SELECT {stage_columns} FROM {stage} "
+                     "ON CONFLICT ({keys}) DO NOTHING",),
+        set_item="{col} = EXCLUDED.{col}",
+        how="INSERT ... ON CONFLICT (key) DO UPDATE in one transaction",
+    ),
+    # TRUNCATE is transactional in PostgreSQL: readers see the old rows until the commit.
+    truncate=("TRUNCATE TABLE {target}",),
+    lock=Lock(try_acquire="SELECT pg_try_advisory_lock(hashtextextended({key}, 0))",
+              release="SELECT pg_advisory_unlock(hashtextextended({key}, 0))",
+              how="PostgreSQL advisory lock"),
 )
 
 _TEXT_TYPES = ("uuid", "json", "jsonb", "inet", "cidr", "macaddr", "macaddr8", "interval", "xml",
@@ -169,6 +191,7 @@ POSTGRES = Database(
         "precision. To keep microseconds, cast it to text in --query."),),
     types=TYPES,
     type_aliases=("postgresql",),
+    timestamp_offsets=True,
 )
 
 DATABASES = (POSTGRES,)

@@ -146,6 +146,10 @@ class CatalogQueries:
     indexed_columns: str | None = None
     default_schema: str | None = None
     quantiles: str | None = None
+    # (index name, column name) of every unique index, ordered within each: a merge needs one
+    # whose columns are exactly the key. Read by the bulk paths' sessions (JDBC asks the
+    # driver's metadata).
+    unique_keys: str | None = None
 
 
 # ---- errors ------------------------------------------------------------------------------------
@@ -194,6 +198,55 @@ class Swap:
 
 
 @dataclass(frozen=True)
+class Merge:
+    """How rows of the staging table are upserted into the target by key, in one transaction.
+
+    Templates: ``{target}``/``{stage}`` (qualified, quoted), ``{columns}`` (the target's column
+    list), ``{stage_columns}`` (the staging table's, in the same order), ``{keys}`` (the key
+    columns), ``{on}`` (``t.k = s.k AND ...``, the target called ``target_ref``), ``{set}``
+    (``set_item`` for every non-key column, comma-joined; ``{col}`` is the target column,
+    ``{value}`` the staging one) and ``{values}`` (``s.c, ...``). ``insert_only`` replaces
+    ``statements`` when every column is a key (nothing to update).
+    """
+
+    statements: tuple[str, ...]
+    insert_only: tuple[str, ...]
+    set_item: str = "{col} = s.{value}"
+    target_ref: str = "t"
+    how: str = ""
+    # The statement updates on a conflict with any unique key, not only the merge key.
+    any_unique_key: bool = False
+
+
+# Others: delete the target rows whose key is staged, insert every staged row (one transaction).
+DELETE_INSERT = Merge(
+    statements=(
+        "DELETE FROM {target} WHERE EXISTS (SELECT 1 FROM {stage} s WHERE {on})",
+        "INSERT INTO {target} ({columns}) SELECT {stage_columns} FROM {stage}",
+    ),
+    insert_only=(
+        "INSERT INTO {target} ({columns}) SELECT {values} FROM {stage} s "
+        "WHERE NOT EXISTS (SELECT 1 FROM {target} WHERE {on})",
+    ),
+    target_ref="{target}",
+    how="DELETE of the staged keys, then INSERT ... SELECT, in one transaction",
+)
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A named lock two runs into the same target take, so they never interleave.
+
+    ``try_acquire`` returns one row whose one value is true (or 1) when the lock was taken,
+    without waiting (the caller polls, bounded); ``release`` gives it back. ``{key}`` is a string
+    literal naming the target."""
+
+    try_acquire: str
+    release: str
+    how: str
+
+
+@dataclass(frozen=True)
 class Dialect:
     """How one database family stores each Spark type, and how it swaps tables."""
 
@@ -228,6 +281,17 @@ class Dialect:
     warnings: Mapping[str, str] = field(default_factory=dict)
     # FLOAT/DOUBLE columns hold NaN and infinities (MySQL and MariaDB do not).
     holds_nan: bool = True
+    # --mode merge (and incremental with a key): the upsert from the staging table.
+    merge: Merge = DELETE_INSERT
+    # --mode truncate: statements emptying the target, run in one transaction with the insert
+    # from the staging table when ``truncate_atomic`` (else the plan says it is not atomic).
+    truncate: tuple[str, ...] = ("DELETE FROM {target}",)
+    truncate_atomic: bool = True
+    # A new target of a keyed merge gets this primary key (added to the filled staging table
+    # before it is renamed): ``{stage}``, ``{pk_name}``, ``{keys}``.
+    add_primary_key: str = "ALTER TABLE {stage} ADD CONSTRAINT {pk_name} PRIMARY KEY ({keys})"
+    # Two runs into one target take this lock; None: the database has none we use.
+    lock: Lock | None = None
 
 
 # ---- types -------------------------------------------------------------------------------------
@@ -350,6 +414,9 @@ class Database:
     driver_from_packages: bool = False
     # Other spellings users write for this type (``postgresql``).
     type_aliases: tuple[str, ...] = ()
+    # Timestamp literals carry an explicit UTC offset (``'... +00:00'``), so they compare the
+    # same with and without a time zone in the column type whatever the session's zone.
+    timestamp_offsets: bool = False
 
     @property
     def title(self) -> str:

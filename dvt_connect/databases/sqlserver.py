@@ -7,6 +7,7 @@ from dvt_connect.databases.spec import (
     Database,
     Dialect,
     ErrorRules,
+    Merge,
     Swap,
     TypeMap,
     TypeRule,
@@ -41,6 +42,15 @@ DIALECT = Dialect(
         replace=("DROP TABLE {target}",
                  "EXEC sp_rename {stage_literal}, {target_name_literal}"),
         create=("EXEC sp_rename {stage_literal}, {target_name_literal}",),
+    ),
+    merge=Merge(
+        statements=("MERGE INTO {target} WITH (HOLDLOCK) AS t USING {stage} AS s ON ({on}) "
+                    "WHEN MATCHED THEN UPDATE SET {set} "
+                    "WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({values});",),
+        insert_only=("MERGE INTO {target} WITH (HOLDLOCK) AS t USING {stage} AS s ON ({on}) "
+                     "WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({values});",),
+        set_item="t.{col} = s.{value}",
+        how="MERGE ... WITH (HOLDLOCK) in one transaction",
     ),
 )
 

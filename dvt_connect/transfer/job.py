@@ -46,6 +46,11 @@ class TransferOptions:
     fetch_size: int | None = None
     batch_size: int | None = None
     partition_by: tuple[str, ...] = ()
+    primary_key: tuple[str, ...] = ()
+    update_key: str | None = None
+    tie_breaker: str | None = None
+    lookback: str | None = None
+    lock_timeout: float = 300.0
     master: str | None = None
     dry_run: bool = False
     allow_lossy: tuple[str, ...] = ()
@@ -86,6 +91,11 @@ def write_request(options: TransferOptions, target: Connection) -> WriteRequest:
         mode=options.mode,
         batch_size=options.batch_size or target.batch_size,
         partition_by=options.partition_by,
+        primary_key=options.primary_key,
+        update_key=options.update_key,
+        tie_breaker=options.tie_breaker,
+        lookback=options.lookback,
+        lock_timeout=options.lock_timeout,
     )
 
 

@@ -20,8 +20,10 @@ from dvt_connect.adapters import NativeFacts
 from dvt_connect.config.buckets import Bucket
 from dvt_connect.config.profiles import Connection
 from dvt_connect.connectors.base import BaseConnector, ReadPlan, ReadRequest, WriteRequest
+from dvt_connect.connectors.staging import keep_latest
 from dvt_connect.connectors.typeplan import ColumnPlan, plan_types, read_overrides
-from dvt_connect.errors import DvtError, TransferError
+from dvt_connect.errors import DvtError, TransferError, UsageError
+from dvt_connect.incremental import Mark, and_where, read_predicate, start_of_window
 from dvt_connect.secrets import redact
 from dvt_connect.transfer.causes import first_meaningful_line, os_cause, texts_of, worker_exception
 from dvt_connect.transfer.progress import track
@@ -42,6 +44,28 @@ _FIXED_WIDTHS = {
 
 
 @dataclass(frozen=True)
+class IncrementalPlan:
+    """What an incremental run found before reading: the target's mark, where the read starts
+    (the mark, or earlier by the lookback), the predicate added to the source read, and the
+    source rows whose update key is NULL (never read by incremental runs)."""
+
+    update_key: str
+    high_water_mark: Mark | None
+    read_from: Mark | None
+    predicate: str | None
+    null_update_keys: int | None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "update_key": self.update_key,
+            "high_water_mark": None if self.high_water_mark is None else str(self.high_water_mark),
+            "read_from": None if self.read_from is None else str(self.read_from),
+            "predicate": self.predicate,
+            "null_update_keys": self.null_update_keys,
+        }
+
+
+@dataclass(frozen=True)
 class TransferPlan:
     """Everything decided before data moves; ``--dry-run`` prints this and stops."""
 
@@ -52,6 +76,8 @@ class TransferPlan:
     jars: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default_factory=tuple)
     columns: ColumnPlan = field(default_factory=ColumnPlan)
+    incremental: IncrementalPlan | None = None
+    write_notes: tuple[str, ...] = ()
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -61,7 +87,11 @@ class TransferPlan:
                        "location": self.target.location(),
                        "table": str(self.write.table) if self.write.table else None,
                        "mode": self.write.mode,
-                       "partition_by": list(self.write.partition_by)},
+                       "primary_key": list(self.write.primary_key),
+                       "tie_breaker": self.write.tie_breaker,
+                       "partition_by": list(self.write.partition_by),
+                       "notes": list(self.write_notes)},
+            "incremental": None if self.incremental is None else self.incremental.describe(),
             "read": self.read.describe(),
             "columns": self.columns.describe(),
             "jars": list(self.jars),
@@ -96,6 +126,15 @@ def plan_transfer(
     target_connector = factory.for_target(target, mode="jdbc" if connector == "jdbc" else "auto")
     choice = source_connector.choice
     reason = choice.reason if choice is not None else ""
+    write_notes = tuple(target_connector.describe_write(write))
+    incremental = None
+    if write.mode == "incremental":
+        read, write, incremental = plan_incremental(source, read, write, source_connector,
+                                                    target_connector)
+        if incremental.null_update_keys and console is not None:
+            console.warn(f"{incremental.null_update_keys:,} source row(s) have a NULL "
+                         f"`{write.update_key}`: incremental runs never read them (only a "
+                         "first, full run does)")
     read_plan = source_connector.plan_read(read, reason=reason)
     target_facts = target.facts if target_connector.writes_our_ddl else None
     sources = source_connector.source_types(read_plan)
@@ -110,8 +149,30 @@ def plan_transfer(
     write = replace(write, column_types=columns.declared)
     warnings = tuple(choice.warnings) if choice is not None else ()
     plan = TransferPlan(source=source, target=target, read=read_plan, write=write, jars=jars,
-                        warnings=warnings, columns=columns)
+                        warnings=warnings, columns=columns, incremental=incremental,
+                        write_notes=write_notes)
     return plan, source_connector, target_connector
+
+
+def plan_incremental(source: Connection, read: ReadRequest, write: WriteRequest,
+                     source_connector: BaseConnector, target_connector: BaseConnector,
+                     ) -> tuple[ReadRequest, WriteRequest, IncrementalPlan]:
+    """Read the target's mark and add ``update_key > mark`` to the source read (the first run,
+    into an absent or empty target, reads everything)."""
+    assert write.update_key is not None
+    if read.table is None:
+        raise UsageError("--mode incremental reads a --table (the update-key predicate is added "
+                         "to its WHERE); put a --query's filter in --where on a table or view.")
+    mark = target_connector.high_water_mark(write)
+    since = start_of_window(mark, write.lookback) if mark is not None else None
+    predicate = None
+    if since is not None:
+        predicate = read_predicate(write.update_key, since, source.facts,
+                                   inclusive=bool(write.lookback), spark_sql=source.is_files)
+    nulls = source_connector.count_nulls(read, write.update_key)
+    read = replace(read, where=and_where(read.where, predicate))
+    write = replace(write, high_water_mark=mark, planned=True)
+    return read, write, IncrementalPlan(write.update_key or "", mark, since, predicate, nulls)
 
 
 def execute_transfer(
@@ -137,7 +198,7 @@ def execute_transfer(
         df = source_connector.load(plan.read)
         observation = Observation(f"dvt_{uuid.uuid4().hex[:8]}")
         observations.append(observation)
-        observed = df.observe(observation, *_measures(df.schema))
+        observed = keep_latest(df.observe(observation, *_measures(df.schema)), plan.write)
         with track(spark, console, f"{plan.source.name} -> {plan.target.name}",
                    job_group=f"dvt-{uuid.uuid4().hex[:8]}"):
             return target_connector.write_dataframe(observed, plan.write)
@@ -189,6 +250,13 @@ def execute_transfer(
         warnings=plan.warnings,
         notes=tuple(plan.read.notes) + tuple(outcome.notes),
         columns=tuple(plan.columns.describe()),
+        mode=plan.write.mode,
+        inserted=outcome.inserted,
+        updated=outcome.updated,
+        high_water_mark=None if outcome.high_water_mark is None else str(outcome.high_water_mark),
+        read_from=None if plan.incremental is None or plan.incremental.read_from is None
+        else str(plan.incremental.read_from),
+        null_update_keys=None if plan.incremental is None else plan.incremental.null_update_keys,
     )
 
 

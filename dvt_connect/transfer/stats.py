@@ -35,6 +35,15 @@ class TransferStats:
     notes: tuple[str, ...] = field(default_factory=tuple)
     # the column plan: name, source/Spark/target type, exact or lossy and why
     columns: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
+    # merge/incremental: rows inserted and matched (updated) by key, counted under the target's
+    # lock; the target's high-water mark afterwards; where the read started; source rows whose
+    # update key is NULL (None: not asked or not known)
+    mode: str = "overwrite"
+    inserted: int | None = None
+    updated: int | None = None
+    high_water_mark: str | None = None
+    read_from: str | None = None
+    null_update_keys: int | None = None
 
     @property
     def duration_seconds(self) -> float:
@@ -67,6 +76,12 @@ class TransferStats:
             "rows_per_second": round(self.rows_per_second, 1),
             "mb_per_second": None if self.mb_per_second is None else round(self.mb_per_second, 3),
             "retries": self.retries,
+            "mode": self.mode,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "high_water_mark": self.high_water_mark,
+            "read_from": self.read_from,
+            "null_update_keys": self.null_update_keys,
             "warnings": list(self.warnings),
             "notes": list(self.notes),
             "columns": [dict(c) for c in self.columns],

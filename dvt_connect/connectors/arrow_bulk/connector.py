@@ -51,6 +51,7 @@ from dvt_connect.connectors.jdbc.ddl import dialect_for
 from dvt_connect.connectors.staging import guard_values
 from dvt_connect.databases.spec import NativeFacts
 from dvt_connect.errors import ConfigError, UsageError
+from dvt_connect.incremental import Mark
 from dvt_connect.transfer.causes import texts_of, worker_exception
 
 if TYPE_CHECKING:
@@ -345,6 +346,18 @@ class BulkConnector(BaseConnector):
                             fill=fill, console=self.console,
                             how=f"native {self.product} load: {self.load_method} per Spark "
                                 "partition into the staging table")
+
+
+    def high_water_mark(self, request: WriteRequest) -> Mark | None:
+        from dvt_connect.connectors.staging import high_water_mark
+
+        return high_water_mark(self.connection, request, self.open_session)
+
+    def count_nulls(self, request: ReadRequest, column: str) -> int | None:
+        return self.jdbc.count_nulls(request, column)
+
+    def describe_write(self, request: WriteRequest) -> list[str]:
+        return self.jdbc.describe_write(request)
 
 
 def _quoted(name: str) -> str:

@@ -45,6 +45,7 @@ from dvt_connect.connectors.jdbc.session import (
 from dvt_connect.connectors.jdbc.sql import bounds_sql, literal_template, quantile_sql
 from dvt_connect.connectors.typeplan import SourceType
 from dvt_connect.errors import DvtError, SourceError, UsageError
+from dvt_connect.incremental import Mark
 from dvt_connect.partitioning import (
     ColumnKind,
     PartitionConfig,
@@ -532,6 +533,31 @@ class JDBCConnector(BaseConnector):
         from dvt_connect.connectors.jdbc.writer import write_jdbc
 
         return write_jdbc(self.spark, self.connection, df, request, console=self.console)
+
+    def high_water_mark(self, request: WriteRequest) -> Mark | None:
+        from dvt_connect.connectors.jdbc.writer import JdbcStagingSession
+        from dvt_connect.connectors.staging import high_water_mark
+
+        return high_water_mark(self.connection, request,
+                               lambda: JdbcStagingSession(self.spark, self.connection))
+
+    def count_nulls(self, request: ReadRequest, column: str) -> int | None:
+        """One COUNT on the source (an index on the column serves it)."""
+        if request.table is None:
+            return None
+
+        def work(session: JdbcSession) -> int:
+            relation = self._table_relation(session, request.table)  # type: ignore[arg-type]
+            where = _and(request.where, f"{self.facts.quote_identifier(column)} IS NULL")
+            rows = session.typed_query(f"SELECT COUNT(*) FROM {relation.sql} WHERE {where}")
+            return int(rows[0][0] or 0)
+
+        return self._planning(work)
+
+    def describe_write(self, request: WriteRequest) -> list[str]:
+        from dvt_connect.connectors.staging import describe_write
+
+        return describe_write(self.connection, request)
 
 
 def _unknown_column(name: str, relation: _Relation, option: str) -> UsageError:

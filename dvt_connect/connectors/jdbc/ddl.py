@@ -39,7 +39,8 @@ LOGICAL_TIME_KEY = "logical_time_type"
 
 __all__ = ["DIALECTS", "OLD_MARK", "STAGE_MARK", "ColumnDDL", "Dialect", "Swap", "TablePlan",
            "column_sql", "create_table_sql", "dialect_for", "drop_table_sql", "insert_select_sql",
-           "plan_columns", "side_table_name", "swap_statements"]
+           "merge_statements", "plan_columns", "primary_key_sql", "side_table_name",
+           "swap_statements", "truncate_statements"]
 
 STAGE_MARK = "__dvt_stage_"
 OLD_MARK = "__dvt_old_"
@@ -286,3 +287,46 @@ def swap_statements(
         "target_name_literal": facts.quote_literal(target),
     }
     return [s.format(**values) for s in statements]
+
+
+def merge_statements(dialect: Dialect, facts: AdapterFacts, *, target_sql: str, stage_sql: str,
+                     target_columns: tuple[str, ...], stage_columns: tuple[str, ...],
+                     keys: tuple[str, ...], stage_keys: tuple[str, ...]) -> list[str]:
+    """The dialect's upsert of every staged row into the target by ``keys`` (target spelling;
+    ``stage_keys`` the staging table's), for one transaction."""
+    q = facts.quote_identifier
+    merge = dialect.merge
+    ref = merge.target_ref.format(target=target_sql)
+    on = " AND ".join(f"{ref}.{q(k)} = s.{q(sk)}" for k, sk in zip(keys, stage_keys, strict=True))
+    folded = {k.lower() for k in keys}
+    pairs = [(c, sc) for c, sc in zip(target_columns, stage_columns, strict=True)
+             if c.lower() not in folded]
+    values = {
+        "target": target_sql,
+        "stage": stage_sql,
+        "columns": ", ".join(q(c) for c in target_columns),
+        "stage_columns": ", ".join(q(c) for c in stage_columns),
+        "values": ", ".join(f"s.{q(c)}" for c in stage_columns),
+        "keys": ", ".join(q(k) for k in keys),
+        "on": on,
+        "set": ", ".join(merge.set_item.format(col=q(c), value=q(sc)) for c, sc in pairs),
+    }
+    return [s.format(**values) for s in (merge.statements if pairs else merge.insert_only)]
+
+
+def truncate_statements(dialect: Dialect, target_sql: str) -> list[str]:
+    """What empties the target in ``--mode truncate`` (before the insert, same transaction)."""
+    return [s.format(target=target_sql) for s in dialect.truncate]
+
+
+def primary_key_sql(dialect: Dialect, facts: AdapterFacts, *, stage_sql: str, target: str,
+                    keys: tuple[str, ...]) -> str:
+    """The primary key a new target of a keyed merge gets (added to the staging table)."""
+    suffix = "_pkey"
+    room = dialect.max_identifier - len(suffix)
+    name = target
+    while len(name.encode("utf-8") if dialect.identifier_bytes else name) > room:
+        name = name[:-1]
+    return dialect.add_primary_key.format(
+        stage=stage_sql, pk_name=facts.quote_identifier(name + suffix),
+        keys=", ".join(facts.quote_identifier(k) for k in keys))

@@ -152,6 +152,45 @@ class JdbcSession:
         finally:
             stmt.close()
 
+    def typed_query(self, sql: str, limit: int | None = None) -> list[tuple[Any, ...]]:
+        """Rows of a small query as Python values, read exactly from the driver's text
+        (integers, decimals, dates, timestamps with every fraction digit; others as text)."""
+        stmt = self.conn.createStatement()
+        try:
+            if limit:
+                stmt.setMaxRows(limit)
+            rs = stmt.executeQuery(sql)
+            meta = rs.getMetaData()
+            types = [meta.getColumnType(i) for i in range(1, meta.getColumnCount() + 1)]
+            rows = []
+            while rs.next():
+                rows.append(tuple(_value(jdbc_type, rs.getString(i))
+                                  for i, jdbc_type in enumerate(types, start=1)))
+            return rows
+        finally:
+            stmt.close()
+
+    def unique_keys(self, schema: str | None, name: str, *,
+                    schema_is_catalog: bool = False) -> list[tuple[str, ...]]:
+        """The columns of each unique index (the primary key's among them), from the driver."""
+        meta = self.conn.getMetaData()
+        if schema_is_catalog:
+            rs = meta.getIndexInfo(schema, None, name, True, False)
+        else:
+            rs = meta.getIndexInfo(None, schema, name, True, False)
+        found: dict[str, list[tuple[int, str]]] = {}
+        try:
+            while rs.next():
+                column = rs.getString(9)
+                if column is None or rs.getBoolean(4):  # statistics rows; non-unique
+                    continue
+                if rs.getString(13):  # a partial index does not make a key unique
+                    continue
+                found.setdefault(rs.getString(6) or "", []).append((rs.getShort(8), column))
+        finally:
+            rs.close()
+        return [tuple(c for _, c in sorted(cols)) for _, cols in sorted(found.items())]
+
     def transaction(self, statements: list[str]) -> None:
         """Run ``statements`` in one transaction: all committed, or all rolled back."""
         conn = self.conn
@@ -211,6 +250,30 @@ class JdbcSession:
         finally:
             rs.close()
         return None
+
+
+_INTEGERS = {-6, 5, 4, -5}  # TINYINT, SMALLINT, INTEGER, BIGINT
+_DECIMALS = {2, 3}  # NUMERIC, DECIMAL
+_TIMESTAMPS = {93, 2014}  # TIMESTAMP, TIMESTAMP_WITH_TIMEZONE
+
+
+def _value(jdbc_type: int, text: str | None) -> Any:
+    from datetime import date
+    from decimal import Decimal
+
+    from dvt_connect.partitioning import ColumnKind, parse_value
+
+    if text is None:
+        return None
+    if jdbc_type in _INTEGERS:
+        return int(text)
+    if jdbc_type in _DECIMALS:
+        return Decimal(text)
+    if jdbc_type == 91:  # DATE
+        return date.fromisoformat(text[:10])
+    if jdbc_type in _TIMESTAMPS:
+        return parse_value(ColumnKind.TIMESTAMP, text)
+    return text
 
 
 def jvm_time_zone(spark: SparkSession) -> tuple[str, bool]:

@@ -23,10 +23,10 @@ is created.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dvt_connect.config.profiles import Connection
-from dvt_connect.connectors.base import WriteOutcome, WriteRequest
+from dvt_connect.connectors.base import WRITE_MODES, WriteOutcome, WriteRequest
 from dvt_connect.connectors.jdbc.ddl import Dialect, dialect_for
 from dvt_connect.connectors.jdbc.session import (
     JdbcSession,
@@ -55,9 +55,9 @@ ISOLATION_LEVEL = "READ_COMMITTED"
 
 def is_retry_safe(request: WriteRequest) -> bool:
     """Whether re-running a failed :func:`write_jdbc` can duplicate or lose rows: never, in
-    either mode, since nothing reaches the target before the one final commit. (The one
+    any mode, since nothing reaches the target before the one final commit. (The one
     exception is a connection lost *during* that commit, which no client can tell apart.)"""
-    return request.mode in ("overwrite", "append")
+    return request.mode in WRITE_MODES
 
 
 def write_jdbc(
@@ -111,6 +111,12 @@ class JdbcStagingSession:
 
     def columns(self, schema: str | None, name: str) -> list[str]:
         return self.db.columns(self.facts.quote_qualified(schema, name))
+
+    def query(self, sql: str, limit: int | None = None) -> list[tuple[Any, ...]]:
+        return self.db.typed_query(sql, limit)
+
+    def unique_keys(self, schema: str | None, name: str) -> list[tuple[str, ...]]:
+        return self.db.unique_keys(schema, name, schema_is_catalog=self.facts.schema_is_catalog)
 
     def close(self) -> None:
         self.db.close()
