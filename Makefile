@@ -61,6 +61,7 @@ demo: setup
 bench: setup services
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/replication.py $(REPL_BENCH_ARGS)
+	$(BIN)/python benchmarks/incremental.py $(BENCH_INC_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

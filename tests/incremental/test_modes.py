@@ -192,7 +192,8 @@ def test_lookback_rereads_late_rows_without_duplicates(spark: Any, db: Db) -> No
     stats = move(spark, db, src, dst, "bulk", mode="incremental", update_key="updated_at",
                  primary_key=("id",), lookback="2h")
     assert stats.read_from == "2024-01-01 10:00:00.000000"
-    assert (stats.rows, stats.inserted, stats.updated) == (2, 1, 1)  # row 2 re-read, merged
+    # rows 1 and 2 re-read from the window start (inclusive) and merged, not duplicated
+    assert (stats.rows, stats.inserted, stats.updated) == (3, 1, 2)
     assert db.table(dst) == db.table(src)
 
 
@@ -318,3 +319,30 @@ def test_truncate_keeps_the_table_its_view_and_grants(spark: Any, db: Db, path: 
     assert db.table(dst) == [(5, 50), (6, 60), (7, 70)]
     assert db.rows(f"SELECT * FROM {db.q(view)} ORDER BY 1") == [(5, 100), (6, 120), (7, 140)]
     assert db.rows(grants_sql) == grants
+
+
+def test_dry_run_plan_shows_mode_key_mark_and_predicate(spark: Any, db: Db) -> None:
+    from dvt_connect.transfer.run import plan_transfer
+
+    src, dst = db.name("src"), db.name("dst")
+    make_source(db, src, [(1, "a", "2024-01-01 10:00:00.25"), (2, None, None)])
+    move(spark, db, src, dst, "jdbc", mode="incremental", update_key="updated_at",
+         primary_key=("id",))
+    before = db.table(dst)
+    plan, _, _ = plan_transfer(
+        spark, db.connection, db.connection, ReadRequest(table=TableRef(src), where="id > 0"),
+        WriteRequest(table=TableRef(dst), mode="incremental", update_key="updated_at",
+                     primary_key=("id",)), connector="jdbc")
+    doc = plan.describe()
+    q = '"' if db.kind == "postgres" else "`"
+    literal = ("'2024-01-01 10:00:00.250000+00:00'" if db.kind == "postgres"
+               else "'2024-01-01 10:00:00.250000'")
+    assert doc["target"]["mode"] == "incremental" and doc["target"]["primary_key"] == ["id"]
+    assert doc["incremental"] == {
+        "update_key": "updated_at", "high_water_mark": "2024-01-01 10:00:00.250000",
+        "read_from": "2024-01-01 10:00:00.250000",
+        "predicate": f"{q}updated_at{q} > {literal}", "null_update_keys": 1}
+    assert f"(id > 0) AND ({q}updated_at{q} > {literal})" in doc["read"]["sql"]
+    assert any(n.startswith("merge by (id)") for n in doc["target"]["notes"])
+    assert any("wait for its lock" in n for n in doc["target"]["notes"])
+    assert db.table(dst) == before  # planning wrote nothing
