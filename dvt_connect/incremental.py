@@ -133,6 +133,59 @@ def spark_literal(mark: Mark) -> str:
     return f"{prefix} '{mark.text}'"
 
 
+def parse_range(text: str) -> tuple[Mark, Mark]:
+    """``--range START..END`` (half-open: START included, END not) as two marks of one kind:
+    integers, decimals, dates (``2024-01-01``) or timestamps (``2024-01-01 10:00:00[.ffffff]``,
+    an offset is converted to UTC)."""
+    start, sep, end = text.partition("..")
+    if not sep or not start.strip() or not end.strip():
+        raise UsageError(f"--range `{text}` is not START..END (e.g. 2024-01-01..2024-02-01 or "
+                         "1000..2000).")
+    low, high = _range_value(start.strip(), text), _range_value(end.strip(), text)
+    if low.kind != high.kind:
+        raise UsageError(f"--range `{text}`: START is a {low.kind} and END a {high.kind}.")
+    if _order(low) >= _order(high):
+        raise UsageError(f"--range `{text}`: START must be before END (END is not included).")
+    return low, high
+
+
+def _range_value(text: str, whole: str) -> Mark:
+    if re.fullmatch(r"-?\d+", text):
+        return Mark("integer", str(int(text)))
+    if re.fullmatch(r"-?\d+\.\d+", text):
+        return Mark("decimal", text)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        try:
+            return Mark("date", date.fromisoformat(text).isoformat())
+        except ValueError:
+            pass
+    else:
+        try:
+            mark = mark_of(datetime.fromisoformat(text), "--range")
+            if mark is not None:
+                return mark
+        except ValueError:
+            pass
+    raise UsageError(f"--range `{whole}`: `{text}` is not an integer, decimal, date or "
+                     "timestamp.")
+
+
+def _order(mark: Mark) -> Any:
+    if mark.kind in ("integer", "decimal"):
+        return Decimal(mark.text)
+    return mark.text  # ISO text sorts as the value does
+
+
+def range_predicate(column: str, low: Mark, high: Mark, facts: Database, *,
+                    spark_sql: bool = False) -> str:
+    """``column >= START AND column < END`` in a database's (or Spark's) SQL."""
+    if spark_sql:
+        col = f"`{column.replace('`', '``')}`"
+        return f"{col} >= {spark_literal(low)} AND {col} < {spark_literal(high)}"
+    col = facts.quote_identifier(column)
+    return f"{col} >= {literal(low, facts)} AND {col} < {literal(high, facts)}"
+
+
 def and_where(where: str | None, predicate: str | None) -> str | None:
     if not predicate:
         return where

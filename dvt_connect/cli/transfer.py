@@ -23,13 +23,15 @@ def _split(value: str | None) -> tuple[str, ...]:
 @click.option("--mode", type=click.Choice(WRITE_MODES), default="overwrite", show_default=True,
               help="overwrite (replace the table), append, truncate (keep the table, replace "
                    "its rows), merge (upsert by --primary-key), incremental (rows past the "
-                   "target's MAX(--update-key)).")
+                   "target's MAX(--update-key)), backfill (replace the rows of --range).")
 @click.option("--primary-key", help="Comma-separated key column(s) for merge and incremental.")
 @click.option("--update-key", help="incremental: the column whose target maximum is the mark.")
 @click.option("--tie-breaker", help="merge: when a key repeats, keep the row with the highest "
                                     "value of this column.")
 @click.option("--lookback", help="incremental: re-read a window before the mark (2h, 1d, or a "
                                  "number for numeric keys); needs --primary-key.")
+@click.option("--range", "range", help="backfill: START..END on --update-key (END excluded), "
+                                      "e.g. 2024-01-01..2024-02-01.")
 @click.option("--lock-timeout", type=click.FloatRange(min=0), default=300, show_default=True,
               help="Seconds to wait for another run writing the same target.")
 @click.option("--where", help="SQL condition pushed down to the source (yours, used as written).")

@@ -20,7 +20,7 @@ from dvt_connect.config.profiles import Connection
 from dvt_connect.connectors.typeplan import SourceType
 from dvt_connect.databases.spec import Database as AdapterFacts
 from dvt_connect.errors import UsageError
-from dvt_connect.incremental import Mark
+from dvt_connect.incremental import Mark, parse_range
 from dvt_connect.partitioning import Partition
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["WRITE_MODES", "BaseConnector", "ConnectorType", "Partition", "ReadPlan",
            "ReadRequest", "TableRef", "WriteOutcome", "WriteRequest"]
 
-WRITE_MODES = ("overwrite", "append", "truncate", "merge", "incremental")
+WRITE_MODES = ("overwrite", "append", "truncate", "merge", "incremental", "backfill")
 
 
 class ConnectorType(str, Enum):
@@ -147,7 +147,8 @@ class WriteRequest:
 
     Modes: ``overwrite`` replaces the table; ``append`` inserts; ``truncate`` keeps the table and
     replaces its rows; ``merge`` upserts by ``primary_key``; ``incremental`` reads only rows past
-    the target's ``MAX(update_key)`` and merges them by ``primary_key`` (appends without one).
+    the target's ``MAX(update_key)`` and merges them by ``primary_key`` (appends without one);
+    ``backfill`` replaces the rows whose ``update_key`` is in ``range`` (``START..END``).
     ``high_water_mark`` and ``planned`` are set by the planner: the mark the read starts after,
     checked again under the target's lock before anything is written.
     """
@@ -163,6 +164,7 @@ class WriteRequest:
     tie_breaker: str | None = None
     lookback: str | None = None
     lock_timeout: float = 300.0
+    range: str | None = None
     high_water_mark: Mark | None = None
     planned: bool = False
 
@@ -179,8 +181,17 @@ class WriteRequest:
         if self.primary_key and self.mode not in ("merge", "incremental"):
             raise UsageError(f"--primary-key applies to --mode merge and incremental, not "
                              f"`{self.mode}`.")
-        if self.update_key and self.mode != "incremental":
-            raise UsageError(f"--update-key applies to --mode incremental, not `{self.mode}`.")
+        if self.update_key and self.mode not in ("incremental", "backfill"):
+            raise UsageError(f"--update-key applies to --mode incremental and backfill, not "
+                             f"`{self.mode}`.")
+        if self.mode == "backfill" and not (self.update_key and self.range):
+            raise UsageError("--mode backfill needs --update-key and --range START..END (the "
+                             "rows of that range are replaced), e.g. --update-key updated_at "
+                             "--range 2024-01-01..2024-02-01.")
+        if self.range and self.mode != "backfill":
+            raise UsageError("--range applies to --mode backfill.")
+        if self.range:
+            parse_range(self.range)
         if self.tie_breaker and not self.primary_key:
             raise UsageError("--tie-breaker picks one row per --primary-key; give the key too.")
         if self.lookback and self.mode != "incremental":

@@ -215,6 +215,11 @@ class FilesConnector(BaseConnector):
                 hint="Use --mode incremental without --primary-key to append new rows as new "
                      "files, or --mode overwrite; merges into lakes need a table format (Delta, "
                      "Iceberg), planned in a later issue.")
+        if request.mode == "backfill":
+            raise UsageError(
+                f"files output `{self.connection.name}` cannot replace a range of rows in "
+                "place (that needs a table format such as Delta or Iceberg, a later issue).",
+                hint="Use --mode overwrite to rewrite the folder.")
         if request.mode == "truncate":
             raise UsageError(
                 f"--mode truncate keeps a database table's keys and grants; files output "

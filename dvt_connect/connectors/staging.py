@@ -47,7 +47,7 @@ from dvt_connect.connectors.jdbc.ddl import (
 )
 from dvt_connect.databases.spec import Database
 from dvt_connect.errors import TransferError, UsageError
-from dvt_connect.incremental import Mark, mark_of
+from dvt_connect.incremental import Mark, mark_of, parse_range, range_predicate
 from dvt_connect.secrets import redact
 
 if TYPE_CHECKING:
@@ -214,6 +214,17 @@ def staged_write(
                         stage_keys=stage_keys))
                     notes = [f"merged into `{target}` by ({', '.join(keys)}) from staging table "
                              f"`{stage}`: {dialect.merge.how}"]
+                elif request.mode == "backfill":
+                    assert request.update_key is not None and request.range is not None
+                    low, high = parse_range(request.range)
+                    column = _target_column(existing, request.update_key, "--update-key", target)
+                    where = range_predicate(column, low, high, facts)
+                    deleted = _count(db, f"SELECT COUNT(*) FROM {target_sql} WHERE {where}")
+                    db.transaction([f"DELETE FROM {target_sql} WHERE {where}",
+                                    insert_select_sql(target_sql, stage_sql, columns,
+                                                      plan.names, facts)])
+                    notes = [f"backfill: replaced the {deleted:,} row(s) of `{target}` with "
+                             f"{where} by the source's, in one transaction"]
                 elif request.mode == "truncate":
                     statements = truncate_statements(dialect, target_sql) + [
                         insert_select_sql(target_sql, stage_sql, columns, plan.names, facts)]
@@ -429,6 +440,11 @@ def describe_write(connection: Connection, request: WriteRequest) -> list[str]:
     lines: list[str] = []
     if request.merges:
         lines.append(f"merge by ({', '.join(request.primary_key)}): {dialect.merge.how}")
+    if request.mode == "backfill" and request.range and request.update_key:
+        low, high = parse_range(request.range)
+        lines.append("backfill: DELETE FROM target WHERE "
+                     + range_predicate(request.update_key, low, high, connection.facts)
+                     + ", then INSERT ... SELECT from the staging table, in one transaction")
     if request.mode == "truncate":
         lines.append("truncate: the table is kept; its rows are replaced "
                      + ("in one transaction" if dialect.truncate_atomic else

@@ -51,6 +51,7 @@ class TransferOptions:
     tie_breaker: str | None = None
     lookback: str | None = None
     lock_timeout: float = 300.0
+    range: str | None = None
     master: str | None = None
     dry_run: bool = False
     allow_lossy: tuple[str, ...] = ()
@@ -96,6 +97,7 @@ def write_request(options: TransferOptions, target: Connection) -> WriteRequest:
         tie_breaker=options.tie_breaker,
         lookback=options.lookback,
         lock_timeout=options.lock_timeout,
+        range=options.range,
     )
 
 

@@ -23,7 +23,14 @@ from dvt_connect.connectors.base import BaseConnector, ReadPlan, ReadRequest, Wr
 from dvt_connect.connectors.staging import keep_latest
 from dvt_connect.connectors.typeplan import ColumnPlan, plan_types, read_overrides
 from dvt_connect.errors import DvtError, TransferError, UsageError
-from dvt_connect.incremental import Mark, and_where, read_predicate, start_of_window
+from dvt_connect.incremental import (
+    Mark,
+    and_where,
+    parse_range,
+    range_predicate,
+    read_predicate,
+    start_of_window,
+)
 from dvt_connect.secrets import redact
 from dvt_connect.transfer.causes import first_meaningful_line, os_cause, texts_of, worker_exception
 from dvt_connect.transfer.progress import track
@@ -135,6 +142,8 @@ def plan_transfer(
             console.warn(f"{incremental.null_update_keys:,} source row(s) have a NULL "
                          f"`{write.update_key}`: incremental runs never read them (only a "
                          "first, full run does)")
+    if write.mode == "backfill":
+        read = plan_backfill(source, read, write)
     read_plan = source_connector.plan_read(read, reason=reason)
     target_facts = target.facts if target_connector.writes_our_ddl else None
     sources = source_connector.source_types(read_plan)
@@ -152,6 +161,17 @@ def plan_transfer(
                         warnings=warnings, columns=columns, incremental=incremental,
                         write_notes=write_notes)
     return plan, source_connector, target_connector
+
+
+def plan_backfill(source: Connection, read: ReadRequest, write: WriteRequest) -> ReadRequest:
+    """Read only the rows of ``--range`` (the target's rows of the range are replaced)."""
+    assert write.update_key is not None and write.range is not None
+    if read.table is None:
+        raise UsageError("--mode backfill reads a --table (the range predicate is added to its "
+                         "WHERE).")
+    low, high = parse_range(write.range)
+    return replace(read, where=and_where(read.where, range_predicate(
+        write.update_key, low, high, source.facts, spark_sql=source.is_files)))
 
 
 def plan_incremental(source: Connection, read: ReadRequest, write: WriteRequest,

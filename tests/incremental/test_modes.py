@@ -346,3 +346,28 @@ def test_dry_run_plan_shows_mode_key_mark_and_predicate(spark: Any, db: Db) -> N
     assert any(n.startswith("merge by (id)") for n in doc["target"]["notes"])
     assert any("wait for its lock" in n for n in doc["target"]["notes"])
     assert db.table(dst) == before  # planning wrote nothing
+
+
+def test_backfill_replaces_exactly_the_range(spark: Any, db: Db) -> None:
+    src, dst = db.name("src"), db.name("dst")
+    make_source(db, src, [(1, "jan", "2024-01-15 00:00:00"), (2, "feb", "2024-02-01 00:00:00"),
+                          (3, "feb2", "2024-02-29 23:59:59.999999"),
+                          (4, "mar", "2024-03-01 00:00:00")])
+    move(spark, db, src, dst, "jdbc", mode="overwrite")
+    # the source's February is corrected: one row changed, one deleted, one added; January
+    # and March change too but lie outside the range
+    db.run(f"UPDATE {db.q(src)} SET name = 'feb fixed' WHERE id = 2",
+           f"DELETE FROM {db.q(src)} WHERE id = 3",
+           f"UPDATE {db.q(src)} SET name = 'jan changed' WHERE id = 1",
+           f"UPDATE {db.q(src)} SET name = 'mar changed' WHERE id = 4")
+    insert(db, src, [(5, "feb new", "2024-02-10 12:00:00.000001")])
+
+    stats = move(spark, db, src, dst, "bulk", mode="backfill", update_key="updated_at",
+                 range="2024-02-01..2024-03-01")
+
+    assert stats.rows == 2
+    assert any("replaced the 2 row(s)" in n for n in stats.notes)
+    assert db.table(dst) == [(1, "jan", ts("2024-01-15 00:00:00", db)),
+                             (2, "feb fixed", ts("2024-02-01 00:00:00", db)),
+                             (4, "mar", ts("2024-03-01 00:00:00", db)),
+                             (5, "feb new", ts("2024-02-10 12:00:00.000001", db))]

@@ -143,3 +143,30 @@ def test_lock_names_fit_mysql() -> None:
     assert lock_key(TableRef("orders", "shop")) == "dvt:shop.orders"
     long = lock_key(TableRef("o" * 80, "shop"))
     assert long.startswith("dvt:") and len(long) == 44
+
+
+def test_backfill_ranges() -> None:
+    from dvt_connect.incremental import parse_range, range_predicate
+
+    low, high = parse_range("2024-01-01..2024-02-01")
+    assert (low, high) == (Mark("date", "2024-01-01"), Mark("date", "2024-02-01"))
+    assert range_predicate("d", low, high, database("oracle")) == \
+        "\"d\" >= DATE '2024-01-01' AND \"d\" < DATE '2024-02-01'"
+    # an offset is converted to UTC, microseconds kept
+    low, high = parse_range("2024-01-01 10:00:00.5..2024-01-01T13:00:00+02:00")
+    assert range_predicate("t", low, high, database("postgres")) == (
+        "\"t\" >= '2024-01-01 10:00:00.500000+00:00' AND "
+        "\"t\" < '2024-01-01 11:00:00.000000+00:00'")
+    assert range_predicate("t", low, high, database("mariadb")) == (
+        "`t` >= '2024-01-01 10:00:00.500000' AND `t` < '2024-01-01 11:00:00.000000'")
+    assert parse_range("1000..2000") == (Mark("integer", "1000"), Mark("integer", "2000"))
+    for text, message in [("2024-01-01", "is not START..END"),
+                          ("5..1", "START must be before END"),
+                          ("1..2024-01-01", "START is a integer and END a date"),
+                          ("a..b", "`a` is not an integer")]:
+        with pytest.raises(UsageError, match=message):
+            parse_range(text)
+    with pytest.raises(UsageError, match="--mode backfill needs --update-key and --range"):
+        WriteRequest(table=TableRef("t"), mode="backfill", update_key="u")
+    with pytest.raises(UsageError, match="--range applies to --mode backfill"):
+        WriteRequest(table=TableRef("t"), mode="append", range="1..2")

@@ -64,6 +64,9 @@ class PostgresNativeConnector(BulkConnector):
 
         conn = psycopg.connect(conninfo(self.params(), self.connection.password),
                                autocommit=True)
+        # like the JDBC driver's session (the JVM runs in UTC): literals without an offset,
+        # such as a backfill's dates, compare with timestamptz columns as UTC
+        conn.execute("SET TIME ZONE 'UTC'")
         return PgSession(conn, self.facts)
 
 
