@@ -45,7 +45,7 @@ def generate(rows: int) -> None:
         CREATE TABLE {SCHEMA}.{SOURCE} (id bigint PRIMARY KEY, customer_id integer NOT NULL,
           amount numeric(12,2), status text, updated_at timestamptz NOT NULL);
         INSERT INTO {SCHEMA}.{SOURCE}
-        SELECT g, (g * 7919) % 100000, (g % 100000) / 100.0, 'status ' || (g % 7),
+        SELECT g, (g::bigint * 7919) % 100000, (g % 100000) / 100.0, 'status ' || (g % 7),
                timestamptz '2026-01-01 00:00:00+00' + g * interval '1 millisecond'
         FROM generate_series(1, {rows}) g;
         CREATE INDEX ON {SCHEMA}.{SOURCE} (updated_at);
