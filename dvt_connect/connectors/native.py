@@ -174,7 +174,17 @@ class NativeConnector(BaseConnector):
             df = df.select(*json.loads(select))
         return df
 
+    def describe_write(self, request: WriteRequest) -> list[str]:
+        if request.mode not in ("overwrite", "append"):
+            raise UsageError(
+                f"--mode {request.mode} into {self.connection.type} output "
+                f"`{self.connection.name}`: its Spark connector writes overwrite and append "
+                "only.", hint="Add --connector jdbc to write through our staged JDBC write, "
+                              "which has every mode.")
+        return []
+
     def write_dataframe(self, df: DataFrame, request: WriteRequest) -> WriteOutcome:
+        self.describe_write(request)
         if request.table is None:
             raise UsageError(f"writing to `{self.connection.name}` needs --target-table.")
         if request.partition_by:
