@@ -116,9 +116,11 @@ def main() -> None:
     changed = change_one_percent(args.rows)
     inc_s, inc = run(inc_table, **incremental)
     print(f"incremental after 1% changed: {inc.rows:,} rows read, {inc.inserted:,} inserted, "
-          f"{inc.updated:,} updated in {inc_s:.1f} s")
+          f"{inc.updated:,} updated in {inc_s:.1f} s (planning {inc.planning_seconds:.1f} s, "
+          f"moving {inc.moving_seconds:.1f} s)")
     full_s, full = run(full_table, mode="overwrite")
-    print(f"full refresh: {full.rows:,} rows in {full_s:.1f} s")
+    print(f"full refresh: {full.rows:,} rows in {full_s:.1f} s (planning "
+          f"{full.planning_seconds:.1f} s, moving {full.moving_seconds:.1f} s)")
 
     src_check = psql(f"SELECT count(*), sum(amount), sum(id) FROM {SCHEMA}.{SOURCE}").split("|")
     dst_check = maria(f"SELECT count(*), sum(amount), sum(id) FROM {inc_table}").split()
@@ -131,7 +133,11 @@ def main() -> None:
         "rows": args.rows, "changed_rows": changed, "connector": args.connector,
         "first_incremental_s": round(first_s, 2), "incremental_s": round(inc_s, 2),
         "incremental_rows": inc.rows, "inserted": inc.inserted, "updated": inc.updated,
+        "incremental_planning_s": round(inc.planning_seconds, 2),
+        "incremental_moving_s": round(inc.moving_seconds, 2),
         "full_refresh_s": round(full_s, 2), "full_rows": full.rows, "target_matches": same,
+        "full_planning_s": round(full.planning_seconds, 2),
+        "full_moving_s": round(full.moving_seconds, 2),
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
