@@ -39,7 +39,7 @@ def move(spark: Any, db: Db, source: str, target: str, path: str, *,
                      connector="jdbc" if path == "jdbc" else "auto",
                      console=console or CaptureConsole())
     assert stats.target_connector.value == ("jdbc" if path == "jdbc" else db.bulk)
-    assert not any("writing over JDBC" in n for n in stats.notes)
+    assert [n for n in stats.notes if "writing over JDBC" in n] == []
     return stats
 
 
