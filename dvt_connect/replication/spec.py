@@ -35,6 +35,10 @@ TOP_LEVEL_KEYS = ("source", "target", "defaults", "streams")
 # Keys the merge and incremental modes will read (issue 15): known, so the error says what they
 # are for instead of "unknown key", but refused until those modes exist.
 FUTURE_KEYS = ("primary_key", "update_key")
+# Modes a stream can take today: the keyed ones (issue 15's merge, incremental, backfill) need
+# those keys, which replication files do not pass yet.
+KEYED_MODES = ("merge", "incremental", "backfill")
+STREAM_MODES = tuple(m for m in WRITE_MODES if m not in KEYED_MODES)
 WILDCARD_CHARS = ("*", "?", "[")
 
 
@@ -169,8 +173,9 @@ def _no_unknown(body: Mapping[str, Any], valid: tuple[str, ...], *, path: Path |
         key = f"{prefix}{name}"
         if name in FUTURE_KEYS:
             raise ConfigError(
-                f"`{name}` goes with the merge and incremental modes, which this version does "
-                f"not have; valid modes: {', '.join(WRITE_MODES)}.", path=path, key=key)
+                f"`{name}` goes with the merge and incremental modes, which replication files "
+                f"do not take yet (`dvt transfer` does); valid modes here: "
+                f"{', '.join(STREAM_MODES)}.", path=path, key=key)
         close = difflib.get_close_matches(str(name), valid, n=1)
         raise ConfigError(
             f"unknown key `{name}`; valid keys: {', '.join(valid)}.", path=path, key=key,
@@ -185,8 +190,13 @@ def _options(body: Mapping[str, Any], *, path: Path | None, key: str) -> StreamO
         if value is None:
             continue
         if name == "mode":
+            if value in KEYED_MODES:
+                raise ConfigError(f"mode `{value}` needs `primary_key`/`update_key`, which "
+                                  "replication files do not take yet (`dvt transfer --mode "
+                                  f"{value}` does); valid here: {', '.join(STREAM_MODES)}.",
+                                  path=path, key=sub)
             if value not in WRITE_MODES:
-                raise ConfigError(f"unknown mode `{value}`; valid: {', '.join(WRITE_MODES)}.",
+                raise ConfigError(f"unknown mode `{value}`; valid: {', '.join(STREAM_MODES)}.",
                                   path=path, key=sub)
         elif name == "connector":
             if value not in CONNECTOR_MODES:

@@ -29,9 +29,12 @@ streams:
 
 
 @pytest.mark.parametrize(("text", "message"), [
+    (GOOD + "  other:\n    mode: upsert\n",
+     r"replication\.yml: key `streams\.other\.mode`: unknown mode `upsert`; valid: overwrite, "
+     r"append, truncate\."),
     (GOOD + "  other:\n    mode: merge\n",
-     r"replication\.yml: key `streams\.other\.mode`: unknown mode `merge`; valid: overwrite, "
-     r"append\."),
+     r"replication\.yml: key `streams\.other\.mode`: mode `merge` needs `primary_key`/"
+     r"`update_key`, which replication files do not take yet"),
     (GOOD.replace("streams:", "stream:"),
      r"replication\.yml: key `stream`: unknown key `stream`.*Did you mean `streams`\?"),
     (GOOD + "defaults:\n  update_key: ts\n",

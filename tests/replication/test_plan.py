@@ -125,7 +125,8 @@ def test_a_wildcard_over_a_files_source_is_an_error():
     ({"source": "pg", "target": "lake", "streams": {"a": {"partitons": 2}}},
      r"key `streams\.a\.partitons`: unknown key.*Did you mean `partitions`"),
     ({"source": "pg", "target": "lake", "streams": {"a": {"mode": "merge"}}},
-     r"key `streams\.a\.mode`: unknown mode `merge`; valid: overwrite, append"),
+     r"key `streams\.a\.mode`: mode `merge` needs `primary_key`/`update_key`.*valid here: "
+     r"overwrite, append, truncate"),
     ({"source": "pg", "target": "lake", "defaults": {"primary_key": ["id"]},
       "streams": {"a": None}},
      r"key `defaults\.primary_key`: `primary_key` goes with the merge and incremental modes"),
