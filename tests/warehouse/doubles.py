@@ -150,9 +150,12 @@ class DoubleSession:
         types = self.double.held[name]["types"]
         return [SourceType(n, t, p, s) for n, t, p, s in types if not columns or n in columns]
 
-    def query(self, sql: str) -> list[tuple[str | None, ...]]:
+    def query(self, sql: str, limit: int | None = None) -> list[tuple[str | None, ...]]:
         self._record("query", sql)
         return []  # no catalog statistics: the size is unknown
+
+    def unique_keys(self, schema: str | None, name: str) -> list[tuple[str, ...]]:
+        return []  # the double keeps no constraints (the stage-native load has no keyed modes)
 
     def current_schema(self) -> str | None:
         return "PUBLIC" if self.double.database == "snowflake" else "public"

@@ -40,7 +40,7 @@ from dvt_connect.connectors.stage_native.sql import (
 from dvt_connect.connectors.staging import Stage, staged_write
 from dvt_connect.connectors.typeplan import SourceType
 from dvt_connect.databases.spec import Database, StageFacts
-from dvt_connect.errors import ConfigError, TransferError
+from dvt_connect.errors import ConfigError, TransferError, UsageError
 from dvt_connect.secrets import redact
 
 if TYPE_CHECKING:
@@ -73,6 +73,17 @@ class StageNativeConnector(BaseConnector):
 
     writes_our_ddl = True
     transient_sqlstates: tuple[str, ...] = ("08", "40001", "57P01")
+
+    def describe_write(self, request: WriteRequest) -> list[str]:
+        """The stage-native load writes overwrite and append; the keyed and truncating modes
+        go through the staged JDBC write, which has every mode."""
+        if request.mode not in ("overwrite", "append"):
+            raise UsageError(
+                f"--mode {request.mode} into {self.connection.type} output "
+                f"`{self.connection.name}`: its stage-native load writes overwrite and append "
+                "only.", hint="Add --connector jdbc to write through our staged JDBC write, "
+                              "which has every mode.")
+        return []
 
     def __init__(self, spark: SparkSession, connection: Connection, *,
                  bucket: Bucket | None = None, console: Console | None = None) -> None:

@@ -35,13 +35,15 @@ class WarehouseSql(Protocol):
 
     def describe(self, select: str) -> list[SourceType]: ...
 
-    def query(self, sql: str) -> list[tuple[str | None, ...]]: ...
+    def query(self, sql: str, limit: int | None = None) -> list[tuple[Any, ...]]: ...
 
     def current_schema(self) -> str | None: ...
 
     def table_kind(self, schema: str | None, name: str) -> str | None: ...
 
     def columns(self, schema: str | None, name: str) -> list[str]: ...
+
+    def unique_keys(self, schema: str | None, name: str) -> list[tuple[str, ...]]: ...
 
     def close(self) -> None: ...
 
@@ -52,8 +54,10 @@ Factory = Callable[["SparkSession", Connection], WarehouseSql]
 class JdbcWarehouseSql(JdbcStagingSession):
     """The warehouse's JDBC driver, over one connection opened through Spark's JVM."""
 
-    def query(self, sql: str) -> list[tuple[str | None, ...]]:
-        return self.db.query(sql)
+    def query(self, sql: str, limit: int | None = None) -> list[tuple[Any, ...]]:
+        """Rows as text, the way catalog statistics are read (``limit`` caps the rows)."""
+        rows = self.db.query(sql)
+        return rows if limit is None else rows[:limit]
 
     def describe(self, select: str) -> list[SourceType]:
         stmt = self.db.conn.createStatement()
