@@ -44,6 +44,18 @@ class Console(Protocol):
     def run_progress(self, title: str, total: int) -> Any: ...
 
 
+def human_size(n: int | None) -> str:
+    """A byte count as people read it, in binary units (KiB, MiB, GiB); ``None`` is not measured."""
+    if n is None:
+        return "not measured"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""

@@ -3,18 +3,9 @@ and the errors, for people; one JSON document for scripts. The work is :func:`ja
 
 from __future__ import annotations
 
-from dvt_connect.console import Console
+from dvt_connect.console import Console, human_size
 from dvt_connect.jars.download import is_current
 from dvt_connect.jars.sync import SyncOutcome
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 def show_sync(outcome: SyncOutcome, console: Console, *, as_json: bool) -> None:
@@ -72,7 +63,7 @@ def _result(console: Console, outcome: SyncOutcome) -> None:
     rows = []
     for jar in sorted(result.jars, key=lambda j: j.coordinate):
         rows.append([jar.coordinate, ", ".join(jar.needed_by), jar.status,
-                     _human(jar.size) if jar.size else "-"])
+                     human_size(jar.size) if jar.size else "-"])
     for node in plan.shipped:
         rows.append([str(node.coordinate), ", ".join(node.needed_by),
                      f"shipped by Spark ({node.shipped.version})" if node.shipped else "", "-"])
@@ -81,8 +72,8 @@ def _result(console: Console, outcome: SyncOutcome) -> None:
     cached = [j for j in result.jars if j.status == "cached"]
     console.info(
         f"Resolved {len(plan.nodes)}, downloaded {len(downloaded)} "
-        f"({_human(sum(j.size for j in downloaded))}), cached {len(cached)} "
-        f"({_human(sum(j.size for j in cached))}), shipped by Spark {len(plan.shipped)}, "
+        f"({human_size(sum(j.size for j in downloaded))}), cached {len(cached)} "
+        f"({human_size(sum(j.size for j in cached))}), shipped by Spark {len(plan.shipped)}, "
         f"failed {len(result.failed)} in {outcome.seconds:.1f}s.")
     if result.pruned:
         console.info(f"Pruned {len(result.pruned)} jar(s) no longer needed: "

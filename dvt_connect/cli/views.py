@@ -4,21 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from dvt_connect.console import Console
+from dvt_connect.console import Console, human_size
 from dvt_connect.replication.results import RunResults
 from dvt_connect.transfer.run import TransferPlan
 from dvt_connect.transfer.stats import TransferStats
-
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return "not measured"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 def show_plan(console: Console, plan: TransferPlan, *, as_json: bool) -> None:
@@ -74,7 +63,7 @@ def show_stats(console: Console, stats: TransferStats, *, as_json: bool) -> None
     mbps = stats.mb_per_second
     console.table(f"Transferred {stats.source} -> {stats.target}", ["", ""], [
         ["rows", f"{stats.rows:,}"],
-        [f"bytes ({stats.bytes_kind})" if stats.bytes_kind else "bytes", _size(stats.bytes)],
+        [f"bytes ({stats.bytes_kind})" if stats.bytes_kind else "bytes", human_size(stats.bytes)],
         ["connector", f"{stats.connector.value} -> {stats.target_connector.value}"],
         ["why", stats.reason],
         ["partitions", stats.partitions],
@@ -118,7 +107,7 @@ def show_run(console: Console, run: RunResults, *, as_json: bool) -> None:
         verify = "-" if r.verify is None else ("ok" if r.verify.ok else
                                                f"MISMATCH {r.verify.to_dict()}")
         rows.append([r.stream, r.status, "-" if r.rows is None else f"{r.rows:,}",
-                     _size(r.bytes) if r.bytes is not None else "-",
+                     human_size(r.bytes) if r.bytes is not None else "-",
                      f"{r.execution_time:.1f} s", r.connector or "-", r.mode, verify,
                      r.message or ""])
         styles.append("red" if r.status == "error" or verify.startswith("MISMATCH") else None)
