@@ -87,15 +87,18 @@ TYPES = TypeMap(rules=(
     TypeRule(("array", "struct"), "array / struct", why="nested types stay nested"),
 ))
 
-# The stage-native path: EXPORT DATA writes Parquet to GCS, LOAD DATA loads it, both through
+# The stage-native path: EXPORT DATA writes Parquet to GCS, a load job loads it, both through
 # BigQuery's Python client (no JDBC driver is published on Maven Central). BigQuery reaches the
-# bucket as the job's own identity: nothing secret is in either statement.
+# bucket as the job's own identity: nothing secret is in either.
 STAGE = StageFacts(
     # EXPORT DATA OPTIONS (export_option_list) AS query_statement; the uri needs one `*`
     unload=("EXPORT DATA OPTIONS (uri = '{files}', format = 'PARQUET', overwrite = true) "
             "AS {select}"),
-    # LOAD DATA INTO table FROM FILES (format = 'PARQUET', uris = [...])
-    load="LOAD DATA INTO {table} FROM FILES (format = 'PARQUET', uris = ['{files}'])",
+    # a load job (jobs.insert with configuration.load, the client's load_table_from_uri), not
+    # a LOAD DATA statement; this is what the job is told, as plans and notes show it
+    load=("load job: sourceUris = ['{files}'], sourceFormat = PARQUET, destinationTable = "
+          "{table}, writeDisposition = WRITE_APPEND"),
+    load_job=True,
     schemes={"gcs": "gs"},
     files="{uri}*.parquet",
     executor="dvt_connect.connectors.stage_native.bigquery:BigQuerySql",
@@ -115,8 +118,8 @@ STAGE = StageFacts(
     sources=(
         "https://cloud.google.com/bigquery/docs/reference/standard-sql/export-statements "
         "(EXPORT DATA OPTIONS (uri, format, overwrite) AS query; the uri has one wildcard)",
-        "https://cloud.google.com/bigquery/docs/reference/standard-sql/load-statements "
-        "(LOAD DATA INTO ... FROM FILES (format, uris))",
+        "https://cloud.google.com/bigquery/docs/reference/rest/v2/Job#JobConfigurationLoad "
+        "(sourceUris, sourceFormat = PARQUET, destinationTable, writeDisposition)",
     ),
 )
 

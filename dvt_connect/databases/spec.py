@@ -107,7 +107,9 @@ class StageFacts:
     ``schemes`` maps a bucket type to the URI scheme the warehouse reads (``s3a`` is Spark's).
     ``types`` says how each warehouse type arrives in the Parquet it writes: exact or refused.
     ``executor`` names who runs the SQL: ``jdbc`` (the synced driver, through Spark's JVM) or
-    ``module:Class`` (a Python client).
+    ``module:Class`` (a Python client). ``load_job``: the write loads through the executor's
+    ``load_parquet`` (BigQuery's load job) instead of a statement; ``load`` then only says, in
+    plans and notes, what that job is told.
     """
 
     unload: str
@@ -121,6 +123,7 @@ class StageFacts:
     # the folder in a statement: "{uri}" or, where a wildcard is needed, "{uri}*.parquet"
     files: str = "{uri}"
     executor: str = "jdbc"
+    load_job: bool = False
     sources: tuple[str, ...] = ()
 
     @property

@@ -29,7 +29,7 @@ from dvt_connect.connectors.base import (
 from dvt_connect.connectors.filesystem import HadoopFS, StagingArea
 from dvt_connect.connectors.jdbc.errors import java_chain
 from dvt_connect.connectors.native import STAGING_ROOT, new_run_id, select_sql
-from dvt_connect.connectors.stage_native.executor import WarehouseSql, open_sql
+from dvt_connect.connectors.stage_native.executor import LoadJobSql, WarehouseSql, open_sql
 from dvt_connect.connectors.stage_native.sql import (
     Auth,
     auth_clause,
@@ -236,6 +236,11 @@ class StageNativeConnector(BaseConnector):
         folder = self.new_folder()
         auth = self.auth()
         shown: list[str] = []
+        sessions: list[WarehouseSql] = []
+
+        def open_session() -> WarehouseSql:
+            sessions.append(self.open_sql())
+            return sessions[-1]
 
         def fill(stage: Stage) -> list[str]:
             previous = self.spark.conf.get(TIMESTAMP_CONF, None)
@@ -249,10 +254,15 @@ class StageNativeConnector(BaseConnector):
                     self.spark.conf.set(TIMESTAMP_CONF, previous)
             statement = load_statement(self.stage, stage.sql, self.uri(folder), auth)
             shown.append(statement.shown)
+            if self.stage.load_job:  # a load job into the stage, before the swap's transaction
+                db = sessions[-1]
+                assert isinstance(db, LoadJobSql), f"{type(db).__name__} runs no load job"
+                db.load_parquet(stage, self.stage.files.format(uri=self.uri(folder)))
+                return []
             return [statement.sql]
 
         try:
-            outcome = staged_write(self.connection, df, request, open_session=self.open_sql,
+            outcome = staged_write(self.connection, df, request, open_session=open_session,
                                    fill=fill, console=self.console)
         finally:
             problem = self.staging_area.remove(folder)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from dvt_connect.config.profiles import Connection
 from dvt_connect.connectors.jdbc.writer import JdbcStagingSession
@@ -21,6 +21,8 @@ from dvt_connect.errors import DvtError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+    from dvt_connect.connectors.staging import Stage
 
 # a query's columns without its rows, on any SQL warehouse
 DESCRIBE = "SELECT * FROM ({select}) dvt_q WHERE 1 = 0"
@@ -46,6 +48,14 @@ class WarehouseSql(Protocol):
     def unique_keys(self, schema: str | None, name: str) -> list[tuple[str, ...]]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class LoadJobSql(WarehouseSql, Protocol):
+    """A warehouse that loads files with a job rather than a statement (``StageFacts.load_job``:
+    BigQuery's load job)."""
+
+    def load_parquet(self, stage: Stage, files: str) -> None: ...
 
 
 Factory = Callable[["SparkSession", Connection], WarehouseSql]
