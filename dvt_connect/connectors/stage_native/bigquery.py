@@ -91,9 +91,9 @@ class BigQuerySql:
     def load_parquet(self, stage: Stage, files: str) -> None:
         """A load job: the Parquet files under ``files`` (one ``*`` wildcard) appended to the
         staging table, which the staged write then swaps in or inserts from."""
-        table = self._bigquery.TableReference(
-            self._bigquery.DatasetReference(self.project, stage.schema or self.connection.schema),
-            stage.name)
+        dataset = self._bigquery.DatasetReference(
+            str(self.project), str(stage.schema or self.connection.schema))
+        table = self._bigquery.TableReference(dataset, stage.name)
         config = self._bigquery.LoadJobConfig(source_format=LOAD_FORMAT,
                                               write_disposition=LOAD_DISPOSITION)
         self.client.load_table_from_uri(files, table, job_config=config).result()
