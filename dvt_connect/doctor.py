@@ -32,6 +32,7 @@ from dvt_connect.paths import ConfigPaths, find_config_dir, jars_dir
 
 if TYPE_CHECKING:
     from dvt_connect.connectors.selection import Choice
+    from dvt_connect.databases.spec import NativeFacts
     from dvt_connect.jars.manifest import Manifest
     from dvt_connect.jars.spark_versions import SparkInstall
 
@@ -221,7 +222,7 @@ def gather(
 
     from dvt_connect.jars.manifest import Manifest
 
-    spark, manifest = _spark_install(), Manifest.load(jars_dir())
+    spark, manifest = spark_install(), Manifest.load(jars_dir())
     buckets = _bucket_rows(report, project)
     for row, bucket in buckets:
         row.jars = bucket_jar_status(bucket.type, spark, manifest)
@@ -240,7 +241,7 @@ def environment_checks() -> list[EnvCheck]:
         EnvCheck("dvt-connect", __version__),
         EnvCheck("Python", platform.python_version(), OK, sys.executable),
     ]
-    spark = _spark_install()
+    spark = spark_install()
     if isinstance(spark, DvtError):
         checks.append(EnvCheck("PySpark", "not readable", ERROR, str(spark)))
     else:
@@ -260,7 +261,7 @@ def environment_checks() -> list[EnvCheck]:
     return checks
 
 
-def _spark_install() -> SparkInstall | DvtError:
+def spark_install() -> SparkInstall | DvtError:
     """The installed PySpark's versions (or the error reading them): the one place to switch if
     the source of versions changes."""
     from dvt_connect.jars.spark_versions import installed_spark
@@ -367,12 +368,20 @@ def _connection_rows(report: Report, project: Project, buckets: Mapping[str, Buc
             _config_error(report, result)
             continue
         row.type, row.location = result.type, result.location()
+        native = result.facts.native
         try:
-            choice = choose_connector(result, buckets, preferred_bucket=project.bucket_target)
+            unavailable = (connector_unavailable(native, spark, manifest)
+                           if native is not None and not result.is_files else None)
+            choice = choose_connector(result, buckets, preferred_bucket=project.bucket_target,
+                                      unavailable=unavailable)
         except DvtError as exc:
             row.status, row.error = ERROR, str(exc)
             continue
         row.connector, row.reason = choice.connector.value, choice.reason
+        try:
+            row.notes.extend(stage_native_notes(result, choice))
+        except DvtError as exc:  # the transfer would stop here: say so, keep the rest
+            _warn(row, str(exc))
         row.bucket = choice.bucket.name if choice.bucket is not None else None
         for warning in choice.warnings:
             _warn(row, warning)
@@ -385,6 +394,51 @@ def _connection_rows(report: Report, project: Project, buckets: Mapping[str, Buc
         if connect:
             checks.append((row, _check_connection(result, timeout)))
     _run_concurrently(timeout, checks)
+
+
+def connector_unavailable(native: NativeFacts, spark: SparkInstall | DvtError,
+                          manifest: Manifest) -> str | None:
+    """Why a warehouse's Spark connector cannot run here, or None when it can: no release fits
+    the installed Spark, or `dvt sync` has not put its jars in the jars folder. `dvt debug` and
+    `dvt transfer` both choose by this (a Python native path always can)."""
+    from dvt_connect.jars.plan import native_need
+
+    if native.is_python:
+        return None
+    if not isinstance(spark, DvtError):
+        problem = native_need(native, spark).problem
+        if problem:
+            return problem.split(". ", 1)[0]  # the first sentence: which release, which Spark
+    if manifest.missing_for([f"native:{native.name}"]):
+        return "its Spark connector jars are not in the jars folder (run `dvt sync`)"
+    return None
+
+
+def stage_native_notes(connection: Connection, choice: Choice) -> list[str]:
+    """For a warehouse output: the statements its stage-native path would send (credentials
+    masked), or that it is the other native path, with the setting that forces it."""
+    from dvt_connect.connectors.selection import NATIVE_PATH_KEY, find_bucket
+    from dvt_connect.connectors.stage_native.sql import (
+        auth_clause,
+        load_statement,
+        unload_statement,
+        warehouse_uri,
+    )
+
+    stage = connection.facts.stage
+    if stage is None or connection.is_files:
+        return []
+    if not choice.unload:
+        if choice.is_native:
+            return [f"the stage-native path ({connection.facts.title}'s own unload through a "
+                    f"bucket) is used instead with `{NATIVE_PATH_KEY}: unload` on the output"]
+        return []
+    bucket = choice.bucket or find_bucket(stage, {})
+    assert bucket is not None
+    uri = warehouse_uri(stage, bucket, bucket.spark_path("dvt/<run id>"))
+    auth = auth_clause(stage, bucket, connection)
+    return [f"unload: {unload_statement(stage, '<select>', uri, auth).shown}",
+            f"load: {load_statement(stage, '<staging table>', uri, auth).shown}"]
 
 
 def _warn(row: ConnectionRow | BucketRow, note: str) -> None:

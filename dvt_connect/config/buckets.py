@@ -233,6 +233,13 @@ class AzureBucket(Bucket):
             sas = sas or parts.get("SharedAccessSignature")
         return key, sas
 
+    @property
+    def sas(self) -> str | None:
+        """The SAS token (from ``sas_token`` or the connection string), without its ``?``: what
+        a warehouse's load from the container is given (Snowflake's AZURE_SAS_TOKEN)."""
+        sas = self._credentials()[1]
+        return sas.lstrip("?") if sas else None
+
     def hadoop_conf(self) -> dict[str, str]:
         host = f"{self.storage_account}.dfs.core.windows.net"
         key, sas = self._credentials()

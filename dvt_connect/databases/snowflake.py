@@ -120,11 +120,13 @@ STAGE = StageFacts(
     # MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE (Parquet columns by name, not position)
     load=("COPY INTO {table} FROM '{uri}'{auth} FILE_FORMAT = (TYPE = PARQUET) "
           "MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE"),
-    # externalLocation: 's3://<bucket>[/<path>]' or 'gcs://<bucket>[/<path>]'
-    schemes={"s3": "s3", "gcs": "gcs"},
+    # externalLocation: 's3://<bucket>[/<path>]', 'gcs://<bucket>[/<path>]' or
+    # 'azure://<account>.blob.core.windows.net/<container>[/<path>]'
+    schemes={"s3": "s3", "gcs": "gcs", "azure": "azure"},
     auth_integration=" STORAGE_INTEGRATION = {integration}",
     auth_keys=" CREDENTIALS = (AWS_KEY_ID = '{key_id}' AWS_SECRET_KEY = '{secret}'{token_clause})",
     auth_token=" AWS_TOKEN = '{token}'",
+    auth_sas=" CREDENTIALS = (AZURE_SAS_TOKEN = '{sas}')",
     types=TypeMap(rules=(
         TypeRule(("number", "decimal", "numeric"), "decimal(p,s)",
                  why="a Parquet decimal of the column's precision and scale (38 digits, as "
@@ -146,7 +148,8 @@ STAGE = StageFacts(
     )),
     sources=(
         "https://docs.snowflake.com/en/sql-reference/sql/copy-into-location (externalLocation, "
-        "STORAGE_INTEGRATION | CREDENTIALS = (AWS_KEY_ID AWS_SECRET_KEY [AWS_TOKEN]), "
+        "STORAGE_INTEGRATION | CREDENTIALS = (AWS_KEY_ID AWS_SECRET_KEY [AWS_TOKEN]) | "
+        "CREDENTIALS = (AZURE_SAS_TOKEN) for 'azure://<account>.blob.core.windows.net/...', "
         "FILE_FORMAT = (TYPE = PARQUET), HEADER)",
         "https://docs.snowflake.com/en/sql-reference/sql/copy-into-table (FILE_FORMAT = "
         "(TYPE = PARQUET), MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE)",

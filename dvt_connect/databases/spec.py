@@ -102,7 +102,7 @@ class StageFacts:
     literal), ``{uri}`` (the folder, as the warehouse spells it, ending in ``/``), ``{table}``
     (quoted, qualified) and ``{auth}`` (one of the ``auth_*`` clauses, or nothing). Auth
     templates take ``{key_id}``, ``{secret}``, ``{token_clause}`` (``auth_token`` filled with
-    ``{token}``, when the bucket has a session token), ``{role}``, ``{integration}``;
+    ``{token}``, when the bucket has a session token), ``{role}``, ``{integration}``, ``{sas}``;
     secrets are filled in only for the statement sent to the warehouse, masked everywhere else.
     ``schemes`` maps a bucket type to the URI scheme the warehouse reads (``s3a`` is Spark's).
     ``types`` says how each warehouse type arrives in the Parquet it writes: exact or refused.
@@ -120,6 +120,7 @@ class StageFacts:
     auth_token: str | None = None  # appended to auth_keys when the bucket has a session token
     auth_role: str | None = None
     auth_integration: str | None = None
+    auth_sas: str | None = None  # an Azure container's SAS token (``{sas}``)
     # the folder in a statement: "{uri}" or, where a wildcard is needed, "{uri}*.parquet"
     files: str = "{uri}"
     executor: str = "jdbc"

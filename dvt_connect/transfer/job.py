@@ -120,6 +120,7 @@ def start_session(project: Project, source: Connection, target: Connection, *,
     them; set the credentials of the buckets the transfer can use on the running context.
     ``conf`` comes before the profile's `spark.conf`."""
     from dvt_connect import spark as spark_mod
+    from dvt_connect.doctor import connector_unavailable, spark_install
     from dvt_connect.jars.manifest import Manifest
     from dvt_connect.jars.plan import connection_needs
 
@@ -157,12 +158,12 @@ def start_session(project: Project, source: Connection, target: Connection, *,
     apply_bucket_credentials(spark, buckets_in_use(
         project, (source, target), preferred=preferred_bucket or project.bucket_target))
 
+    installed = spark_install()
+
     def native_unavailable(native: NativeFacts) -> str | None:
-        """A Spark-package connector runs only if `dvt sync` put its jars in this session."""
-        if native.is_python or not manifest.missing_for([f"native:{native.name}"]):
-            return None
-        return ("its Spark connector jars are not in the jars folder (run `dvt sync`; "
-                "`dvt debug` says whether a release fits the installed Spark)")
+        """A Spark-package connector runs only if a release fits this Spark and `dvt sync` put
+        its jars in this session (the rule `dvt debug` shows)."""
+        return connector_unavailable(native, installed, manifest)
 
     return Session(spark=spark, jars=tuple(jars), native_unavailable=native_unavailable)
 

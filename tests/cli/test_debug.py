@@ -14,6 +14,7 @@ from dvt_connect import doctor
 from dvt_connect.config import load_project
 from dvt_connect.connectors.selection import choose_connector
 from dvt_connect.jars.manifest import Manifest, ManifestEntry
+from dvt_connect.paths import jars_dir
 from dvt_connect.spark import find_java
 
 from .conftest import Dvt
@@ -101,8 +102,11 @@ def test_dbt_documentation_profiles(dvt: Dvt, tmp_path: Path) -> None:
     assert all(r["error"] is None for r in rows.values())
     sf = rows["snowflake_password"]
     assert sf["connector"] == "jdbc"
-    assert "no s3/azure/gcs bucket configured" in sf["reason"]
-    assert any("Native connector available for snowflake" in n for n in sf["notes"])
+    # no release of spark-snowflake fits the installed Spark: the stage-native path is the
+    # native one, and it needs a bucket
+    assert sf["reason"] == "no s3/gcs/azure bucket configured"
+    assert any(n.startswith("Snowflake's stage-native path (its own unload to a bucket) is "
+                            "available, but no s3/gcs/azure bucket") for n in sf["notes"])
     table = dvt("debug", "--profiles-dir", str(folder), "--no-connect")
     assert table.code == 0
     assert "bigquery_service_account" in table.out
@@ -121,16 +125,30 @@ def test_connector_choice_is_transfers_choice(dvt: Dvt, tmp_path: Path) -> None:
     """))
     doc = dvt("debug", "--profiles-dir", str(folder), "--json", "--no-connect").json()
     project = load_project(folder)
+    manifest = Manifest.load(jars_dir())
+    spark = doctor.spark_install()
     for row in doc["connections"]:
-        choice = choose_connector(project.connection(row["name"]), project.buckets,
-                                  preferred_bucket=project.bucket_target)
+        connection = project.connection(row["name"])
+        native = connection.facts.native
+        unavailable = (doctor.connector_unavailable(native, spark, manifest)
+                       if native is not None and not connection.is_files else None)
+        choice = choose_connector(connection, project.buckets,
+                                  preferred_bucket=project.bucket_target, unavailable=unavailable)
         assert (row["connector"], row["reason"]) == (choice.connector.value, choice.reason)
     rows = {c["name"]: c for c in doc["connections"]}
-    assert rows["snowflake_password"]["connector"] == "snowflake_native"
+    # on the installed PySpark no vendor connector has a release: the stage-native path
+    assert rows["snowflake_password"]["connector"] == "snowflake_unload"
     assert rows["snowflake_password"]["bucket"] == "s3"
+    assert "no release of the snowflake Spark connector" in rows["snowflake_password"]["reason"]
     assert rows["bigquery_oauth"]["bucket"] == "gcs"
-    assert "native:bigquery" in rows["bigquery_oauth"]["jars"]["needs"]
-    assert rows["redshift_iam"]["connector"] == "redshift_native"
+    assert rows["bigquery_oauth"]["connector"] == "bigquery_unload"
+    assert "native:bigquery" not in rows["bigquery_oauth"]["jars"]["needs"]
+    assert rows["redshift_iam"]["connector"] == "redshift_unload"
+    assert any(n.startswith("unload: UNLOAD ('<select>') TO 's3://stage/dvt/<run id>/' IAM_ROLE "
+                            "'arn:aws:iam::1:role/r' FORMAT AS PARQUET")
+               for n in rows["redshift_iam"]["notes"])
+    # Snowflake cannot use the role: the transfer would stop, and debug says so
+    assert any("cannot reach bucket `s3`" in n for n in rows["snowflake_password"]["notes"])
     buckets = {b["name"]: b for b in doc["buckets"]}
     assert buckets["s3"]["default"] is True
     assert buckets["s3"]["spark_path"] == "s3a://stage"
@@ -391,3 +409,100 @@ def test_reaches_the_real_databases(dvt: Dvt, tmp_path: Path, pg: dict[str, obje
     assert reach["maria"]["ok"] is True and reach["maria"]["check"] == maria_at
     table = dvt("debug", "--profiles-dir", str(folder))
     assert pg_at in table.out and "open in" in table.out
+
+
+# -- which of a warehouse's two native paths (issue 13) ------------------------------------------
+SF_KEY_ID = "AKIADEBUGKEYID000013"
+SF_SECRET = "dvt-debug-Secret/Key+13"
+SAS = "sv=2024-11-04&sp=rwl&sig=dvtDebugSig13%3D"
+
+
+def test_each_warehouse_output_shows_its_native_path_with_credentials_masked(
+        dvt: Dvt, tmp_path: Path) -> None:
+    folder = _write(tmp_path / "c", """
+        wh:
+          target: sf
+          outputs:
+            sf: {type: snowflake, account: acme, user: u, password: pw, database: D}
+            sf_azure: {type: snowflake, account: acme, user: u, password: pw, database: D}
+            rs: {type: redshift, host: rs.example.com, user: u, password: pw, dbname: dev}
+            bq: {type: bigquery, project: proj, dataset: ds}
+    """, buckets=f"""
+        wh:
+          target: s3
+          outputs:
+            s3: {{type: s3, bucket: lake, region: us-east-1, aws_access_key_id: {SF_KEY_ID},
+                  aws_secret_access_key: "{SF_SECRET}"}}
+            gcs: {{type: gcs, bucket: glake, project: proj}}
+            az: {{type: azure, storage_account: acmelake, container: stage, sas_token: "{SAS}"}}
+    """)
+    result = dvt("debug", "--profiles-dir", str(folder), "--json", "--no-connect")
+    for secret in (SF_SECRET, SAS):
+        assert secret not in result.text
+    rows = {c["name"]: c for c in result.json()["connections"]}
+    for name, connector, title in (("sf", "snowflake_unload", "snowflake"),
+                                   ("rs", "redshift_unload", "redshift"),
+                                   ("bq", "bigquery_unload", "bigquery")):
+        assert rows[name]["connector"] == connector
+        assert f"no Spark connector for {title} can run here (no release of the {title} Spark " \
+               "connector" in rows[name]["reason"]
+    assert rows["sf"]["notes"][:2] == [
+        "unload: COPY INTO 's3://lake/dvt/<run id>/' FROM (<select>) CREDENTIALS = (AWS_KEY_ID = "
+        "'****' AWS_SECRET_KEY = '****') FILE_FORMAT = (TYPE = PARQUET) HEADER = TRUE",
+        "load: COPY INTO <staging table> FROM 's3://lake/dvt/<run id>/' CREDENTIALS = (AWS_KEY_ID "
+        "= '****' AWS_SECRET_KEY = '****') FILE_FORMAT = (TYPE = PARQUET) MATCH_BY_COLUMN_NAME = "
+        "CASE_INSENSITIVE"]
+    assert rows["bq"]["notes"][:2] == [
+        "unload: EXPORT DATA OPTIONS (uri = 'gs://glake/dvt/<run id>/*.parquet', format = "
+        "'PARQUET', overwrite = true) AS <select>",
+        "load: load job: sourceUris = ['gs://glake/dvt/<run id>/*.parquet'], sourceFormat = "
+        "PARQUET, destinationTable = <staging table>, writeDisposition = WRITE_APPEND"]
+    table = dvt("debug", "--profiles-dir", str(folder), "--no-connect")
+    assert "snowflake_unload" in table.out and SF_SECRET not in table.text
+
+
+def test_debug_shows_the_azure_unload_with_the_sas_masked(dvt: Dvt, tmp_path: Path) -> None:
+    folder = _write(tmp_path / "c", """
+        wh:
+          target: sf
+          outputs:
+            sf: {type: snowflake, account: acme, user: u, password: pw, database: D}
+    """, buckets=f"""
+        wh:
+          target: az
+          outputs:
+            az: {{type: azure, storage_account: acmelake, container: stage, sas_token: "{SAS}"}}
+    """)
+    result = dvt("debug", "--profiles-dir", str(folder), "--json", "--no-connect")
+    assert SAS not in result.text
+    [sf] = result.json()["connections"]
+    assert sf["connector"] == "snowflake_unload" and sf["bucket"] == "az"
+    assert sf["notes"][0] == (
+        "unload: COPY INTO 'azure://acmelake.blob.core.windows.net/stage/dvt/<run id>/' FROM "
+        "(<select>) CREDENTIALS = (AZURE_SAS_TOKEN = '****') FILE_FORMAT = (TYPE = PARQUET) "
+        "HEADER = TRUE")
+
+
+def test_the_vendor_connector_when_a_release_fits_and_its_jars_are_synced(tmp_path: Path) -> None:
+    from dvt_connect.databases import database
+    from dvt_connect.jars.spark_versions import SparkInstall
+
+    native = database("snowflake").native
+    assert native is not None
+    spark40 = SparkInstall("4.0.1", "4.0", "2.13", "3.4.1", tmp_path)
+    jars = tmp_path / "jars"
+    jars.mkdir()
+    empty = Manifest(jars, [], {})
+    assert doctor.connector_unavailable(native, spark40, empty) == (
+        "its Spark connector jars are not in the jars folder (run `dvt sync`)")
+    (jars / "spark-snowflake.jar").write_bytes(b"PK")
+    synced = Manifest(jars, [ManifestEntry("net.snowflake:spark-snowflake_2.13:3.2.2-spark_4.0",
+                                           "spark-snowflake.jar", "0" * 64,
+                                           "https://repo1.maven.org/maven2",
+                                           ("native:snowflake",))],
+                      {"native:snowflake": ["net.snowflake:spark-snowflake_2.13:3.2.2-spark_4.0"]})
+    assert doctor.connector_unavailable(native, spark40, synced) is None
+    spark43 = SparkInstall("4.3.0", "4.3", "2.13", "3.4.2", tmp_path)
+    assert doctor.connector_unavailable(native, spark43, synced) == (
+        "no release of the snowflake Spark connector (`net.snowflake:spark-snowflake_2.13`) fits "
+        "Spark 4.3 / Scala 2.13")

@@ -54,6 +54,8 @@ def bucket(kind: str = "s3", **fields: Any):  # type: ignore[no-untyped-def]
         spec["region"] = "us-east-1"
     if kind == "gcs":
         spec["project"] = "proj"
+    if kind == "azure":
+        spec = {"type": "azure", "storage_account": "acmelake", "container": "stage", **fields}
     return parse_bucket("stage", spec, path=Path("buckets.yml"), key="default.outputs.stage")
 
 
@@ -96,6 +98,56 @@ def test_snowflake_storage_integration_comes_before_keys_and_gcs_is_gcs() -> Non
     assert " STORAGE_INTEGRATION = DVT_S3 FILE_FORMAT" in unload.sql and KEY_ID not in unload.sql
     unload, _ = statements("snowflake", bucket("gcs"), storage_integration="DVT_GCS")
     assert unload.sql.startswith("COPY INTO 'gcs://lake/dvt/run1/' FROM (")
+
+
+SAS = "sv=2024-11-04&ss=b&srt=co&sp=rwdlac&se=2030-01-01T00:00:00Z&sig=dvtTestSig%3D"
+
+
+def test_snowflake_on_azure_with_the_containers_sas_token() -> None:
+    unload, load = statements("snowflake", bucket("azure", sas_token="?" + SAS))
+    creds = f"CREDENTIALS = (AZURE_SAS_TOKEN = '{SAS}')"
+    assert unload.sql == ("COPY INTO 'azure://acmelake.blob.core.windows.net/stage/dvt/run1/' "
+                          "FROM (SELECT \"ID\", \"NOTE\" FROM \"PUBLIC\".\"ORDERS\") "
+                          f"{creds} FILE_FORMAT = (TYPE = PARQUET) HEADER = TRUE")
+    assert load.sql == ("COPY INTO \"PUBLIC\".\"ORDERS__stage\" FROM "
+                        f"'azure://acmelake.blob.core.windows.net/stage/dvt/run1/' {creds} "
+                        "FILE_FORMAT = (TYPE = PARQUET) MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE")
+    masked = "CREDENTIALS = (AZURE_SAS_TOKEN = '****')"
+    assert unload.shown == unload.sql.replace(creds, masked)
+    assert load.shown == load.sql.replace(creds, masked)
+    assert SAS not in secrets.redact(unload.sql)
+    # Spark writes the same folder through abfss (hadoop-azure, from `dvt sync --bucket azure`)
+    b = bucket("azure", sas_token=SAS, prefix="lake")
+    assert b.spark_path("dvt/run1/") == "abfss://stage@acmelake.dfs.core.windows.net/lake/dvt/run1"
+    stage = output("snowflake").facts.stage
+    assert warehouse_uri(stage, b, b.spark_path("dvt/run1/")) == (
+        "azure://acmelake.blob.core.windows.net/stage/lake/dvt/run1/")
+
+
+def test_snowflake_on_azure_takes_the_sas_from_a_connection_string_or_an_integration() -> None:
+    conn_string = ("DefaultEndpointsProtocol=https;AccountName=acmelake;"
+                   f"SharedAccessSignature={SAS}")
+    unload, _ = statements("snowflake", bucket("azure", connection_string=conn_string))
+    assert f" CREDENTIALS = (AZURE_SAS_TOKEN = '{SAS}') FILE_FORMAT" in unload.sql
+    unload, _ = statements("snowflake", bucket("azure", sas_token=SAS),
+                           storage_integration="DVT_AZURE")
+    assert " STORAGE_INTEGRATION = DVT_AZURE FILE_FORMAT" in unload.sql and SAS not in unload.sql
+
+
+def test_snowflake_on_azure_with_only_an_account_key_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"cannot reach bucket `stage`: it needs "
+                       r"`storage_integration:` on the output or the bucket's `sas_token`\."):
+        statements("snowflake", bucket("azure", account_key="a2V5"))
+
+
+def test_redshift_and_bigquery_do_not_unload_to_azure() -> None:
+    choice = choose_connector(output("redshift"), {"stage": bucket("azure", sas_token=SAS)},
+                              unavailable=UNAVAILABLE)
+    assert choice.connector is ConnectorType.JDBC
+    choice = choose_connector(output("snowflake"), {"stage": bucket("azure", sas_token=SAS)},
+                              unavailable=UNAVAILABLE)
+    assert choice.connector is ConnectorType.SNOWFLAKE_UNLOAD
+    assert choice.reason.startswith("stage-native: Snowflake unloads to `stage` (azure)")
 
 
 def test_snowflake_without_integration_or_keys_is_a_config_error() -> None:

@@ -38,13 +38,17 @@ class Auth:
 
 
 def warehouse_uri(stage: StageFacts, bucket: Bucket, spark_path: str) -> str:
-    """The folder Spark names ``s3a://b/p/`` as the warehouse spells it (``s3://b/p/``)."""
+    """The folder Spark names ``s3a://b/p/`` as the warehouse spells it (``s3://b/p/``;
+    ``abfss://c@a.dfs.core.windows.net/p/`` is ``azure://a.blob.core.windows.net/c/p/``)."""
     scheme = stage.schemes.get(bucket.type)
     if scheme is None:
         raise ConfigError(f"bucket `{bucket.name}` is {bucket.type}; this warehouse unloads to "
                           f"{' or '.join(stage.bucket_types)} buckets.",
                           path=bucket.source_file, key=bucket.name)
-    rest = spark_path.split("://", 1)[1]
+    base = bucket.spark_path().rstrip("/")
+    if not spark_path.startswith(base):
+        raise ValueError(f"{spark_path} is not in bucket `{bucket.name}` ({base})")
+    rest = bucket.warehouse_uri(spark_path[len(base):].strip("/")).split("://", 1)[1]
     return f"{scheme}://{rest.rstrip('/')}/"
 
 
@@ -74,12 +78,21 @@ def auth_clause(stage: StageFacts, bucket: Bucket, connection: Connection) -> Au
         return Auth(render(key_id, secret, token), render(mask, mask, mask if token else None),
                     f"with bucket `{bucket.name}`'s keys" + (" and session token" if token
                                                                else ""))
-    if not (stage.auth_integration or stage.auth_role or stage.auth_keys):
+    sas = getattr(bucket, "sas", None)
+    if sas and stage.auth_sas:
+        secrets.register([sas])
+        return Auth(stage.auth_sas.format(sas=sas), stage.auth_sas.format(sas=secrets.MASK),
+                    f"with bucket `{bucket.name}`'s SAS token")
+    if not (stage.auth_integration or stage.auth_role or stage.auth_keys or stage.auth_sas):
         return Auth("", "", "as the warehouse's own identity")
+    # the ways this bucket's type has (a role or keys are an S3 bucket's, a SAS an Azure one's)
     ways = [w for w, ok in ((f"`{INTEGRATION_KEY}:` on the output", stage.auth_integration),
-                            ("`role_arn` on the bucket", stage.auth_role),
+                            ("`role_arn` on the bucket",
+                             stage.auth_role and hasattr(bucket, "role_arn")),
                             ("the bucket's `aws_access_key_id`/`aws_secret_access_key`",
-                             stage.auth_keys)) if ok]
+                             stage.auth_keys and hasattr(bucket, "aws_access_key_id")),
+                            ("the bucket's `sas_token`",
+                             stage.auth_sas and hasattr(bucket, "sas"))) if ok]
     raise ConfigError(
         f"the warehouse behind `{connection.name}` cannot reach bucket `{bucket.name}`: it "
         "needs " + " or ".join(ways) + ".",
