@@ -72,21 +72,26 @@ def statements(kind: str, b: Any, **extra: Any) -> tuple[Any, Any]:
             load_statement(stage, '"PUBLIC"."ORDERS__stage"', uri, auth))
 
 
+def _assert_snowflake_copies(unload: Any, load: Any, uri: str, creds: str, masked: str) -> None:
+    """Snowflake's COPY INTO <location> and COPY INTO <table> through ``uri``, exactly, with
+    ``creds`` sent and ``masked`` shown."""
+    assert unload.sql == (f"COPY INTO '{uri}' FROM (SELECT \"ID\", \"NOTE\" FROM "
+                          f"\"PUBLIC\".\"ORDERS\") {creds} FILE_FORMAT = (TYPE = PARQUET) "
+                          "HEADER = TRUE")
+    assert load.sql == (f"COPY INTO \"PUBLIC\".\"ORDERS__stage\" FROM '{uri}' {creds} "
+                        "FILE_FORMAT = (TYPE = PARQUET) MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE")
+    assert unload.shown == unload.sql.replace(creds, masked)
+    assert load.shown == load.sql.replace(creds, masked)
+
+
 def test_snowflake_copy_into_location_and_table_with_the_buckets_keys() -> None:
     unload, load = statements("snowflake", bucket(aws_access_key_id=KEY_ID,
                                                   aws_secret_access_key=SECRET,
                                                   aws_session_token=TOKEN))
     creds = (f"CREDENTIALS = (AWS_KEY_ID = '{KEY_ID}' AWS_SECRET_KEY = '{SECRET}' "
              f"AWS_TOKEN = '{TOKEN}')")
-    assert unload.sql == ("COPY INTO 's3://lake/dvt/run1/' FROM (SELECT \"ID\", \"NOTE\" FROM "
-                          f"\"PUBLIC\".\"ORDERS\") {creds} FILE_FORMAT = (TYPE = PARQUET) "
-                          "HEADER = TRUE")
-    assert load.sql == ("COPY INTO \"PUBLIC\".\"ORDERS__stage\" FROM 's3://lake/dvt/run1/' "
-                        f"{creds} FILE_FORMAT = (TYPE = PARQUET) "
-                        "MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE")
-    masked = "CREDENTIALS = (AWS_KEY_ID = '****' AWS_SECRET_KEY = '****' AWS_TOKEN = '****')"
-    assert unload.shown == unload.sql.replace(creds, masked)
-    assert load.shown == load.sql.replace(creds, masked)
+    _assert_snowflake_copies(unload, load, "s3://lake/dvt/run1/", creds, "CREDENTIALS = ("
+                             "AWS_KEY_ID = '****' AWS_SECRET_KEY = '****' AWS_TOKEN = '****')")
     for value in (KEY_ID, SECRET, TOKEN):
         assert value not in unload.shown + load.shown
         assert value not in secrets.redact(unload.sql)  # registered: masked wherever printed
@@ -105,16 +110,10 @@ SAS = "sv=2024-11-04&ss=b&srt=co&sp=rwdlac&se=2030-01-01T00:00:00Z&sig=dvtTestSi
 
 def test_snowflake_on_azure_with_the_containers_sas_token() -> None:
     unload, load = statements("snowflake", bucket("azure", sas_token="?" + SAS))
-    creds = f"CREDENTIALS = (AZURE_SAS_TOKEN = '{SAS}')"
-    assert unload.sql == ("COPY INTO 'azure://acmelake.blob.core.windows.net/stage/dvt/run1/' "
-                          "FROM (SELECT \"ID\", \"NOTE\" FROM \"PUBLIC\".\"ORDERS\") "
-                          f"{creds} FILE_FORMAT = (TYPE = PARQUET) HEADER = TRUE")
-    assert load.sql == ("COPY INTO \"PUBLIC\".\"ORDERS__stage\" FROM "
-                        f"'azure://acmelake.blob.core.windows.net/stage/dvt/run1/' {creds} "
-                        "FILE_FORMAT = (TYPE = PARQUET) MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE")
-    masked = "CREDENTIALS = (AZURE_SAS_TOKEN = '****')"
-    assert unload.shown == unload.sql.replace(creds, masked)
-    assert load.shown == load.sql.replace(creds, masked)
+    _assert_snowflake_copies(unload, load,
+                             "azure://acmelake.blob.core.windows.net/stage/dvt/run1/",
+                             f"CREDENTIALS = (AZURE_SAS_TOKEN = '{SAS}')",
+                             "CREDENTIALS = (AZURE_SAS_TOKEN = '****')")
     assert SAS not in secrets.redact(unload.sql)
     # Spark writes the same folder through abfss (hadoop-azure, from `dvt sync --bucket azure`)
     b = bucket("azure", sas_token=SAS, prefix="lake")
