@@ -57,11 +57,13 @@ def jars(maven_cache: Path) -> Path:
                                jars_dir=maven_cache / "jars"), console)
     assert all(e.startswith(("native:snowflake: no release", "native:redshift: no release"))
                for e in outcome.errors), outcome.errors
+    # BigQuery's stage-native SQL runs in its Python client: no jar (its dry-run test below)
     return maven_cache / "jars"
 
 
 def _project(tmp_path: Path, jars: Path, s3: S3Server, pg: dict[str, Any],
-             double: WarehouseDouble, warehouse: dict[str, Any]) -> dict[str, str]:
+             double: WarehouseDouble | None, warehouse: dict[str, Any],
+             bucket: dict[str, Any] | None = None) -> dict[str, str]:
     home = tmp_path / "home"
     home.mkdir()
     (home / "jars").symlink_to(jars)
@@ -74,12 +76,15 @@ def _project(tmp_path: Path, jars: Path, s3: S3Server, pg: dict[str, Any],
     (cfg / "profiles.yml").write_text(yaml.safe_dump({"wh": {"target": "pg", "outputs": {
         "pg": pg_output, "wh": warehouse}}}))
     (cfg / "buckets.yml").write_text(yaml.safe_dump({"wh": {"target": "moto", "outputs": {
-        "moto": {"type": "s3", "bucket": BUCKET, "region": REGION,
-                 "endpoint_url": s3.endpoint, "aws_access_key_id": ACCESS_KEY,
-                 "aws_secret_access_key": SECRET_KEY}}}}))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DVT_", "AWS_"))}
+        "moto": bucket or {"type": "s3", "bucket": BUCKET, "region": REGION,
+                           "endpoint_url": s3.endpoint, "aws_access_key_id": ACCESS_KEY,
+                           "aws_secret_access_key": SECRET_KEY}}}}))
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DVT_", "AWS_", "GOOGLE_")) and k != "BIGQUERY_EMULATOR_HOST"}
     env.update(DVT_HOME=str(home), DVT_PROFILES_DIR=str(cfg), DVT_PROFILE="wh",
-               DVT_ENV_SECRET_SF=SF_PASSWORD, **{ENV: str(double.save())})
+               DVT_ENV_SECRET_SF=SF_PASSWORD)
+    if double is not None:
+        env[ENV] = str(double.save())
     if pg.get("password"):
         env["DVT_ENV_SECRET_PG"] = str(pg["password"])
     return env
@@ -210,3 +215,71 @@ def test_postgres_into_redshift_through_copy(s3_server: S3Server, jars: Path,
     finally:
         with pg_client(pg) as conn:
             conn.execute(f"DROP TABLE IF EXISTS public.{source}")
+
+
+def test_redshift_dry_run_plans_the_unload_with_keys_masked(s3_server: S3Server, jars: Path,
+                                                             pg: dict[str, Any],
+                                                             tmp_path: Path) -> None:
+    s3_server.client().create_bucket(Bucket=BUCKET)
+    double = WarehouseDouble("redshift", s3_server.endpoint, REGION, tmp_path)
+    double.held["orders"] = {"parquet": "", "types": [["id", "int8", 19, 0],
+                                                      ["at", "timestamptz", 29, 6]]}
+    env = _project(tmp_path, jars, s3_server, pg, double, {
+        "type": "redshift", "host": "rs.example.com", "user": "loader", "dbname": "dev",
+        "schema": "public", "password": "{{ env_var('DVT_ENV_SECRET_SF') }}"})
+    plan = _dvt(env, "transfer", "--source", "wh", "--table", "public.orders", "--target", "pg",
+                "--target-table", "public.never_written", "--dry-run", "--json")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    read = json.loads(plan.stdout)["read"]
+    assert read["connector"] == "redshift_unload"
+    assert read["reason"].startswith("stage-native: Redshift unloads to `moto` (s3) and Spark "
+                                     "reads the Parquet; no Spark connector for redshift can run "
+                                     "here (no release of the redshift Spark connector")
+    [statement] = read["statements"]
+    run = statement.split("/dvt/")[1].split("/")[0]
+    assert statement == (f"UNLOAD ('SELECT * FROM \"public\".\"orders\"') TO 's3://{BUCKET}/dvt/"
+                         f"{run}/' ACCESS_KEY_ID '****' SECRET_ACCESS_KEY '****' FORMAT AS "
+                         "PARQUET")
+    # a plan runs only the catalog's row estimate on the warehouse, and leaves no folder
+    assert [s["kind"] for s in double.statements()] == ["query"]
+    assert _staged_keys(s3_server) == []
+
+
+def test_bigquery_dry_run_plans_the_export_through_the_real_client(
+        s3_server: S3Server, jars: Path, pg: dict[str, Any], tmp_path: Path) -> None:
+    from .bigquery_double import BigQueryDouble
+
+    token = "ya29.dvt-dry-run-Token-5e1a"
+    bq = BigQueryDouble(s3_server.endpoint, (ACCESS_KEY, SECRET_KEY), REGION).start()
+    bq.held["orders"] = {"parquet": "", "schema": [
+        {"name": "id", "type": "INTEGER"}, {"name": "amount", "type": "NUMERIC"},
+        {"name": "at", "type": "TIMESTAMP"}]}
+    try:
+        env = _project(tmp_path, jars, s3_server, pg, None, {
+            "type": "bigquery", "project": "proj", "dataset": "ds", "method": "oauth-secrets",
+            "token": "{{ env_var('DVT_ENV_SECRET_BQ') }}", "api_endpoint": bq.endpoint},
+            bucket={"type": "gcs", "bucket": "dvt-gcs", "project": "proj"})
+        env["DVT_ENV_SECRET_BQ"] = token
+        plan = _dvt(env, "transfer", "--source", "wh", "--table", "ds.orders", "--target", "pg",
+                    "--target-table", "public.never_written", "--dry-run", "--json")
+        assert plan.returncode == 0, plan.stdout + plan.stderr
+        assert token not in plan.stdout + plan.stderr
+        read = json.loads(plan.stdout)["read"]
+        assert read["connector"] == "bigquery_unload"
+        assert "no Spark connector for bigquery can run here" in read["reason"]
+        [statement] = read["statements"]
+        run = statement.split("/dvt/")[1].split("/")[0]
+        assert statement == (f"EXPORT DATA OPTIONS (uri = 'gs://dvt-gcs/dvt/{run}/*.parquet', "
+                             "format = 'PARQUET', overwrite = true) AS SELECT * FROM "
+                             "`ds`.`orders`")
+        # the plan asked BigQuery, through its client, only for a dry run of the query
+        [describe] = bq.job_bodies()
+        assert describe["configuration"] == {"query": {
+            "query": "SELECT * FROM `ds`.`orders`", "useLegacySql": False,
+            "useQueryCache": False}, "dryRun": True}
+        assert {r["authorization"] for r in bq.requests} == {f"Bearer {token}"}
+        logs = Path(env["DVT_HOME"]) / "logs"
+        for log in logs.glob("*") if logs.exists() else ():
+            assert token not in log.read_text(errors="replace"), log
+    finally:
+        bq.stop()
