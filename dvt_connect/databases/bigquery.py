@@ -9,10 +9,12 @@ from typing import Any
 from dvt_connect.databases.connection import Connection, Fail
 from dvt_connect.databases.spec import (
     Database,
+    Dialect,
     Endpoint,
     NamingRule,
     NativeFacts,
     StageFacts,
+    Swap,
     TypeMap,
     TypeRule,
 )
@@ -123,6 +125,37 @@ STAGE = StageFacts(
     ),
 )
 
+# Tables dvt creates (the stage-native load's staging table) and how one replaces the target.
+# BigQuery runs no DDL on permanent tables inside a transaction
+# (cloud.google.com/bigquery/docs/transactions), so the swap is one atomic statement each:
+# CREATE OR REPLACE TABLE ... COPY over an existing target, a rename for a new one.
+DIALECT = Dialect(
+    name="bigquery",
+    title="BigQuery",
+    types={
+        "boolean": "BOOL", "byte": "INT64", "short": "INT64", "integer": "INT64",
+        "long": "INT64", "float": "FLOAT64", "double": "FLOAT64",
+        # BIGNUMERIC(P, S) holds every Spark decimal (S <= 38, P <= S + 38); NUMERIC only S <= 9
+        "decimal": "BIGNUMERIC({p}, {s})",
+        "varchar": "STRING", "char": "STRING", "binary": "BYTES", "date": "DATE",
+        "timestamp": "TIMESTAMP", "timestamp_ntz": "DATETIME",
+    },
+    text_ladder=((None, "STRING"),),
+    varchar_limit=2_147_483_647,
+    max_precision=38,
+    max_identifier=300,
+    swap=Swap(
+        replace=("CREATE OR REPLACE TABLE {target} COPY {stage}",),
+        create=("ALTER TABLE {stage} RENAME TO {target_name}",),
+        after=("DROP TABLE {stage}",),
+        transactional=False,
+        how="copied over the target in one statement (CREATE OR REPLACE TABLE … COPY); "
+            "BigQuery allows no DDL in a transaction",
+    ),
+    # DELETE needs a WHERE clause on BigQuery; TRUNCATE TABLE is DML and runs in a transaction
+    truncate=("TRUNCATE TABLE {target}",),
+)
+
 BIGQUERY = Database(
     name="bigquery",
     types=TYPES,
@@ -136,6 +169,7 @@ BIGQUERY = Database(
         "the native spark-bigquery connector is used instead."
     ),
     quote="`",
+    ddl=DIALECT,
     native=NATIVE,
     stage=STAGE,
     required=("project",),

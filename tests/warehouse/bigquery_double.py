@@ -161,10 +161,16 @@ class BigQueryDouble:
             return
         if (m := re.match(r"^CREATE TABLE (\S+) \((.*)\)$", sql, re.S)) is not None:
             self.tables[_bare(m.group(1))] = {"rows": [], "columns": [], "ddl": sql}
+        elif (m := re.match(r"^CREATE OR REPLACE TABLE (\S+) COPY (\S+)$", sql)) is not None:
+            self.tables[_bare(m.group(1))] = dict(self.tables[_bare(m.group(2))])
         elif (m := re.match(r"^ALTER TABLE (\S+) RENAME TO (\S+)$", sql)) is not None:
             self.tables[_bare(m.group(2))] = self.tables.pop(_bare(m.group(1)))
         elif (m := re.match(r"^DROP TABLE (?:IF EXISTS )?(\S+)$", sql)) is not None:
             self.tables.pop(_bare(m.group(1)), None)
+        elif (m := re.match(r"^INSERT INTO (\S+) \(.*\) SELECT .* FROM (\S+)$", sql,
+                            re.S)) is not None:
+            target = self.tables[_bare(m.group(1))]
+            target["rows"] = target["rows"] + self.tables[_bare(m.group(2))]["rows"]
         elif sql.startswith("SELECT"):
             job["_rows"], job["_schema"] = [], {"fields": [{"name": "n", "type": "INT64"}]}
         else:

@@ -162,3 +162,66 @@ def test_a_missing_table_is_none_and_a_refused_job_is_the_apis_message(
             db.execute("MERGE INTO x")
     finally:
         db.close()
+
+
+def _staged_parquet(s3_server: S3Server, key: str, ids: list[int]) -> None:
+    """The Parquet Spark writes into the run's folder (Spark cannot reach gs:// here)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = io.BytesIO()
+    pq.write_table(pa.table({"id": pa.array(ids, pa.int64()),
+                             "label": [f"row {i}" for i in ids]}), out)
+    s3_server.client().put_object(Bucket=BUCKET, Key=key, Body=out.getvalue())
+
+
+def test_the_staged_write_loads_by_job_then_swaps_without_ddl_in_a_transaction(
+        double: BigQueryDouble, s3_server: S3Server) -> None:
+    """The core's staged write on BigQuery: dvt's CREATE TABLE in BigQuery's types, the load
+    job into it, then CREATE OR REPLACE TABLE … COPY (BigQuery allows no DDL on permanent
+    tables inside a transaction), or an INSERT … SELECT for append."""
+    from types import SimpleNamespace
+
+    from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+    from dvt_connect.connectors.base import TableRef, WriteRequest
+    from dvt_connect.connectors.staging import staged_write
+
+    conn = _output(double.endpoint)
+    df = SimpleNamespace(schema=StructType([StructField("id", LongType()),
+                                            StructField("label", StringType())]))
+    db = BigQuerySql(None, conn)
+    try:
+        for run, (mode, ids) in enumerate((("overwrite", [1, 2]), ("overwrite", [3, 4, 5]),
+                                           ("append", [6]))):
+            files = f"gs://{BUCKET}/dvt/w{run}/*.parquet"
+            _staged_parquet(s3_server, f"dvt/w{run}/part-0.parquet", ids)
+            double.requests.clear()
+
+            def fill(stage: Stage, files: str = files) -> list[str]:
+                db.load_parquet(stage, files)
+                return []
+
+            staged_write(conn, df, WriteRequest(table=TableRef("orders", "ds"), mode=mode),  # type: ignore[arg-type]
+                         open_session=lambda: db, fill=fill)
+            queries = [b["configuration"].get("query", {}).get("query") or "load job"
+                       for b in double.job_bodies()]
+            stage = queries[0].split("`")[3]
+            assert queries[0] == (f"CREATE TABLE `ds`.`{stage}` (`id` INT64, `label` STRING)")
+            assert queries[1] == "load job"
+            if run == 0:  # a new target: the stage is renamed
+                assert queries[2:] == [f"ALTER TABLE `ds`.`{stage}` RENAME TO `orders`"]
+            elif mode == "overwrite":
+                assert queries[2:] == [f"CREATE OR REPLACE TABLE `ds`.`orders` COPY "
+                                       f"`ds`.`{stage}`", f"DROP TABLE `ds`.`{stage}`"]
+            else:
+                assert queries[2:] == [
+                    f"BEGIN TRANSACTION;\nINSERT INTO `ds`.`orders` (`id`, `label`) SELECT "
+                    f"`id`, `label` FROM `ds`.`{stage}`;\nCOMMIT TRANSACTION;",
+                    f"DROP TABLE IF EXISTS `ds`.`{stage}`"]
+            assert not any("TRANSACTION" in q and ("CREATE" in q or "ALTER" in q or "DROP" in q)
+                           for q in queries)
+    finally:
+        db.close()
+    assert sorted(r["id"] for r in double.tables["orders"]["rows"]) == [3, 4, 5, 6]
+    assert set(double.tables) == {"orders"}  # no staging table is left
