@@ -27,7 +27,7 @@ from dvt_connect import __version__
 from dvt_connect.config.buckets import Bucket, LocalBucket
 from dvt_connect.config.profiles import Connection
 from dvt_connect.config.project import Project, load_project
-from dvt_connect.errors import DvtError, UsageError
+from dvt_connect.errors import ConfigError, DvtError, UsageError
 from dvt_connect.paths import ConfigPaths, find_config_dir, jars_dir
 
 if TYPE_CHECKING:
@@ -417,7 +417,7 @@ def connector_unavailable(native: NativeFacts, spark: SparkInstall | DvtError,
 def stage_native_notes(connection: Connection, choice: Choice) -> list[str]:
     """For a warehouse output: the statements its stage-native path would send (credentials
     masked), or that it is the other native path, with the setting that forces it."""
-    from dvt_connect.connectors.selection import NATIVE_PATH_KEY, find_bucket
+    from dvt_connect.connectors.selection import NATIVE_PATH_KEY, find_bucket, module_installed
     from dvt_connect.connectors.stage_native.sql import (
         auth_clause,
         load_statement,
@@ -437,8 +437,14 @@ def stage_native_notes(connection: Connection, choice: Choice) -> list[str]:
     assert bucket is not None
     uri = warehouse_uri(stage, bucket, bucket.spark_path("dvt/<run id>"))
     auth = auth_clause(stage, bucket, connection)
-    return [f"unload: {unload_statement(stage, '<select>', uri, auth).shown}",
-            f"load: {load_statement(stage, '<staging table>', uri, auth).shown}"]
+    notes = [f"unload: {unload_statement(stage, '<select>', uri, auth).shown}",
+             f"load: {load_statement(stage, '<staging table>', uri, auth).shown}"]
+    missing = [m for m in stage.python_modules if not module_installed(m)]
+    if missing:
+        raise ConfigError(f"the stage-native path for {connection.facts.title} needs the Python "
+                          f"module(s) {', '.join(missing)}, which are not installed.",
+                          hint=f'pip install "dvt-connect[{stage.python_extra}]"')
+    return notes
 
 
 def _warn(row: ConnectionRow | BucketRow, note: str) -> None:

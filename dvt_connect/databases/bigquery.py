@@ -104,6 +104,8 @@ STAGE = StageFacts(
     schemes={"gcs": "gs"},
     files="{uri}*.parquet",
     executor="dvt_connect.connectors.stage_native.bigquery:BigQuerySql",
+    python_modules=("google.cloud.bigquery",),
+    python_extra="bigquery",
     types=TypeMap(rules=(
         TypeRule(("int64", "integer"), "long"), TypeRule(("float64", "float"), "double"),
         TypeRule(("numeric",), "decimal(38,9)"),
@@ -166,7 +168,9 @@ BIGQUERY = Database(
         "download the driver zip from Google Cloud's BigQuery JDBC page and unzip "
         "its jars into the jars folder (or publish them to your own Maven "
         "repository and list them under `packages:`), or configure a GCS bucket so "
-        "the native spark-bigquery connector is used instead."
+        "a native path is used instead (spark-bigquery where a release fits the installed "
+        "Spark, else BigQuery's own EXPORT DATA and load jobs through "
+        "`pip install \"dvt-connect[bigquery]\"`)."
     ),
     quote="`",
     ddl=DIALECT,

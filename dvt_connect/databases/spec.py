@@ -124,6 +124,9 @@ class StageFacts:
     # the folder in a statement: "{uri}" or, where a wildcard is needed, "{uri}*.parquet"
     files: str = "{uri}"
     executor: str = "jdbc"
+    # what a Python executor imports, and the extra that installs it (`dvt debug` checks)
+    python_modules: tuple[str, ...] = ()
+    python_extra: str = ""
     load_job: bool = False
     sources: tuple[str, ...] = ()
 
@@ -425,7 +428,9 @@ class Database:
     @property
     def title(self) -> str:
         """The product's own name (``PostgreSQL``, ``MariaDB``)."""
-        return self.errors.product if self.errors is not None else self.name
+        if self.errors is not None:
+            return self.errors.product
+        return self.ddl.title if self.ddl is not None else self.name
 
     def quote_identifier(self, name: str) -> str:
         """Quote one identifier part, doubling any embedded quote character."""

@@ -506,3 +506,30 @@ def test_the_vendor_connector_when_a_release_fits_and_its_jars_are_synced(tmp_pa
     assert doctor.connector_unavailable(native, spark43, synced) == (
         "no release of the snowflake Spark connector (`net.snowflake:spark-snowflake_2.13`) fits "
         "Spark 4.3 / Scala 2.13")
+
+
+def test_debug_names_the_missing_bigquery_client(dvt: Dvt, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from dvt_connect.connectors import selection
+
+    real = selection.module_installed
+    monkeypatch.setattr(selection, "module_installed",
+                        lambda name: name != "google.cloud.bigquery" and real(name))
+    folder = _write(tmp_path / "c", """
+        wh:
+          target: bq
+          outputs:
+            bq: {type: bigquery, project: proj, dataset: ds}
+    """, buckets="""
+        wh:
+          target: gcs
+          outputs:
+            gcs: {type: gcs, bucket: glake, project: proj}
+    """)
+    [bq] = dvt("debug", "--profiles-dir", str(folder), "--json", "--no-connect").json()[
+        "connections"]
+    assert bq["connector"] == "bigquery_unload" and bq["status"] == "warn"
+    assert bq["reason"].startswith("stage-native: BigQuery unloads to `gcs` (gcs)")
+    assert any(n.startswith("the stage-native path for BigQuery needs the Python module(s) "
+                            "google.cloud.bigquery, which are not installed.")
+               and 'pip install "dvt-connect[bigquery]"' in n for n in bq["notes"])
