@@ -11,11 +11,13 @@ from dvt_connect.databases.spec import (
     SPARK_SUFFIX,
     CatalogQueries,
     Database,
+    Dialect,
     Endpoint,
     ErrorRules,
     NamingRule,
     NativeFacts,
     StageFacts,
+    Swap,
     TypeMap,
     TypeRule,
 )
@@ -156,6 +158,37 @@ STAGE = StageFacts(
     ),
 )
 
+# Tables dvt creates (the staging table of a stage-native load) and how one replaces the target.
+# Snowflake commits each DDL statement by itself, so a drop-and-rename is not atomic there;
+# ALTER TABLE ... SWAP WITH exchanges the two tables in one statement
+# (docs.snowflake.com/en/sql-reference/sql/alter-table), and the staging table, then holding
+# the previous rows, is dropped after. TIMESTAMP is TIMESTAMP_NTZ under Snowflake's default
+# TIMESTAMP_TYPE_MAPPING, so the type is spelled out.
+DIALECT = Dialect(
+    name="snowflake",
+    title="Snowflake",
+    types={
+        "boolean": "BOOLEAN", "byte": "NUMBER(3,0)", "short": "NUMBER(5,0)",
+        "integer": "NUMBER(10,0)", "long": "NUMBER(19,0)", "float": "FLOAT", "double": "FLOAT",
+        "decimal": "NUMBER({p},{s})", "varchar": "VARCHAR({n})", "char": "VARCHAR({n})",
+        "binary": "BINARY", "date": "DATE", "timestamp": "TIMESTAMP_NTZ",
+        "timestamp_ntz": "TIMESTAMP_NTZ",
+    },
+    text_ladder=((None, "VARCHAR"),),
+    varchar_limit=16_777_216,
+    instants_as_utc_wall=True,
+    max_precision=38,
+    max_identifier=255,
+    swap=Swap(
+        replace=("ALTER TABLE {stage} SWAP WITH {target}",),
+        create=("ALTER TABLE {stage} RENAME TO {target}",),
+        after=("DROP TABLE {stage}",),
+        transactional=False,
+        how="swapped with the target in one statement (ALTER TABLE … SWAP WITH); Snowflake "
+            "commits each DDL statement by itself",
+    ),
+)
+
 SNOWFLAKE = Database(
     name="snowflake",
     types=TYPES,
@@ -163,6 +196,7 @@ SNOWFLAKE = Database(
     url_template="jdbc:snowflake://{account}.snowflakecomputing.com/",
     driver_class="net.snowflake.client.jdbc.SnowflakeDriver",
     driver_packages=("net.snowflake:snowflake-jdbc:3.20.0",),
+    ddl=DIALECT,
     native=NATIVE,
     stage=STAGE,
     catalog=CatalogQueries(

@@ -135,6 +135,9 @@ class DoubleSession:
             tables[bare(m.group(1))] = {"rows": [], "columns": [], "ddl": sql}
         elif (m := re.match(r"^ALTER TABLE (\S+) RENAME TO (\S+)$", sql)) is not None:
             tables[bare(m.group(2))] = tables.pop(bare(m.group(1)))
+        elif (m := re.match(r"^ALTER TABLE (\S+) SWAP WITH (\S+)$", sql)) is not None:
+            one, other = bare(m.group(1)), bare(m.group(2))
+            tables[one], tables[other] = tables[other], tables[one]
         elif (m := re.match(r"^DROP TABLE (?:IF EXISTS )?(\S+)$", sql)) is not None:
             tables.pop(bare(m.group(1)), None)
         else:

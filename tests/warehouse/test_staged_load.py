@@ -42,19 +42,28 @@ class Recorder:
         pass
 
 
-def _write(db: Recorder, mode: str) -> Any:
+_REDSHIFT = {"type": "redshift", "host": "h", "user": "u", "password": "p", "dbname": "dev"}
+_SNOWFLAKE = {"type": "snowflake", "account": "acme", "user": "u", "password": "p",
+              "database": "DB", "schema": "PUBLIC"}
+
+
+def _write(db: Recorder, mode: str, output: dict[str, str] = _REDSHIFT, schema: str = "public",
+           load: str = "COPY {stage} FROM 's3://b/dvt/r/' FORMAT AS PARQUET") -> Any:
     from pyspark.sql.types import LongType, StructField, StructType
 
-    conn = parse_connection("rs", {"type": "redshift", "host": "h", "user": "u",
-                                   "password": "p", "dbname": "dev"},
-                            path=Path("profiles.yml"), key="p.outputs.rs")
+    conn = parse_connection("out", dict(output), path=Path("profiles.yml"), key="p.outputs.out")
     df = SimpleNamespace(schema=StructType([StructField("id", LongType())]))
 
     def fill(stage: Stage) -> list[str]:
-        return [f"COPY {stage.sql} FROM 's3://b/dvt/r/' FORMAT AS PARQUET"]
+        return [load.format(stage=stage.sql)]
 
-    return staged_write(conn, df, WriteRequest(table=TableRef("t", "public"), mode=mode),  # type: ignore[arg-type]
+    return staged_write(conn, df, WriteRequest(table=TableRef("t", schema), mode=mode),  # type: ignore[arg-type]
                         open_session=lambda: db, fill=fill)
+
+
+def _snowflake_write(db: Recorder, mode: str) -> Any:
+    return _write(db, mode, _SNOWFLAKE, "PUBLIC",
+                  "COPY INTO {stage} FROM 's3://b/dvt/r/' FILE_FORMAT = (TYPE = PARQUET)")
 
 
 @pytest.mark.parametrize("mode", ["overwrite", "append"])
@@ -72,3 +81,34 @@ def test_a_failed_load_drops_the_stage_and_never_touches_the_target() -> None:
         _write(db, "overwrite")
     assert db.log[-1][0] == "execute" and db.log[-1][1].startswith("DROP TABLE IF EXISTS")
     assert '__dvt_stage_' in db.log[-1][1]
+
+
+def test_snowflake_replaces_the_target_with_one_swap_statement() -> None:
+    """Snowflake commits each DDL statement by itself: the load, then ALTER TABLE ... SWAP WITH
+    (one atomic statement), then the staging table, now holding the previous rows, is dropped."""
+    db = Recorder(existing=["id"])
+    _snowflake_write(db, "overwrite")
+    executed = [sql for kind, sql in db.log if kind == "execute"]
+    create, load, swap, drop = executed
+    assert create.startswith('CREATE TABLE "PUBLIC"."t__dvt_stage_')
+    assert '"id" NUMBER(19,0)' in create
+    assert load.startswith('COPY INTO "PUBLIC"."t__dvt_stage_')
+    stage = load.split()[2]
+    assert swap == f'ALTER TABLE {stage} SWAP WITH "PUBLIC"."t"'
+    assert drop == f"DROP TABLE {stage}"
+    assert not [entry for kind, entry in db.log if kind == "transaction"]
+
+
+def test_snowflake_failed_swap_leaves_the_target_and_drops_only_the_stage() -> None:
+    class FailingSwap(Recorder):
+        def execute(self, sql: str) -> None:
+            super().execute(sql)
+            if " SWAP WITH " in sql:
+                raise RuntimeError("swap refused")
+
+    db = FailingSwap(existing=["id"])
+    with pytest.raises(RuntimeError, match="swap refused"):
+        _snowflake_write(db, "overwrite")
+    executed = [sql for kind, sql in db.log if kind == "execute"]
+    assert executed[-1].startswith('DROP TABLE IF EXISTS "PUBLIC"."t__dvt_stage_')
+    assert not any(sql.startswith('DROP TABLE "PUBLIC"."t"') for sql in executed)
