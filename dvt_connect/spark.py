@@ -186,12 +186,24 @@ def get_session(spec: SessionSpec | None = None) -> SparkSession:
                     + ", ".join(sorted(Path(m).name for m in missing)) + ".",
                     hint="Start a new process, or build the session with every jar up front.",
                 )
+            absent = _extensions(spec.conf) - _extensions(_session_spec.conf)
+            if absent:
+                raise DvtError(
+                    "the running Spark session was started without the SQL extensions this "
+                    "step needs: " + ", ".join(sorted(absent)) + " (they are read only when "
+                    "a session starts).",
+                    hint="Start a new process, or build the session with every extension "
+                         "up front.")
             return _session
         check_java()
         (Path(spec.conf.get("spark.local.dir", "/tmp"))).mkdir(parents=True, exist_ok=True)
         _session = _start(spec)
         _session_spec = spec
         return _session
+
+
+def _extensions(conf: Mapping[str, str]) -> set[str]:
+    return {e.strip() for e in conf.get("spark.sql.extensions", "").split(",") if e.strip()}
 
 
 def _start(spec: SessionSpec) -> SparkSession:

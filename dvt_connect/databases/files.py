@@ -1,16 +1,109 @@
 """The ``files`` type: a lake path (local or on a bucket) in Parquet, CSV, JSON or ORC
-(:mod:`dvt_connect.connectors.files`)."""
+(:mod:`dvt_connect.connectors.files`), or a Delta Lake or Apache Iceberg table
+(:mod:`dvt_connect.connectors.lakehouse`).
+
+The table formats are facts here too: the runtime jar per Spark minor and Scala (read by
+`dvt sync` through the same repository-driven release choice as the warehouse connectors), the
+SQL extension the session must start with, and for Iceberg the catalog properties an output's
+``catalog:`` mapping becomes.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from dvt_connect.databases.connection import Connection
-from dvt_connect.databases.spec import Database
+from dvt_connect import secrets
+from dvt_connect.databases.connection import Connection, Fail
+from dvt_connect.databases.spec import Database, NamingRule, NativeFacts
 
-FILE_FORMATS = ("parquet", "csv", "json", "orc")
+
+@dataclass(frozen=True)
+class TableFormat:
+    """A transactional table format Spark writes through its own runtime jar.
+
+    ``runtime`` is the jar per Spark minor (``{spark}``/``{scala}`` in the artifact; the
+    ``releases`` are the offline fallback), ``extension`` the ``spark.sql.extensions`` class the
+    session must start with (MERGE INTO, time travel), ``session_conf`` further start-up
+    settings, ``catalog_class`` the Spark catalog an output's tables are reached through.
+    ``transitive``: whether the runtime's POM dependencies are needed (Iceberg's is shaded).
+    """
+
+    name: str
+    runtime: NativeFacts
+    extension: str
+    catalog_class: str
+    session_conf: Mapping[str, str] = field(default_factory=dict)
+    transitive: bool = True
+
+    @property
+    def need_key(self) -> str:
+        return f"format:{self.name}"
+
+
+DELTA = TableFormat(
+    name="delta",
+    runtime=NativeFacts(
+        name="delta", spark_format="delta", group="io.delta",
+        # delta-spark_4.1_2.13, delta-spark_4.2_2.13: one build per Spark minor since Delta 4.1
+        artifact="delta-spark_{spark}_{scala}",
+        releases={"4.0": "4.4.0", "4.1": "4.4.0", "4.2": "4.4.0"},
+        bucket_types=(), needs_bucket=False,
+        docs="https://docs.delta.io/latest/releases.html",
+        sources=("https://repo1.maven.org/maven2/io/delta/ (maven-metadata.xml, 2026-12-01)",),
+        naming=NamingRule(spark_in_artifact=True)),
+    extension="io.delta.sql.DeltaSparkSessionExtension",
+    catalog_class="org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    # Delta's tables by path (delta.`<path>`) resolve through the session catalog
+    session_conf={"spark.sql.catalog.spark_catalog":
+                  "org.apache.spark.sql.delta.catalog.DeltaCatalog"},
+)
+
+ICEBERG = TableFormat(
+    name="iceberg",
+    runtime=NativeFacts(
+        name="iceberg", spark_format="iceberg", group="org.apache.iceberg",
+        artifact="iceberg-spark-runtime-{spark}_{scala}",
+        releases={"4.0": "1.11.0", "4.1": "1.12.0"},
+        bucket_types=(), needs_bucket=False,
+        docs="https://iceberg.apache.org/releases/",
+        sources=("https://repo1.maven.org/maven2/org/apache/iceberg/ (maven-metadata.xml, "
+                 "2026-12-01)",),
+        naming=NamingRule(spark_in_artifact=True)),
+    extension="org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
+    catalog_class="org.apache.iceberg.spark.SparkCatalog",
+    transitive=False,  # iceberg-spark-runtime is a shaded jar
+)
+
+TABLE_FORMATS: Mapping[str, TableFormat] = {f.name: f for f in (DELTA, ICEBERG)}
+FILE_FORMATS = ("parquet", "csv", "json", "orc", *TABLE_FORMATS)
+# Iceberg catalog types and the keys each needs (Iceberg's documented catalog properties)
+ICEBERG_CATALOGS: Mapping[str, tuple[str, ...]] = {
+    "hadoop": ("warehouse",),
+    "rest": ("uri",),
+    "jdbc": ("uri", "warehouse"),
+}
+# catalog keys whose values are secrets (never in output, never on the JVM command line)
+ICEBERG_SECRET_KEYS = ("token", "credential", "jdbc.password", "password")
+
+
+def session_conf(formats: Iterable[str]) -> dict[str, str]:
+    """What the session must start with for these table formats: their SQL extensions (one
+    comma-separated list) and start-up settings. Empty when no transfer output needs one."""
+    wanted = [TABLE_FORMATS[f] for f in dict.fromkeys(formats) if f in TABLE_FORMATS]
+    conf: dict[str, str] = {}
+    if wanted:
+        conf["spark.sql.extensions"] = ",".join(f.extension for f in wanted)
+    for fmt in wanted:
+        conf.update(fmt.session_conf)
+    return conf
+
+
+def catalog_name(output: str) -> str:
+    """The Spark catalog name an Iceberg output's tables are reached through."""
+    return "dvt_" + re.sub(r"[^A-Za-z0-9_]", "_", output).lower()
 
 
 @dataclass(frozen=True, repr=False)
@@ -20,11 +113,46 @@ class FilesConnection(Connection):
     def location(self) -> str:
         return str(self.path)
 
+    @classmethod
+    def validate(cls, values: dict[str, Any], extra: dict[str, Any], fail: Fail) -> None:
+        catalog = extra.get("catalog")
+        if catalog is None:
+            return
+        if values.get("format") != "iceberg":
+            raise fail("`catalog` applies to `format: iceberg` outputs only.", "catalog")
+        if not isinstance(catalog, Mapping):
+            raise fail("`catalog` must be a mapping (`type: hadoop|rest|jdbc` and Iceberg's "
+                       "catalog properties).", "catalog")
+        kind = str(catalog.get("type") or "hadoop").lower()
+        if kind not in ICEBERG_CATALOGS:
+            raise fail(f"unknown Iceberg catalog type `{kind}`; valid: "
+                       f"{', '.join(ICEBERG_CATALOGS)}.", "catalog.type")
+        missing = [k for k in ICEBERG_CATALOGS[kind]
+                   if not catalog.get(k) and not (k == "warehouse" and values.get("path"))]
+        if missing:
+            raise fail(f"an Iceberg `{kind}` catalog needs " + ", ".join(
+                f"`catalog.{k}`" for k in missing) + ".", f"catalog.{missing[0]}")
+        for key, value in catalog.items():
+            if str(key).lower() in ICEBERG_SECRET_KEYS and value:
+                secrets.register(str(value))
+
     @property
     def bucket(self) -> str | None:
         """The bucket a relative path lives on (``bucket: lake_s3``)."""
         value = self.extra.get("bucket")
         return str(value) if value else None
+
+    @property
+    def table_format(self) -> TableFormat | None:
+        """Delta or Iceberg, when the output's ``format`` is one of them."""
+        return TABLE_FORMATS.get(self.format)
+
+    @property
+    def catalog(self) -> Mapping[str, Any]:
+        """The Iceberg catalog settings under ``catalog:`` (default: a Hadoop catalog whose
+        warehouse is the output's path)."""
+        value = self.extra.get("catalog") or {}
+        return value if isinstance(value, Mapping) else {}
 
     @property
     def options(self) -> Mapping[str, Any]:

@@ -2,8 +2,9 @@
 
 Need keys: ``adapter:<type>`` (the JDBC driver of an adapter type), ``output:<name>`` (an output
 with its own ``packages:``, which replace the adapter's driver), ``native:<adapter>`` (a native
-bulk connector, needed when a bucket it can stage through is configured) and ``bucket:<type>``
-(the Hadoop filesystem of a bucket type).
+bulk connector, needed when a bucket it can stage through is configured), ``format:<name>`` (the
+runtime of a table format, Delta or Iceberg, for a files output in that format) and
+``bucket:<type>`` (the Hadoop filesystem of a bucket type).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from dvt_connect.adapters import FILESYSTEMS, filesystem_of
 from dvt_connect.databases import DATABASES, database
+from dvt_connect.databases.files import TABLE_FORMATS, TableFormat
 from dvt_connect.databases.spec import Database, NativeFacts
 from dvt_connect.errors import NotFoundError
 from dvt_connect.jars.coordinates import Coordinate
@@ -47,9 +49,17 @@ def adapter_need(facts: Database) -> Need:
     return Need(f"adapter:{facts.name}", coordinates, note=note)
 
 
-def native_need(native: NativeFacts, spark: SparkInstall,
+def format_need(fmt: TableFormat, spark: SparkInstall,
                 releases: ReleasePicker = from_facts) -> Need:
-    key = f"native:{native.name}"
+    """The runtime jar of a table format, the release built for the installed Spark minor."""
+    return native_need(fmt.runtime, spark, releases, key=fmt.need_key,
+                       transitive=fmt.transitive)
+
+
+def native_need(native: NativeFacts, spark: SparkInstall,
+                releases: ReleasePicker = from_facts, *, key: str | None = None,
+                transitive: bool = True) -> Need:
+    key = key or f"native:{native.name}"
     if native.is_python:  # runs in Python tasks: nothing for Spark's classpath
         return Need(key, note=f'the native {native.name} path is Python: '
                               f'`pip install "dvt-connect[{native.python_extra}]"`')
@@ -60,7 +70,7 @@ def native_need(native: NativeFacts, spark: SparkInstall,
     extras = tuple(Coordinate.parse(c, f"{native.name} extra_packages")
                    for c in native.extra_packages)
     return Need(key, (release.coordinate, *extras), note=f"release {release.describe()}",
-                warning=release.warning)
+                warning=release.warning, transitive=transitive)
 
 
 def bucket_need(bucket_type: str, spark: SparkInstall) -> Need:
@@ -89,6 +99,10 @@ def needs_for(connections: Iterable[Any], buckets: Iterable[Any] | Mapping[str, 
         packages = tuple(getattr(conn, "packages", ()) or ())
         need = output_need(conn.name, packages) if packages else adapter_need(facts)
         needs.setdefault(need.key, need)
+        fmt = TABLE_FORMATS.get(str(getattr(conn, "format", "") or "")) \
+            if facts.kind == "files" else None
+        if fmt is not None and fmt.need_key not in needs:
+            needs[fmt.need_key] = format_need(fmt, spark, releases)
         native = facts.native
         if native is not None and set(native.bucket_types) & set(bucket_types):
             key = f"native:{native.name}"
@@ -120,7 +134,9 @@ def with_releases(needs: Iterable[Need], spark: SparkInstall,
     reads the repositories' metadata once it knows which repositories to read)."""
     natives = {f"native:{f.native.name}": f.native for f in DATABASES.values()
                if f.native is not None}
-    return [native_need(natives[n.key], spark, releases) if n.key in natives else n
+    formats = {f.need_key: f for f in TABLE_FORMATS.values()}
+    return [native_need(natives[n.key], spark, releases) if n.key in natives
+            else format_need(formats[n.key], spark, releases) if n.key in formats else n
             for n in needs]
 
 
@@ -136,7 +152,9 @@ def connection_needs(connection: Any) -> list[str]:
     facts: Database = getattr(connection, "facts", None) or database(connection.type)
     if facts.kind == "files":
         fs = filesystem_of(str(getattr(connection, "path", "") or ""))
-        return [f"bucket:{fs.type}"] if fs is not None else []
+        keys = [f"bucket:{fs.type}"] if fs is not None else []
+        fmt = TABLE_FORMATS.get(str(getattr(connection, "format", "") or ""))
+        return [fmt.need_key, *keys] if fmt is not None else keys
     if getattr(connection, "packages", ()):
         return [f"output:{connection.name}"]
     return [f"adapter:{facts.name}"]

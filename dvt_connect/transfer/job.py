@@ -120,6 +120,7 @@ def start_session(project: Project, source: Connection, target: Connection, *,
     them; set the credentials of the buckets the transfer can use on the running context.
     ``conf`` comes before the profile's `spark.conf`."""
     from dvt_connect import spark as spark_mod
+    from dvt_connect.databases.files import session_conf
     from dvt_connect.doctor import connector_unavailable, spark_install
     from dvt_connect.jars.manifest import Manifest
     from dvt_connect.jars.plan import connection_needs
@@ -152,8 +153,11 @@ def start_session(project: Project, source: Connection, target: Connection, *,
 
     # no credential on the JVM's command line: they go to the running context, and only for
     # the buckets this transfer can touch
+    # Delta's and Iceberg's SQL extensions are read only when the session starts
+    formats = session_conf(str(c.format) for c in (source, target) if c.is_files)
     spec = spark_mod.session_spec(master=master or project.spark_master, jars=jars,
-                                  conf={**(conf or {}), **project.spark_conf}, verbose=verbose)
+                                  conf={**formats, **(conf or {}), **project.spark_conf},
+                                  verbose=verbose)
     spark = spark_mod.get_session(spec)
     apply_bucket_credentials(spark, buckets_in_use(
         project, (source, target), preferred=preferred_bucket or project.bucket_target))

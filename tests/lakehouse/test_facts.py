@@ -1,0 +1,114 @@
+"""Delta and Iceberg as facts: the runtime release per Spark minor (from the versions Maven
+Central publishes, as read on 2026-12-01), the needs a lakehouse output adds, the session's
+start-up settings, and the `catalog:` rules of an Iceberg output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dvt_connect.config.profiles import parse_connection
+from dvt_connect.databases.files import DELTA, ICEBERG, catalog_name, session_conf
+from dvt_connect.errors import ConfigError
+from dvt_connect.jars.plan import connection_needs, format_need, needs_for
+from dvt_connect.jars.releases import MetadataReader, NoReleaseError, release_for
+from dvt_connect.jars.spark_versions import SparkInstall
+from dvt_connect.spark import session_spec
+
+# what repo1.maven.org listed on 2026-12-01
+PUBLISHED = {
+    "delta-spark_4.0_2.13": ["4.1.0", "4.2.0", "4.3.0", "4.3.1", "4.4.0"],
+    "delta-spark_4.1_2.13": ["4.1.0", "4.2.0", "4.3.0", "4.3.1", "4.4.0"],
+    "delta-spark_4.2_2.13": ["4.4.0"],
+    "iceberg-spark-runtime-4.0_2.13": ["1.10.0", "1.10.1", "1.10.2", "1.11.0"],
+    "iceberg-spark-runtime-4.1_2.13": ["1.11.0", "1.12.0"],
+}
+
+
+def _spark(minor: str) -> SparkInstall:
+    return SparkInstall(f"{minor}.0", minor, "2.13", "3.4.1", Path("/nonexistent"))
+
+
+def _reader() -> MetadataReader:
+    def read(path: str) -> list[bytes] | None:
+        artifact = path.rsplit("/", 2)[-2]
+        if artifact not in PUBLISHED:
+            return []
+        versions = "".join(f"<version>{v}</version>" for v in PUBLISHED[artifact])
+        return [f"<metadata><versioning><versions>{versions}</versions></versioning>"
+                f"</metadata>".encode()]
+
+    return MetadataReader(read)
+
+
+@pytest.mark.parametrize(("fmt", "minor", "coordinate", "built_for"), [
+    (DELTA, "4.1", "io.delta:delta-spark_4.1_2.13:4.4.0", "4.1"),
+    (DELTA, "4.2", "io.delta:delta-spark_4.2_2.13:4.4.0", "4.2"),
+    (DELTA, "4.3", "io.delta:delta-spark_4.2_2.13:4.4.0", "4.2"),
+    (ICEBERG, "4.0", "org.apache.iceberg:iceberg-spark-runtime-4.0_2.13:1.11.0", "4.0"),
+    (ICEBERG, "4.1", "org.apache.iceberg:iceberg-spark-runtime-4.1_2.13:1.12.0", "4.1"),
+    (ICEBERG, "4.3", "org.apache.iceberg:iceberg-spark-runtime-4.1_2.13:1.12.0", "4.1"),
+])
+def test_runtime_release_per_spark_minor(fmt, minor, coordinate, built_for) -> None:
+    release = release_for(fmt.runtime, _spark(minor), _reader())
+    assert str(release.coordinate) == coordinate
+    assert release.built_for == built_for
+    assert (release.warning is None) == (minor == built_for)
+    if release.warning:
+        assert f"no release built for Spark {minor}" in release.warning
+
+
+def test_strict_refuses_a_runtime_built_for_another_minor() -> None:
+    with pytest.raises(NoReleaseError, match="--strict: the iceberg Spark connector has no "
+                                             "release built for Spark 4.3"):
+        release_for(ICEBERG.runtime, _spark("4.3"), _reader(), strict=True)
+
+
+def test_offline_release_comes_from_the_facts() -> None:
+    need = format_need(DELTA, _spark("4.1"))
+    assert [str(c) for c in need.coordinates] == ["io.delta:delta-spark_4.1_2.13:4.4.0"]
+    assert need.key == "format:delta" and need.transitive
+    iceberg = format_need(ICEBERG, _spark("4.1"))
+    assert not iceberg.transitive  # the runtime is shaded: its jar alone
+
+
+def _files(name: str, **values: object):
+    return parse_connection(name, {"type": "files", **values}, path=Path("profiles.yml"), key=name)
+
+
+def test_a_lakehouse_output_needs_its_runtime_and_a_parquet_one_does_not(tmp_path) -> None:
+    delta = _files("lake", path=str(tmp_path), format="delta")
+    iceberg = _files("ice", path="s3://bucket/wh", format="iceberg")
+    plain = _files("plain", path=str(tmp_path))
+    assert connection_needs(delta) == ["format:delta"]
+    assert connection_needs(iceberg) == ["format:iceberg", "bucket:s3"]
+    assert connection_needs(plain) == []
+    keys = [n.key for n in needs_for([delta, iceberg, plain], {}, _spark("4.1"))]
+    assert keys.count("format:delta") == 1 and keys.count("format:iceberg") == 1
+
+
+def test_session_starts_with_the_extensions_only_when_needed() -> None:
+    assert session_conf(["parquet", "csv"]) == {}
+    both = session_conf(["delta", "iceberg", "delta"])
+    assert both["spark.sql.extensions"] == (
+        "io.delta.sql.DeltaSparkSessionExtension,"
+        "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions")
+    assert both["spark.sql.catalog.spark_catalog"] == \
+        "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+    assert "spark.sql.extensions" not in session_spec().conf
+
+
+def test_iceberg_catalog_rules(tmp_path) -> None:
+    assert catalog_name("Lake-Prod") == "dvt_lake_prod"
+    rest = _files("ice", path=str(tmp_path), format="iceberg",
+                  catalog={"type": "rest", "uri": "http://127.0.0.1:8181", "token": "s3cr3t-tok"})
+    assert rest.catalog["type"] == "rest"
+    assert "s3cr3t-tok" not in repr(rest)
+    with pytest.raises(ConfigError, match="unknown Iceberg catalog type `glue`; valid: "
+                                          "hadoop, rest, jdbc"):
+        _files("ice", path=str(tmp_path), format="iceberg", catalog={"type": "glue"})
+    with pytest.raises(ConfigError, match=r"an Iceberg `rest` catalog needs `catalog.uri`"):
+        _files("ice", path=str(tmp_path), format="iceberg", catalog={"type": "rest"})
+    with pytest.raises(ConfigError, match="`catalog` applies to `format: iceberg` outputs"):
+        _files("lake", path=str(tmp_path), format="delta", catalog={"type": "hadoop"})
