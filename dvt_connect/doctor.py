@@ -386,6 +386,8 @@ def _connection_rows(report: Report, project: Project, buckets: Mapping[str, Buc
         for warning in choice.warnings:
             _warn(row, warning)
         row.jars = jar_status(result, choice, spark, manifest)
+        if result.is_files:
+            row.notes.extend(_table_format_notes(result, row.jars))
         for problem in row.jars.problems:
             _warn(row, problem)
         if row.jars.present is False:
@@ -447,6 +449,27 @@ def stage_native_notes(connection: Connection, choice: Choice) -> list[str]:
     return notes
 
 
+def _table_format_notes(connection: Connection, jars: JarStatus) -> list[str]:
+    """A Delta or Iceberg output: its format, catalog, runtime jar and whether it is here."""
+    from dvt_connect.databases.files import TABLE_FORMATS, catalog_name
+
+    fmt = TABLE_FORMATS.get(connection.format)
+    if fmt is None:
+        return []
+    runtime = next((c for c in jars.coordinates
+                    if c.startswith(f"{fmt.runtime.group}:")), "no release found")
+    here = ("missing from the jars folder" if fmt.need_key in jars.missing
+            else "present" if jars.present is not None else "not checked")
+    if fmt.name == "iceberg":
+        settings = dict(connection.extra.get("catalog") or {})
+        kind = str(settings.get("type") or "hadoop")
+        where = settings.get("uri") or settings.get("warehouse") or connection.path
+        catalog = f"{kind} catalog `{catalog_name(connection.name)}` at {where}"
+    else:
+        catalog = "tables by path (no catalog)"
+    return [f"table format {fmt.name}; {catalog}; runtime {runtime} ({here})"]
+
+
 def _warn(row: ConnectionRow | BucketRow, note: str) -> None:
     row.notes.append(note)
     if row.status == OK:
@@ -482,11 +505,17 @@ def jar_status(connection: Connection, choice: Choice, spark: SparkInstall | Dvt
                 need = None
         if need is None:
             continue
+        synced = manifest.needs.get(key) if key.startswith("format:") else None
+        if synced:  # the runtime `dvt sync` picked from the repositories, not the offline list
+            status.coordinates.extend(synced)
+            continue
         status.coordinates.extend(str(c) for c in need.coordinates)
         if need.problem:
             status.problems.append(need.problem)
         if need.note:
             status.notes.append(need.note)
+        if need.warning:
+            status.notes.append(need.warning)
     status.missing = manifest.missing_for(status.needs)
     status.present = not status.missing
     return status

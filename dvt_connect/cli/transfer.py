@@ -34,6 +34,11 @@ def _split(value: str | None) -> tuple[str, ...]:
                                       "e.g. 2024-01-01..2024-02-01.")
 @click.option("--lock-timeout", type=click.FloatRange(min=0), default=300, show_default=True,
               help="Seconds to wait for another run writing the same target.")
+@click.option("--as-of", help="Delta/Iceberg source: the version (Delta) or snapshot id "
+                               "(Iceberg), or a timestamp, to read.")
+@click.option("--schema-evolution", type=click.Choice(["add"]),
+              help="Delta/Iceberg target: add source columns the table lacks (never drops or "
+                   "narrows); without it a new column is refused.")
 @click.option("--where", help="SQL condition pushed down to the source (yours, used as written).")
 @click.option("--columns", help="Comma-separated columns to read (default: all).")
 @click.option("--connector", type=click.Choice(CONNECTOR_MODES), default="auto",

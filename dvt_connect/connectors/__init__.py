@@ -45,6 +45,7 @@ __all__ = ["ConnectorFactory", "REGISTRY", "connector_class", "register"]
 REGISTRY: dict[ConnectorType, str] = {
     ConnectorType.JDBC: "dvt_connect.connectors.jdbc:JDBCConnector",
     ConnectorType.FILES: "dvt_connect.connectors.files:FilesConnector",
+    ConnectorType.LAKEHOUSE: "dvt_connect.connectors.lakehouse:LakehouseConnector",
     ConnectorType.SNOWFLAKE_NATIVE: "dvt_connect.connectors.snowflake:SnowflakeNativeConnector",
     ConnectorType.BIGQUERY_NATIVE: "dvt_connect.connectors.bigquery:BigQueryNativeConnector",
     ConnectorType.REDSHIFT_NATIVE: "dvt_connect.connectors.redshift:RedshiftNativeConnector",

@@ -41,6 +41,7 @@ class ConnectorType(str, Enum):
 
     JDBC = "jdbc"
     FILES = "files"
+    LAKEHOUSE = "lakehouse"  # Delta Lake and Iceberg tables
     SNOWFLAKE_NATIVE = "snowflake_native"
     BIGQUERY_NATIVE = "bigquery_native"
     REDSHIFT_NATIVE = "redshift_native"
@@ -96,6 +97,8 @@ class ReadRequest:
     fetch_size: int | None = None
     # column -> the Spark type the read asks for (the column plan's: text, a number for YEAR)
     read_as: Mapping[str, str] = field(default_factory=dict)
+    # a table format's version/snapshot or timestamp to read (``--as-of``)
+    as_of: str | None = None
 
     def __post_init__(self) -> None:
         if (self.table is None) == (self.query is None):
@@ -167,6 +170,8 @@ class WriteRequest:
     range: str | None = None
     high_water_mark: Mark | None = None
     planned: bool = False
+    # "add": source columns a table lacks are added (table formats); None: refused
+    schema_evolution: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in WRITE_MODES:

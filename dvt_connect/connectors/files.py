@@ -25,6 +25,7 @@ overrides these and is passed to Spark's reader and writer.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -258,9 +259,13 @@ class FilesConnector(BaseConnector):
         df = self.load(self.plan_read(request))
         return int(df.where(F.col("`" + column.replace("`", "``") + "`").isNull()).count())
 
+    def lock_path(self, table: TableRef | None) -> str:
+        """The folder whose lock file concurrent runs wait for."""
+        return self.table_path(table)
+
     def write_dataframe(self, df: DataFrame, request: WriteRequest) -> WriteOutcome:
         self._refuse_mode(request)
-        dest = self.table_path(request.table)
+        dest = self.lock_path(request.table)
         with self._lock(dest, request.lock_timeout):
             if request.planned:
                 now = self.high_water_mark(request)
@@ -272,9 +277,8 @@ class FilesConnector(BaseConnector):
                         "twice; nothing was written.", hint="Run it again.")
             outcome = self._write(df, request)
             if request.update_key:
-                mark = self.high_water_mark(request)
-                outcome = WriteOutcome(outcome.bytes_written, outcome.location, outcome.notes,
-                                       high_water_mark=mark)
+                outcome = dataclasses.replace(outcome,
+                                              high_water_mark=self.high_water_mark(request))
             return outcome
 
     @contextlib.contextmanager

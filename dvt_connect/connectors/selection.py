@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from dvt_connect.config.buckets import Bucket
 from dvt_connect.config.profiles import Connection
 from dvt_connect.connectors.base import ConnectorType
+from dvt_connect.databases.files import TABLE_FORMATS
 from dvt_connect.databases.spec import NativeFacts, StageFacts
 from dvt_connect.errors import ConfigError, UsageError
 
@@ -117,6 +118,8 @@ def choose_connector(
     connector cannot run here although configured (e.g. its jars are not synced)."""
     if mode not in CONNECTOR_MODES:
         raise UsageError(f"unknown connector `{mode}`; valid: {', '.join(CONNECTOR_MODES)}.")
+    if connection.is_files and connection.format in TABLE_FORMATS:
+        return Choice(ConnectorType.LAKEHOUSE, f"{connection.format} table at {connection.path}")
     if connection.is_files:
         return Choice(ConnectorType.FILES, f"{connection.format} files at {connection.path}")
     native = connection.facts.native

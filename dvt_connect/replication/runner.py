@@ -227,7 +227,8 @@ class _Runner:
         factory = ConnectorFactory(self.spark, self.project.buckets, emit_warnings=False)
         source_rows = target_rows = None
         try:
-            if plan.read.connector in (ConnectorType.JDBC, ConnectorType.FILES):
+            if plan.read.connector in (ConnectorType.JDBC, ConnectorType.FILES,
+                                       ConnectorType.LAKEHOUSE):
                 source_rows = source_connector.load(plan.read).count()
             else:
                 request = stream.read_request()

@@ -52,6 +52,8 @@ class TransferOptions:
     lookback: str | None = None
     lock_timeout: float = 300.0
     range: str | None = None
+    as_of: str | None = None
+    schema_evolution: str | None = None
     master: str | None = None
     dry_run: bool = False
     allow_lossy: tuple[str, ...] = ()
@@ -65,6 +67,16 @@ class JobResult:
     stats: TransferStats | None
 
 
+def _table_format_option(flag: str, value: str | None, connection: Connection) -> str | None:
+    """``--as-of`` and ``--schema-evolution`` apply to Delta and Iceberg outputs only."""
+    from dvt_connect.databases.files import TABLE_FORMATS
+
+    if value and not (connection.is_files and connection.format in TABLE_FORMATS):
+        raise UsageError(f"{flag} applies to Delta and Iceberg outputs (`format: delta` or "
+                         f"`format: iceberg`); `{connection.name}` is not one.")
+    return value or None
+
+
 def read_request(options: TransferOptions, source: Connection) -> ReadRequest:
     return ReadRequest(
         table=TableRef.parse(options.table) if options.table else None,
@@ -74,6 +86,7 @@ def read_request(options: TransferOptions, source: Connection) -> ReadRequest:
         partitions=options.partitions or source.partitions,
         partition_column=options.partition_column or source.partition_column,
         fetch_size=options.fetch_size or source.fetch_size,
+        as_of=_table_format_option("--as-of", options.as_of, source),
     )
 
 
@@ -98,6 +111,8 @@ def write_request(options: TransferOptions, target: Connection) -> WriteRequest:
         lookback=options.lookback,
         lock_timeout=options.lock_timeout,
         range=options.range,
+        schema_evolution=_table_format_option("--schema-evolution", options.schema_evolution,
+                                              target),
     )
 
 

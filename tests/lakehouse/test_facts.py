@@ -112,3 +112,37 @@ def test_iceberg_catalog_rules(tmp_path) -> None:
         _files("ice", path=str(tmp_path), format="iceberg", catalog={"type": "rest"})
     with pytest.raises(ConfigError, match="`catalog` applies to `format: iceberg` outputs"):
         _files("lake", path=str(tmp_path), format="delta", catalog={"type": "hadoop"})
+
+
+def test_as_of_is_a_version_or_a_timestamp() -> None:
+    from dvt_connect.connectors.lakehouse import as_of_clause
+
+    assert as_of_clause(None) == ""
+    assert as_of_clause("3") == " VERSION AS OF 3"
+    assert as_of_clause("2026-12-01 10:00:00") == " TIMESTAMP AS OF '2026-12-01 10:00:00'"
+    assert as_of_clause("x' OR '1") == " TIMESTAMP AS OF 'x'' OR ''1'"
+
+
+def test_lakehouse_outputs_choose_the_lakehouse_connector(tmp_path) -> None:
+    from dvt_connect.connectors.base import ConnectorType
+    from dvt_connect.connectors.selection import choose_connector
+
+    choice = choose_connector(_files("lake", path=str(tmp_path), format="iceberg"), {})
+    assert choice.connector is ConnectorType.LAKEHOUSE
+    assert choose_connector(_files("p", path=str(tmp_path)), {}).connector is ConnectorType.FILES
+
+
+def test_as_of_and_schema_evolution_need_a_table_format(tmp_path) -> None:
+    from dvt_connect.errors import UsageError
+    from dvt_connect.transfer.job import TransferOptions, read_request, write_request
+
+    plain = _files("plain", path=str(tmp_path))
+    with pytest.raises(UsageError, match="--as-of applies to Delta and Iceberg outputs .*"
+                                         "`plain` is not one"):
+        read_request(TransferOptions(source="plain", target="x", table="t", as_of="1"), plain)
+    with pytest.raises(UsageError, match="--schema-evolution applies to Delta and Iceberg"):
+        write_request(TransferOptions(source="x", target="plain", table="t",
+                                      schema_evolution="add"), plain)
+    delta = _files("lake", path=str(tmp_path), format="delta")
+    assert read_request(TransferOptions(source="lake", target="x", table="t", as_of="2"),
+                        delta).as_of == "2"
