@@ -67,17 +67,17 @@ def run_format(spark: Any, pg: dict[str, Any], lake: str, fmt: str) -> dict[str,
     def history() -> list[str]:
         if fmt == "delta":
             rows = spark.sql(f"DESCRIBE HISTORY delta.`{lake}/delta/events`").collect()
-            return sorted(str(r["version"]) for r in rows)
+            return [str(v) for v in sorted(int(r["version"]) for r in rows)]
         rows = spark.sql(f"SELECT snapshot_id FROM {catalog_name('lake')}.default.events"
-                         ".snapshots").collect()
-        return sorted(str(r["snapshot_id"]) for r in rows)
+                         ".snapshots ORDER BY committed_at").collect()
+        return [str(r["snapshot_id"]) for r in rows]
 
     def step(name: str, write: WriteRequest, read: ReadRequest | None = None,
              columns: tuple[str, ...] = ("id", "name", "seq")) -> None:
         record: dict[str, Any] = {}
         try:
             stats = transfer(spark, source, target, read or ReadRequest(table=TableRef(src)),
-                             write, console=CaptureConsole())
+                             write, connector="jdbc", console=CaptureConsole())
             record.update(rows=stats.rows, bytes=stats.bytes, notes=list(stats.notes),
                           inserted=stats.inserted, updated=stats.updated,
                           mark=stats.high_water_mark, read_from=stats.read_from)

@@ -146,3 +146,23 @@ def test_as_of_and_schema_evolution_need_a_table_format(tmp_path) -> None:
     delta = _files("lake", path=str(tmp_path), format="delta")
     assert read_request(TransferOptions(source="lake", target="x", table="t", as_of="2"),
                         delta).as_of == "2"
+
+
+def test_debug_shows_format_catalog_and_runtime(tmp_path) -> None:
+    from dvt_connect.doctor import JarStatus, _table_format_notes
+
+    ice = _files("ice", path=str(tmp_path), format="iceberg",
+                 catalog={"type": "rest", "uri": "http://127.0.0.1:8181", "token": "s3cr3t-tok"})
+    jars = JarStatus(needs=["format:iceberg"], present=False, missing=["format:iceberg"],
+                     coordinates=["org.apache.iceberg:iceberg-spark-runtime-4.1_2.13:1.12.0"])
+    [note] = _table_format_notes(ice, jars)
+    assert note == ("table format iceberg; rest catalog `dvt_ice` at http://127.0.0.1:8181; "
+                    "runtime org.apache.iceberg:iceberg-spark-runtime-4.1_2.13:1.12.0 "
+                    "(missing from the jars folder)")
+    assert "s3cr3t-tok" not in note
+    delta = _files("lake", path=str(tmp_path), format="delta")
+    [note] = _table_format_notes(delta, JarStatus(
+        needs=["format:delta"], present=True, coordinates=["io.delta:delta-spark_4.1_2.13:4.4.0"]))
+    assert note.endswith("tables by path (no catalog); runtime "
+                         "io.delta:delta-spark_4.1_2.13:4.4.0 (present)")
+    assert _table_format_notes(_files("p", path=str(tmp_path)), JarStatus()) == []

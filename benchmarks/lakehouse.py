@@ -1,0 +1,149 @@
+"""PostgreSQL -> Delta Lake: a full overwrite, then 1% of the source changes and is merged.
+
+One process, one Spark session started with the Delta runtime `dvt sync` put in the jars folder
+(run `dvt sync` with a `format: delta` output first, or pass --jars-dir):
+  1. timed: ``--mode overwrite`` of the whole table (one Delta commit);
+  2. 1% of the source changes: half the changed rows updated, half new;
+  3. timed: ``--mode merge --primary-key id`` of the changed rows (``--where`` on
+     updated_at; ``MERGE INTO``, one commit).
+Checks the Delta table against the source (count, sum(amount), sum(id); the table read with
+Delta's own Spark reader, the source with psql) and prints the times; ``--out`` keeps them.
+On a Spark minor with no Delta build (PySpark 4.3) it says so and measures nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT))
+import dvt_services  # noqa: E402
+
+PGA = dvt_services.addresses()["postgres"]
+SCHEMA, SOURCE = "dvt_bench_lake", "orders"
+
+
+def psql(sql: str) -> str:
+    return PGA.client(sql, check=True).stdout.strip()
+
+
+def generate(rows: int) -> None:
+    print(f"generating {SCHEMA}.{SOURCE} with {rows:,} rows …", flush=True)
+    psql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; CREATE SCHEMA {SCHEMA};")
+    psql(f"""
+        CREATE TABLE {SCHEMA}.{SOURCE} (id bigint PRIMARY KEY, customer_id integer NOT NULL,
+          amount numeric(12,2), status text, updated_at timestamptz NOT NULL);
+        INSERT INTO {SCHEMA}.{SOURCE}
+        SELECT g, (g::bigint * 7919) % 100000, (g % 100000) / 100.0, 'status ' || (g % 7),
+               timestamptz '2026-01-01 00:00:00+00' + g * interval '1 millisecond'
+        FROM generate_series(1, {rows}) g;
+        ANALYZE {SCHEMA}.{SOURCE};""")
+
+
+def change_one_percent(rows: int) -> int:
+    half = max(rows // 200, 1)
+    psql(f"""
+        UPDATE {SCHEMA}.{SOURCE} SET amount = amount + 1, updated_at = now() WHERE id % 200 = 0;
+        INSERT INTO {SCHEMA}.{SOURCE}
+        SELECT g, g % 100000, 1.00, 'new', now() FROM generate_series({rows + 1}, {rows + half}) g;
+        ANALYZE {SCHEMA}.{SOURCE};""")
+    return 2 * half
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int,
+                        default=int(os.environ.get("BENCH_LAKE_ROWS", 5_000_000)))
+    parser.add_argument("--jars-dir", help="the jars folder `dvt sync` filled (default: "
+                                           "$DVT_HOME/jars)")
+    parser.add_argument("--out", default=str(ROOT / "bench-results"))
+    args = parser.parse_args()
+
+    from dvt_connect import spark as spark_mod
+    from dvt_connect.config.profiles import parse_connection
+    from dvt_connect.connectors.base import ReadRequest, TableRef, WriteRequest
+    from dvt_connect.console import CaptureConsole
+    from dvt_connect.databases.files import DELTA, session_conf
+    from dvt_connect.jars.manifest import Manifest
+    from dvt_connect.jars.spark_versions import installed_spark
+    from dvt_connect.paths import jars_dir
+    from dvt_connect.transfer.run import transfer
+
+    minor = installed_spark().spark_minor
+    if minor not in DELTA.runtime.releases:
+        print(f"lakehouse bench: not measured: no Delta build for Spark {minor} "
+              f"(builds for {', '.join(sorted(DELTA.runtime.releases))})")
+        return
+    manifest = Manifest.load(Path(args.jars_dir) if args.jars_dir else jars_dir())
+    missing = manifest.missing_for([DELTA.need_key])
+    if missing:
+        sys.exit("lakehouse bench: the Delta runtime is not in the jars folder: run `dvt sync` "
+                 "with a `format: delta` output (or pass --jars-dir)")
+    pg_jar = sorted(Path("/usr/share/maven-repo").glob(
+        "org/postgresql/postgresql/[0-9]*/postgresql-*.jar"))[-1]
+    jars = [str(pg_jar), *(str(p) for p in manifest.jars_for([DELTA.need_key]))]
+    spark = spark_mod.get_session(spark_mod.session_spec(jars=jars,
+                                                         conf=session_conf(["delta"])))
+    generate(args.rows)
+    pg = PGA.as_dict()
+    source = parse_connection("pg", {"type": "postgres", "host": pg["host"], "port": pg["port"],
+                                     "user": pg["user"], "password": pg.get("password", ""),
+                                     "dbname": pg["database"], "schema": SCHEMA},
+                              path=Path("profiles.yml"), key="bench.outputs.pg")
+    lake = Path(tempfile.mkdtemp(prefix="dvt-bench-delta-"))
+    target = parse_connection("lake", {"type": "files", "path": str(lake), "format": "delta"},
+                              path=Path("profiles.yml"), key="bench.outputs.lake")
+
+    def run(where: str | None = None, **write: Any) -> tuple[float, Any]:
+        started = time.perf_counter()
+        stats = transfer(spark, source, target,
+                         ReadRequest(table=TableRef(SOURCE, SCHEMA), where=where),
+                         WriteRequest(table=TableRef("orders"), **write),
+                         console=CaptureConsole())
+        return time.perf_counter() - started, stats
+
+    try:
+        over_s, over = run(mode="overwrite")
+        print(f"overwrite: {over.rows:,} rows in {over_s:.1f} s ({over.rows / over_s:,.0f} "
+              f"rows/s; planning {over.planning_seconds:.1f} s)")
+        changed = change_one_percent(args.rows)
+        # the changed rows only (generated rows are stamped 2026-01-01, changes now())
+        merge_s, merge = run(where="updated_at >= '2026-06-01'", mode="merge",
+                             primary_key=("id",))
+        print(f"merge after 1% changed: {merge.rows:,} rows read, {merge.inserted:,} inserted, "
+              f"{merge.updated:,} updated in {merge_s:.1f} s")
+        src = [s.strip() for s in psql(
+            f"SELECT count(*), sum(amount), sum(id) FROM {SCHEMA}.{SOURCE}").split("|")]
+        row = spark.read.format("delta").load(f"file://{lake}/orders").selectExpr(
+            "count(*)", "sum(amount)", "sum(id)").first()
+        same = src == [str(v) for v in row]
+        print(f"Delta table equals the source (count, sum(amount), sum(id)): {same}")
+        result = {
+            "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "rows": args.rows, "changed_rows": changed, "spark": minor,
+            "overwrite_s": round(over_s, 2), "merge_s": round(merge_s, 2),
+            "merge_rows": merge.rows, "inserted": merge.inserted, "updated": merge.updated,
+            "target_matches": same,
+        }
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "lakehouse.json").write_text(json.dumps(result, indent=2) + "\n")
+    finally:
+        shutil.rmtree(lake, ignore_errors=True)
+        psql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+    if not same:
+        sys.exit("the Delta table differs from the source")
+
+
+if __name__ == "__main__":
+    main()
