@@ -62,6 +62,7 @@ bench: setup services
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/replication.py $(REPL_BENCH_ARGS)
 	$(BIN)/python benchmarks/incremental.py $(BENCH_INC_ARGS)
+	$(BIN)/python benchmarks/lakehouse.py $(BENCH_LAKE_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
