@@ -98,7 +98,7 @@ class LakehouseConnector(FilesConnector):
         name = catalog_name(self.connection.name)
         settings: dict[str, str] = {"type": "hadoop"}
         settings.update({str(k): _text(v) for k, v in self._files.catalog.items()})
-        if settings["type"] == "hadoop" or "warehouse" not in settings:
+        if settings["type"].lower() in ("hadoop", "jdbc"):  # a REST catalog names its own
             settings.setdefault("warehouse", self.root())
         conf = self.spark.conf
         conf.set(f"spark.sql.catalog.{name}", "org.apache.iceberg.spark.SparkCatalog")
