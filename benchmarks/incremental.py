@@ -38,29 +38,29 @@ def maria(sql: str) -> str:
     return MDBA.client(sql, check=True).stdout.strip()
 
 
-def generate(rows: int) -> None:
-    print(f"generating {SCHEMA}.{SOURCE} with {rows:,} rows …", flush=True)
-    psql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; CREATE SCHEMA {SCHEMA};")
+def generate(rows: int, schema: str = SCHEMA) -> None:
+    print(f"generating {schema}.{SOURCE} with {rows:,} rows …", flush=True)
+    psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};")
     psql(f"""
-        CREATE TABLE {SCHEMA}.{SOURCE} (id bigint PRIMARY KEY, customer_id integer NOT NULL,
+        CREATE TABLE {schema}.{SOURCE} (id bigint PRIMARY KEY, customer_id integer NOT NULL,
           amount numeric(12,2), status text, updated_at timestamptz NOT NULL);
-        INSERT INTO {SCHEMA}.{SOURCE}
+        INSERT INTO {schema}.{SOURCE}
         SELECT g, (g::bigint * 7919) % 100000, (g % 100000) / 100.0, 'status ' || (g % 7),
                timestamptz '2026-01-01 00:00:00+00' + g * interval '1 millisecond'
         FROM generate_series(1, {rows}) g;
-        CREATE INDEX ON {SCHEMA}.{SOURCE} (updated_at);
-        ANALYZE {SCHEMA}.{SOURCE};""")
+        CREATE INDEX ON {schema}.{SOURCE} (updated_at);
+        ANALYZE {schema}.{SOURCE};""")
 
 
-def change_one_percent(rows: int) -> int:
+def change_one_percent(rows: int, schema: str = SCHEMA) -> int:
     half = max(rows // 200, 1)
     psql(f"""
-        UPDATE {SCHEMA}.{SOURCE} SET amount = amount + 1, updated_at = now()
+        UPDATE {schema}.{SOURCE} SET amount = amount + 1, updated_at = now()
         WHERE id % 200 = 0;
-        INSERT INTO {SCHEMA}.{SOURCE}
+        INSERT INTO {schema}.{SOURCE}
         SELECT g, g % 100000, 1.00, 'new', now()
         FROM generate_series({rows + 1}, {rows + half}) g;
-        ANALYZE {SCHEMA}.{SOURCE};""")
+        ANALYZE {schema}.{SOURCE};""")
     return 2 * half
 
 

@@ -27,7 +27,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 import dvt_services  # noqa: E402
+from incremental import change_one_percent, generate  # noqa: E402  (the same source table)
 
 PGA = dvt_services.addresses()["postgres"]
 SCHEMA, SOURCE = "dvt_bench_lake", "orders"
@@ -35,29 +37,6 @@ SCHEMA, SOURCE = "dvt_bench_lake", "orders"
 
 def psql(sql: str) -> str:
     return PGA.client(sql, check=True).stdout.strip()
-
-
-def generate(rows: int) -> None:
-    print(f"generating {SCHEMA}.{SOURCE} with {rows:,} rows …", flush=True)
-    psql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; CREATE SCHEMA {SCHEMA};")
-    psql(f"""
-        CREATE TABLE {SCHEMA}.{SOURCE} (id bigint PRIMARY KEY, customer_id integer NOT NULL,
-          amount numeric(12,2), status text, updated_at timestamptz NOT NULL);
-        INSERT INTO {SCHEMA}.{SOURCE}
-        SELECT g, (g::bigint * 7919) % 100000, (g % 100000) / 100.0, 'status ' || (g % 7),
-               timestamptz '2026-01-01 00:00:00+00' + g * interval '1 millisecond'
-        FROM generate_series(1, {rows}) g;
-        ANALYZE {SCHEMA}.{SOURCE};""")
-
-
-def change_one_percent(rows: int) -> int:
-    half = max(rows // 200, 1)
-    psql(f"""
-        UPDATE {SCHEMA}.{SOURCE} SET amount = amount + 1, updated_at = now() WHERE id % 200 = 0;
-        INSERT INTO {SCHEMA}.{SOURCE}
-        SELECT g, g % 100000, 1.00, 'new', now() FROM generate_series({rows + 1}, {rows + half}) g;
-        ANALYZE {SCHEMA}.{SOURCE};""")
-    return 2 * half
 
 
 def main() -> None:
@@ -94,7 +73,7 @@ def main() -> None:
     jars = [str(pg_jar), *(str(p) for p in manifest.jars_for([DELTA.need_key]))]
     spark = spark_mod.get_session(spark_mod.session_spec(jars=jars,
                                                          conf=session_conf(["delta"])))
-    generate(args.rows)
+    generate(args.rows, SCHEMA)
     pg = PGA.as_dict()
     source = parse_connection("pg", {"type": "postgres", "host": pg["host"], "port": pg["port"],
                                      "user": pg["user"], "password": pg.get("password", ""),
@@ -116,7 +95,7 @@ def main() -> None:
         over_s, over = run(mode="overwrite")
         print(f"overwrite: {over.rows:,} rows in {over_s:.1f} s ({over.rows / over_s:,.0f} "
               f"rows/s; planning {over.planning_seconds:.1f} s)")
-        changed = change_one_percent(args.rows)
+        changed = change_one_percent(args.rows, SCHEMA)
         # the changed rows only (generated rows are stamped 2026-01-01, changes now())
         merge_s, merge = run(where="updated_at >= '2026-06-01'", mode="merge",
                              primary_key=("id",))
