@@ -106,3 +106,23 @@ def test_local_server_without_a_running_server_says_how_to_start_one() -> None:
 def test_server_status_when_none_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["server", "status", "--json"]) == 0
     assert '"running": false' in capsys.readouterr().out
+
+
+def test_debug_shows_the_master_its_origin_and_the_masked_conf(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dvt_connect.doctor import gather
+
+    (tmp_path / "profiles.yml").write_text(
+        "p:\n  target: lake\n  spark:\n    master: spark://h:7077\n    conf:\n"
+        "      spark.executor.memory: 2g\n"
+        "      spark.hadoop.fs.s3a.secret.key: S3-Secret-In-Profile-7\n"
+        "  outputs:\n    lake: {type: files, path: /tmp/x}\n")
+    report = gather(str(tmp_path), connect=False)
+    (check,) = [e for e in report.environment if e.name == "Spark master"]
+    assert (check.value, check.status) == ("spark://h:7077", "ok")
+    assert check.detail == ("cluster, from profile `p` spark.master; conf "
+                            "spark.executor.memory=2g, spark.hadoop.fs.s3a.secret.key=****")
+    monkeypatch.setenv(MASTER_ENV, "nonsense")
+    (check,) = [e for e in gather(str(tmp_path), connect=False).environment
+                if e.name == "Spark master"]
+    assert check.status == "error" and "DVT_SPARK_MASTER is `nonsense`" in check.detail
