@@ -48,7 +48,7 @@ test: setup services
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not spark and not postgres and not mariadb and not network and not faults and not maven" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not spark and not postgres and not mariadb and not network and not faults and not maven and not cluster" $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check dvt_connect tests

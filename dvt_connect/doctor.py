@@ -222,6 +222,8 @@ def gather(
 
     from dvt_connect.jars.manifest import Manifest
 
+    if not connection_only:
+        report.environment.append(_master_check(project))
     spark, manifest = spark_install(), Manifest.load(jars_dir())
     buckets = _bucket_rows(report, project)
     for row, bucket in buckets:
@@ -259,6 +261,23 @@ def environment_checks() -> list[EnvCheck]:
         checks.append(EnvCheck("Jars folder", str(folder), OK,
                                "not created yet; `dvt sync` downloads the jars into it"))
     return checks
+
+
+def _master_check(project: Project) -> EnvCheck:
+    """The master a command would run on, where it comes from, and the profile's Spark
+    settings (secret-named values masked)."""
+    from dvt_connect.secrets import masked_conf
+    from dvt_connect.spark import choose_master
+
+    try:
+        choice = choose_master(None, project.spark_master, profile_name=project.profile_name)
+        conf = masked_conf(project.spark_conf)
+    except DvtError as exc:
+        return EnvCheck("Spark master", "invalid", ERROR, str(exc))
+    detail = f"{choice.kind}, from {choice.origin}"
+    if conf:
+        detail += "; conf " + ", ".join(f"{k}={v}" for k, v in sorted(conf.items()))
+    return EnvCheck("Spark master", choice.master, OK, detail)
 
 
 def spark_install() -> SparkInstall | DvtError:

@@ -62,6 +62,21 @@ def redact(text: str) -> str:
     return pattern.sub(MASK, text)
 
 
+# Spark's own `spark.redaction.regex` (its UI and event log mask these), plus credential files.
+_SECRET_CONF_KEY = re.compile(
+    r"secret|password|token|access[.]?key|[.]key([.]|$)|credential|sas", re.I)
+
+
+def is_secret_conf_key(key: str) -> bool:
+    """Whether a Spark setting's value is a secret, judged by its name as Spark judges it."""
+    return bool(_SECRET_CONF_KEY.search(key))
+
+
+def masked_conf(conf: dict[str, str]) -> dict[str, str]:
+    """Spark settings as they may be shown: secret-named values masked, the rest redacted."""
+    return {k: MASK if is_secret_conf_key(k) else redact(v) for k, v in conf.items()}
+
+
 def clear() -> None:
     """Forget every secret (tests)."""
     global _pattern

@@ -20,7 +20,9 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dvt_connect.errors import DvtError, JavaError
+from dvt_connect.connect_server import LOCAL_SERVER
+from dvt_connect.errors import DvtError, JavaError, UsageError
+from dvt_connect.secrets import is_secret_conf_key, masked_conf
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -28,6 +30,9 @@ if TYPE_CHECKING:
 # Spark 4 runs on Java 17 and 21.
 MIN_JAVA = 17
 DEFAULT_MASTER = "local[*]"
+MASTER_ENV = "DVT_SPARK_MASTER"
+_MASTER_FORMS = re.compile(r"local(\[(\*|\d+)(,\d+)?\])?|spark://\S+|yarn|k8s://\S+|sc://\S+"
+                           r"|" + LOCAL_SERVER)
 
 _lock = threading.Lock()
 _session: SparkSession | None = None
@@ -103,6 +108,48 @@ def _log4j_file() -> str:
 
 
 @dataclass(frozen=True)
+class MasterChoice:
+    """The Spark master a command runs on, and where that choice came from."""
+
+    master: str
+    origin: str
+
+    @property
+    def kind(self) -> str:
+        """``local`` (in this process's JVM), ``connect`` (a Spark Connect server) or
+        ``cluster`` (a classic master: standalone, YARN, Kubernetes)."""
+        return master_kind(self.master)
+
+
+def master_kind(master: str) -> str:
+    if master.startswith("local") and master != LOCAL_SERVER:
+        return "local"
+    if master.startswith("sc://") or master == LOCAL_SERVER:
+        return "connect"
+    return "cluster"
+
+
+def choose_master(flag: str | None, profile_master: str | None, *,
+                  profile_name: str | None = None) -> MasterChoice:
+    """``--master``, then ``DVT_SPARK_MASTER``, then the profile's ``spark.master``, then
+    ``local[*]``; a value that is no master Spark knows is a usage error naming where it came
+    from."""
+    env = os.environ.get(MASTER_ENV)
+    for value, origin in ((flag, "--master"), (env, MASTER_ENV),
+                          (profile_master, f"profile `{profile_name}` spark.master"
+                           if profile_name else "the profile's spark.master")):
+        if value:
+            value = value.strip()
+            if not _MASTER_FORMS.fullmatch(value):
+                raise UsageError(
+                    f"{origin} is `{value}`, which is not a Spark master.",
+                    hint="Use local[N], spark://host:port, yarn, k8s://https://host:port, "
+                         f"sc://host:port or {LOCAL_SERVER} (`dvt server start`).")
+            return MasterChoice(value, origin)
+    return MasterChoice(DEFAULT_MASTER, "default")
+
+
+@dataclass(frozen=True)
 class SessionSpec:
     """Everything a session is started with: pure data, easy to test and to print."""
 
@@ -112,10 +159,27 @@ class SessionSpec:
     conf: Mapping[str, str] = field(default_factory=dict)
 
     def all_conf(self) -> dict[str, str]:
-        conf = dict(self.conf)
+        """What the session is built with; secret-named settings are left out (they would
+        reach the JVM's command line) and set on the running context instead."""
+        conf = {k: v for k, v in self.conf.items() if not is_secret_conf_key(k)}
         if self.jars:
             conf["spark.jars"] = ",".join(self.jars)
         return conf
+
+    def runtime_conf(self) -> dict[str, str]:
+        """Secret-named settings, set once the session runs (:func:`_apply_runtime_conf`)."""
+        return {k: v for k, v in self.conf.items() if is_secret_conf_key(k)}
+
+    @property
+    def kind(self) -> str:
+        return master_kind(self.master)
+
+    def describe(self, origin: str = "", keys: Iterable[str] | None = None) -> dict[str, Any]:
+        """The session as it may be shown: the master, why, and the settings named by ``keys``
+        (default: all) with secret values masked."""
+        shown = set(self.conf if keys is None else keys)
+        return {"master": self.master, "origin": origin, "kind": self.kind,
+                "conf": masked_conf({k: v for k, v in self.conf.items() if k in shown})}
 
 
 def session_spec(
@@ -219,6 +283,8 @@ def _start(spec: SessionSpec) -> SparkSession:
         os.environ["PYSPARK_PYTHON"] = sys.executable
     else:
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    if spec.kind == "connect":
+        return _start_connect(spec)
     builder: Any = SparkSession.builder.master(spec.master).appName(spec.app_name)
     for key, value in spec.all_conf().items():
         builder = builder.config(key, value)
@@ -233,7 +299,50 @@ def _start(spec: SessionSpec) -> SparkSession:
             hint="Run with --debug for details; `dvt debug` checks Java and Spark.",
         ) from exc
     session.sparkContext.setLogLevel("ERROR")
+    _apply_runtime_conf(session, spec)
+    if spec.kind == "cluster":
+        from dvt_connect.executors import ship_package
+
+        ship_package(session.sparkContext, dvt_home() / "cache")
     return session
+
+
+def _apply_runtime_conf(session: SparkSession, spec: SessionSpec) -> None:
+    """Secret-named settings of the profile, on the running context rather than the JVM's
+    command line: ``spark.hadoop.*`` on its Hadoop configuration, the rest as session conf."""
+    hadoop = None
+    for key, value in spec.runtime_conf().items():
+        if key.startswith("spark.hadoop."):
+            hadoop = hadoop or session.sparkContext._jsc.hadoopConfiguration()
+            hadoop.set(key[len("spark.hadoop."):], value)
+            continue
+        try:
+            session.conf.set(key, value)
+        except Exception as exc:  # Spark refuses static settings at runtime
+            raise DvtError(
+                f"the profile's spark.conf `{key}` holds a secret, which dvt sets only once "
+                f"Spark runs, and Spark cannot change it then ({type(exc).__name__}).",
+                hint="Put it in the cluster's spark-defaults.conf instead of profiles.yml.",
+            ) from None
+
+
+def _start_connect(spec: SessionSpec) -> SparkSession:
+    """A Spark Connect session: jars and Spark settings are the server's, not ours."""
+    from pyspark.sql import SparkSession
+
+    from dvt_connect.connect_server import connect_url
+
+    url = connect_url(spec.master)
+    try:
+        builder: Any = SparkSession.builder.remote(url)
+        return builder.getOrCreate()
+    except Exception as exc:
+        raise DvtError(
+            f"could not reach the Spark Connect server {url} ({type(exc).__name__}: "
+            f"{(str(exc).splitlines() or [''])[0]}).",
+            hint="Check it runs (`dvt server status` for the local one) and that "
+                 '`pip install "dvt-connect[connect]"` installed the Connect client.',
+        ) from exc
 
 
 def _launch_quiet_gateway(spec: SessionSpec) -> None:

@@ -123,7 +123,7 @@ def maven_cache() -> Iterator[Path]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-INTEGRATION_MARKERS = ("spark", "postgres", "mariadb", "network", "maven", "faults")
+INTEGRATION_MARKERS = ("spark", "postgres", "mariadb", "network", "maven", "faults", "cluster")
 _skipped_integration: list[str] = []
 
 

@@ -21,6 +21,7 @@ COMMANDS = {
     "debug": "dvt_connect.cli.debug:debug",
     "sync": "dvt_connect.cli.sync:sync",
     "run": "dvt_connect.cli.run:run",
+    "server": "dvt_connect.cli.server:server",
     "transfer": "dvt_connect.cli.transfer:transfer",
 }
 

@@ -26,7 +26,9 @@ def _patterns(values: tuple[str, ...]) -> tuple[str, ...]:
               help="After the move, count source and target again (a second read).")
 @click.option("--retry-failed", is_flag=True,
               help="Run only the streams that failed in the last run of this file.")
-@click.option("--master", help="Spark master (default: local[*] or the profile's spark.master).")
+@click.option("--master", help="Spark master: local[N], spark://HOST:PORT, yarn, k8s://URL, "
+              "sc://HOST:PORT or local-server (default: $DVT_SPARK_MASTER, else the "
+              "profile's spark.master, else local[*]).")
 @click.option("--profile", envvar="DVT_PROFILE", show_envvar=True,
               help="Profile in profiles.yml (default: `default`, else the only one).")
 @click.option("--profiles-dir", type=click.Path(file_okay=False), envvar="DVT_PROFILES_DIR",

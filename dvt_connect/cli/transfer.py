@@ -49,7 +49,9 @@ def _split(value: str | None) -> tuple[str, ...]:
 @click.option("--fetch-size", type=click.IntRange(min=1), help="JDBC rows per round trip.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="JDBC rows per insert batch.")
 @click.option("--partition-by", help="Comma-separated columns to partition file output by.")
-@click.option("--master", help="Spark master (default: local[*] or the profile's spark.master).")
+@click.option("--master", help="Spark master: local[N], spark://HOST:PORT, yarn, k8s://URL, "
+              "sc://HOST:PORT or local-server (default: $DVT_SPARK_MASTER, else the "
+              "profile's spark.master, else local[*]).")
 @click.option("--allow-lossy", help="Comma-separated columns whose lossy type mapping you "
               "accept (refused otherwise; `--dry-run` shows each column's mapping).")
 @click.option("--dry-run", is_flag=True, help="Print the plan; move nothing.")

@@ -32,6 +32,7 @@ def show_plan(console: Console, plan: TransferPlan, *, as_json: bool) -> None:
         ["partition column", read["partition_column"] or "-"],
         ["fetch size", read["fetch_size"] or "-"],
         ["jars", "\n".join(doc["jars"]) or "none (bundled with Spark)"],
+        *_spark_rows(doc["spark"]),
         *[["note", n] for n in read["notes"]],
     ])
     console.table(f"Partitions ({len(read['partitions'])})", ["#", "predicate"],
@@ -42,6 +43,14 @@ def show_plan(console: Console, plan: TransferPlan, *, as_json: bool) -> None:
                     "exact" if c["exact"] else ("lossy (allowed)" if c["allowed_lossy"]
                                                 else "lossy: refused"), c["why"]]
                    for c in doc["columns"]])
+
+
+def _spark_rows(spark: dict[str, Any]) -> list[list[Any]]:
+    if not spark:
+        return []
+    conf = "\n".join(f"{k}={v}" for k, v in sorted(spark["conf"].items()))
+    return [["spark master", f"{spark['master']} ({spark['origin']})"],
+            *([["spark conf", conf]] if conf else [])]
 
 
 def _incremental_rows(inc: dict[str, Any] | None) -> list[list[Any]]:

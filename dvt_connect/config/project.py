@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dvt_connect import secrets
 from dvt_connect.adapters import COMMON_SECRET_FIELDS, adapter
 from dvt_connect.config.buckets import Bucket, parse_bucket
 from dvt_connect.config.profiles import Connection, parse_connection
 from dvt_connect.config.render import Renderer, loose_permissions, read_yaml, render_tree
 from dvt_connect.errors import ConfigError, DvtError, NotFoundError
 from dvt_connect.paths import ConfigPaths, find_config_dir
+from dvt_connect.secrets import is_secret_conf_key
 
 # Top-level keys of profiles.yml that are settings, not profiles (dbt has `config`).
 RESERVED_TOP_LEVEL = ("config", "repositories")
@@ -128,8 +130,17 @@ class Project:
 
     @property
     def spark_conf(self) -> dict[str, str]:
+        """The profile's `spark.conf`, as written; values under secret-looking keys are
+        registered so every display masks them."""
         conf = self.raw_spark.get("conf") or {}
-        return {str(k): str(v) for k, v in conf.items()}
+        if not isinstance(conf, dict):
+            raise ConfigError("`spark.conf` must be a mapping of Spark settings to values.",
+                              path=self.paths.profiles, key=f"{self.profile_name}.spark.conf")
+        result = {str(k): str(v) for k, v in conf.items()}
+        for key, value in result.items():
+            if is_secret_conf_key(key):
+                secrets.register(value)
+        return result
 
     @property
     def spark_master(self) -> str | None:

@@ -92,6 +92,10 @@ class Manifest:
         return [self.path_of(e) for e in self.entries
                 if wanted & set(e.needed_by) and self.path_of(e).is_file()]
 
+    def all_jars(self) -> list[Path]:
+        """Every synced jar that is present (what the warm local server starts with)."""
+        return [self.path_of(e) for e in self.entries if self.path_of(e).is_file()]
+
     def missing_for(self, needs: Iterable[str]) -> list[str]:
         """Keys whose jars are not all here: never synced, or a file has gone."""
         missing = []

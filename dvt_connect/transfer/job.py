@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from dvt_connect.adapters import NativeFacts
 from dvt_connect.config import Connection, Project, load_project
@@ -124,6 +124,7 @@ class Session:
     spark: SparkSession
     jars: tuple[str, ...]
     native_unavailable: Callable[[NativeFacts], str | None]
+    spark_info: Mapping[str, Any] = field(default_factory=dict)
 
 
 def start_session(project: Project, source: Connection, target: Connection, *,
@@ -170,9 +171,19 @@ def start_session(project: Project, source: Connection, target: Connection, *,
     # the buckets this transfer can touch
     # Delta's and Iceberg's SQL extensions are read only when the session starts
     formats = session_conf(str(c.format) for c in (source, target) if c.is_files)
-    spec = spark_mod.session_spec(master=master or project.spark_master, jars=jars,
+    choice = spark_mod.choose_master(master, project.spark_master,
+                                     profile_name=project.profile_name)
+    spec = spark_mod.session_spec(master=choice.master, jars=jars,
                                   conf={**formats, **(conf or {}), **project.spark_conf},
                                   verbose=verbose)
+    if spec.kind == "connect":
+        raise UsageError(
+            f"{choice.origin} is the Spark Connect server `{choice.master}`, and transfers "
+            "cannot run on Spark Connect yet: dvt plans and stages through the driver's JVM "
+            "(JDBC catalog queries and DDL, Hadoop FileSystem swaps), which Connect does not "
+            "expose.",
+            hint="Use a local or classic master (local[N], spark://host:port, yarn, k8s://...) "
+                 "for now; README \"Running on a cluster\" says what Connect supports.")
     spark = spark_mod.get_session(spec)
     apply_bucket_credentials(spark, buckets_in_use(
         project, (source, target), preferred=preferred_bucket or project.bucket_target))
@@ -184,7 +195,8 @@ def start_session(project: Project, source: Connection, target: Connection, *,
         its jars in this session (the rule `dvt debug` shows)."""
         return connector_unavailable(native, installed, manifest)
 
-    return Session(spark=spark, jars=tuple(jars), native_unavailable=native_unavailable)
+    return Session(spark=spark, jars=tuple(jars), native_unavailable=native_unavailable,
+                   spark_info=spec.describe(choice.origin, project.spark_conf))
 
 
 def run_job(options: TransferOptions, console: Console, *,
@@ -209,6 +221,7 @@ def run_job(options: TransferOptions, console: Console, *,
         jars=session.jars, native_unavailable=session.native_unavailable,
         allow_lossy=options.allow_lossy,
     )
+    plan = replace(plan, spark=dict(session.spark_info))
     planning = time.perf_counter() - started
     if options.dry_run:
         return JobResult(plan=plan, stats=None)

@@ -85,9 +85,12 @@ class TransferPlan:
     columns: ColumnPlan = field(default_factory=ColumnPlan)
     incremental: IncrementalPlan | None = None
     write_notes: tuple[str, ...] = ()
+    # the session it runs on, as it may be shown (SessionSpec.describe: secrets masked)
+    spark: Mapping[str, Any] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         return {
+            "spark": dict(self.spark),
             "source": {"output": self.source.name, "type": self.source.type,
                        "location": self.source.location()},
             "target": {"output": self.target.name, "type": self.target.type,

@@ -51,6 +51,7 @@ from dvt_connect.connectors.jdbc.ddl import dialect_for
 from dvt_connect.connectors.staging import guard_values
 from dvt_connect.databases.spec import NativeFacts
 from dvt_connect.errors import ConfigError, UsageError
+from dvt_connect.executors import on_classic_cluster, require_on_executors
 from dvt_connect.incremental import Mark
 from dvt_connect.transfer.causes import texts_of, worker_exception
 
@@ -139,6 +140,10 @@ class BulkConnector(BaseConnector):
                 f"{', '.join(missing)}, which are not installed.",
                 hint=f'Install them with `pip install "dvt-connect[{self.python_extra}]"`, or '
                      "use --connector jdbc.")
+        if on_classic_cluster(spark.sparkContext):
+            require_on_executors(spark.sparkContext, self.python_modules,
+                                 what=f"the native {self.product} connector",
+                                 extra=self.python_extra)
         self.jdbc = JDBCConnector(spark, connection, console=console,
                                   partition_config=partition_config)
         self.path = native_path(connection)
