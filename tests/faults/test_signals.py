@@ -1,0 +1,63 @@
+"""Finding 5: SIGTERM is handled like SIGINT, neither prints a traceback, and neither leaves a
+staging table or a staging folder behind."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+
+import pytest
+
+from faults.conftest import Cli, psql, unique
+
+pytestmark = [pytest.mark.faults, pytest.mark.spark, pytest.mark.postgres]
+
+
+def _stage_tables(target: str) -> list[str]:
+    return psql(f"SELECT relname FROM pg_class WHERE relname LIKE '{target}\\_\\_dvt\\_%'"
+                ).split()
+
+
+def _strike(proc: subprocess.Popen[str], seen: Callable[[], bool], signum: int,
+            ) -> tuple[str, str]:
+    """Send ``signum`` once the write is under way (``seen``), then collect the output."""
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and not seen() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert proc.poll() is None, "the transfer ended before it could be signalled"
+    assert seen(), "the write never started"
+    time.sleep(0.5)  # tasks are writing
+    proc.send_signal(signum)
+    return proc.communicate(timeout=300)
+
+
+def test_sigterm_into_postgres_exits_143_with_one_line_and_drops_the_staging_table(
+        cli: Cli, big_table: str) -> None:
+    target = unique("sigterm")
+    proc = cli.start("transfer", "--source", "pg", "--table", big_table, "--target", "pg",
+                     "--target-table", target, "--connector", "jdbc")
+    out, err = _strike(proc, lambda: bool(_stage_tables(target)), signal.SIGTERM)
+    assert proc.returncode == 143, err
+    assert err.strip() == "Terminated (SIGTERM).", err
+    assert _stage_tables(target) == []
+    assert psql(f"SELECT to_regclass('{target}') IS NULL") == "t"  # target as it was: absent
+
+
+def test_sigint_into_files_exits_130_with_one_line_and_no_staging_folder(
+        cli: Cli, big_table: str) -> None:
+    target = unique("sigint")
+
+    def staged() -> list[str]:
+        return [p.name for p in cli.lake.glob(f".{target}*")] if cli.lake.exists() else []
+
+    proc = cli.start("transfer", "--source", "pg", "--table", big_table,
+                     "--target-table", target, "--json")
+    out, err = _strike(proc, lambda: any("__dvt_stage_" in n for n in staged()), signal.SIGINT)
+    assert proc.returncode == 130, err
+    assert err.strip() == "Interrupted.", err
+    assert '"ok": false' in out and '"exit_code": 130' in out
+    time.sleep(1)  # nothing re-creates it after the process has gone
+    assert staged() == []
+    assert not (cli.lake / target).exists()
