@@ -56,7 +56,10 @@ def worker_exception(texts: list[str]) -> tuple[str, str] | None:
     for text in texts:
         in_traceback = False
         for line in text.splitlines():
-            if line.startswith("Traceback (most recent call last)"):
+            # at a line's start in PySpark's own text; after a Java class and error class
+            # ("...PythonException: [PYTHON_EXCEPTION] An exception was thrown from the Python
+            # worker: Traceback ...") in a Java exception's, as a write on s3a reports it
+            if "Traceback (most recent call last)" in line:
                 in_traceback = True
                 continue
             if not in_traceback or line.startswith((" ", "\t")):
