@@ -19,6 +19,7 @@ from dvt_connect.errors import DvtError
 # Commands are imported when used, so `dvt init` does not pay for importing PySpark.
 COMMANDS = {
     "init": "dvt_connect.cli.init:init",
+    "clean": "dvt_connect.cli.clean:clean",
     "debug": "dvt_connect.cli.debug:debug",
     "sync": "dvt_connect.cli.sync:sync",
     "run": "dvt_connect.cli.run:run",

@@ -3,10 +3,12 @@ staging table or a staging folder behind."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -61,3 +63,40 @@ def test_sigint_into_files_exits_130_with_one_line_and_no_staging_folder(
     time.sleep(1)  # nothing re-creates it after the process has gone
     assert staged() == []
     assert not (cli.lake / target).exists()
+
+
+def test_kill_9_leftovers_are_listed_by_debug_and_removed_only_by_clean_yes(
+        cli: Cli, big_table: str) -> None:
+    target = unique("killed")
+
+    def folders() -> list[Path]:
+        return list(cli.lake.glob(f".{target}__dvt_stage_*")) if cli.lake.exists() else []
+
+    # two runs at once, one into PostgreSQL, one into a files target, both killed hard
+    into_pg = cli.start("transfer", "--source", "pg", "--table", big_table, "--target", "pg",
+                        "--target-table", target, "--connector", "jdbc")
+    into_files = cli.start("transfer", "--source", "pg", "--table", big_table,
+                           "--target-table", target)
+    deadline = time.monotonic() + 300
+    while not (_stage_tables(target) and folders()) and time.monotonic() < deadline:
+        assert into_pg.poll() is None and into_files.poll() is None, "a run ended early"
+        time.sleep(0.1)
+    for proc in (into_pg, into_files):
+        proc.kill()
+        proc.communicate(timeout=120)
+    [table] = _stage_tables(target)
+    [folder] = folders()
+
+    scope = ("--output", "pg", "--output", "lake")
+    debug = cli.run("debug", "--older-than", "0s", "--json")
+    found = {item["name"] for item in json.loads(debug.stdout)["leftovers"]["leftovers"]}
+    assert f"public.{table}" in found and str(folder) in found, debug.stdout
+    kept = cli.run("clean", *scope, "--older-than", "1h")  # younger than the threshold
+    assert kept.returncode == 0 and table not in kept.stdout, kept.stdout
+    dry = cli.run("clean", *scope, "--older-than", "0s")
+    assert dry.returncode == 0, dry.stderr
+    assert "dry run: " in dry.stdout and table[:20] in dry.stdout, dry.stdout
+    assert _stage_tables(target) == [table] and folder.is_dir()  # listed, kept
+    done = cli.run("clean", *scope, "--older-than", "0s", "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _stage_tables(target) == [] and not folder.exists()
