@@ -3,7 +3,9 @@ staging table or a staging folder behind."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import time
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from faults.conftest import Cli, psql, unique
+from faults.conftest import Cli, descendants, psql, unique
 
 pytestmark = [pytest.mark.faults, pytest.mark.spark, pytest.mark.postgres]
 
@@ -81,8 +83,11 @@ def test_kill_9_leftovers_are_listed_by_debug_and_removed_only_by_clean_yes(
     while not (_stage_tables(target) and folders()) and time.monotonic() < deadline:
         assert into_pg.poll() is None and into_files.poll() is None, "a run ended early"
         time.sleep(0.1)
-    for proc in (into_pg, into_files):
-        proc.kill()
+    for proc in (into_pg, into_files):  # the whole tree: dvt, its JVM and Python workers
+        tree = descendants(proc.pid)
+        for pid in reversed(tree):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         proc.communicate(timeout=120)
     [table] = _stage_tables(target)
     [folder] = folders()
