@@ -67,6 +67,21 @@ def test_sigint_into_files_exits_130_with_one_line_and_no_staging_folder(
     assert not (cli.lake / target).exists()
 
 
+def _kill_tree_mid_write(cli: Cli, seen: Callable[[], bool], *args: str) -> None:
+    """Start a transfer and, once ``seen``, SIGKILL the whole tree: dvt, its JVM and its Python
+    workers (as the OOM killer or a lost machine would)."""
+    proc = cli.start("transfer", *args)
+    deadline = time.monotonic() + 600
+    while not seen() and time.monotonic() < deadline:
+        assert proc.poll() is None, "the run ended before it was killed"
+        time.sleep(0.1)
+    assert seen(), "the write never started"
+    for pid in reversed(descendants(proc.pid)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    proc.communicate(timeout=120)
+
+
 def test_kill_9_leftovers_are_listed_by_debug_and_removed_only_by_clean_yes(
         cli: Cli, big_table: str) -> None:
     target = unique("killed")
@@ -74,21 +89,12 @@ def test_kill_9_leftovers_are_listed_by_debug_and_removed_only_by_clean_yes(
     def folders() -> list[Path]:
         return list(cli.lake.glob(f".{target}__dvt_stage_*")) if cli.lake.exists() else []
 
-    # two runs at once, one into PostgreSQL, one into a files target, both killed hard
-    into_pg = cli.start("transfer", "--source", "pg", "--table", big_table, "--target", "pg",
-                        "--target-table", target, "--connector", "jdbc")
-    into_files = cli.start("transfer", "--source", "pg", "--table", big_table,
-                           "--target-table", target)
-    deadline = time.monotonic() + 300
-    while not (_stage_tables(target) and folders()) and time.monotonic() < deadline:
-        assert into_pg.poll() is None and into_files.poll() is None, "a run ended early"
-        time.sleep(0.1)
-    for proc in (into_pg, into_files):  # the whole tree: dvt, its JVM and Python workers
-        tree = descendants(proc.pid)
-        for pid in reversed(tree):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        proc.communicate(timeout=120)
+    # one run into PostgreSQL, one into a files target, each killed hard mid-write
+    _kill_tree_mid_write(cli, lambda: bool(_stage_tables(target)), "--target", "pg",
+                         "--target-table", target, "--connector", "jdbc",
+                         "--source", "pg", "--table", big_table)
+    _kill_tree_mid_write(cli, lambda: bool(folders()), "--target-table", target,
+                         "--source", "pg", "--table", big_table)
     [table] = _stage_tables(target)
     [folder] = folders()
 
