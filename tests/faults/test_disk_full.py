@@ -27,7 +27,8 @@ def full_disk(tmp_path: Path) -> Iterator[Path]:
     try:
         yield mount
     finally:
-        subprocess.run(["umount", str(mount)], check=False)
+        # lazily: a process of the run may still hold a file there for a moment
+        subprocess.run(["umount", "--lazy", str(mount)], check=False)
 
 
 def test_a_full_disk_is_named_and_the_target_is_unchanged(cli: Cli, full_disk: Path,
