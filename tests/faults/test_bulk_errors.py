@@ -81,38 +81,3 @@ def test_sql_error_in_where_on_the_mariadb_bulk_path_names_the_database_error(
     finally:
         maria(f"DROP TABLE IF EXISTS {table}")
 
-
-def test_terminated_postgres_bulk_write_is_retried_exact_or_fails_with_the_target_unchanged(
-        cli: Cli, big_table: str) -> None:
-    target = unique("bulk_write_kill")
-    psql(f"CREATE TABLE {target} (id bigint, v text, n numeric(12,2)); "
-         f"INSERT INTO {target} VALUES (1, 'kept', 1.00), (2, 'kept', 2.00)")
-    proc = cli.start("transfer", "--source", "pg", "--table", big_table, "--target", "pg",
-                     "--target-table", target, "--json")
-    killed: list[str] = []
-    deadline = time.monotonic() + 300
-    while proc.poll() is None and not killed and time.monotonic() < deadline:
-        writers = [pid for pid in psql(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND state = 'active' AND query ILIKE 'COPY %FROM STDIN%' "
-            "AND pid <> pg_backend_pid()").split() if pid]
-        for pid in writers:  # the COPY FROM backends filling the staging table
-            psql(f"SELECT pg_terminate_backend({pid})")
-        killed = writers
-        time.sleep(0.05)
-    out, err = proc.communicate(timeout=600)
-    try:
-        assert killed, "no COPY FROM backend was seen: nothing was terminated"
-        assert "Traceback" not in err
-        if proc.returncode == 0:  # retried to an exact, complete result
-            assert json.loads(out)["retries"] >= 1
-            assert psql(f"SELECT count(*), count(DISTINCT id), sum(id) FROM {target}") == (
-                f"{BIG}|{BIG}|{BIG * (BIG + 1) // 2}")
-        else:  # or refused cleanly: one line, the target as it was, no staging left
-            assert proc.returncode == 1 and err.strip().count("\n") == 0, err
-            assert psql(f"SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM {target}"
-                        ) == "1:kept,2:kept"
-        assert psql(f"SELECT count(*) FROM pg_class WHERE relname LIKE '{target}\\_\\_dvt%'"
-                    ) == "0"
-    finally:
-        psql(f"DROP TABLE IF EXISTS {target}")
