@@ -129,6 +129,8 @@ class Report:
     connect: bool = True
     sections: tuple[str, ...] = ("environment", "configuration", "buckets", "connections")
     config_errors: list[str] = field(default_factory=list)
+    # what killed runs left (a `transfer.leftovers.Scan`'s description), when looked for
+    leftovers: dict[str, Any] | None = None
 
     def _statuses(self) -> list[str]:
         rows: list[Any] = [*self.environment, *self.files, *self.buckets, *self.connections]
@@ -185,6 +187,7 @@ class Report:
             "connections": [asdict(c) for c in self.connections],
             "live_checks": self.connect,
             "warnings": list(self.warnings),
+            "leftovers": self.leftovers,
         }
 
 

@@ -104,3 +104,7 @@ class TransferError(DvtError):
 
 class SourceError(TransferError):
     """The source or target database refused a query (bad credentials, missing table, SQL)."""
+
+
+class UnreachableError(SourceError):
+    """Nothing listens where an output points (connection refused): no retry helps a plan."""

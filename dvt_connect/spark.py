@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dvt_connect import interrupts
 from dvt_connect.connect_server import LOCAL_SERVER
 from dvt_connect.errors import DvtError, JavaError, UsageError
 from dvt_connect.secrets import is_secret_conf_key, masked_conf
@@ -289,9 +290,11 @@ def _start(spec: SessionSpec) -> SparkSession:
     for key, value in spec.all_conf().items():
         builder = builder.config(key, value)
     try:
-        if "-Ddvt.log.dir=" in spec.conf.get("spark.driver.extraJavaOptions", ""):
-            _launch_quiet_gateway(spec)
-        session = builder.getOrCreate()
+        # PySpark's own SIGINT handler calls the JVM from inside the handler: keep ours
+        with interrupts.keep_handlers():
+            if "-Ddvt.log.dir=" in spec.conf.get("spark.driver.extraJavaOptions", ""):
+                _launch_quiet_gateway(spec)
+            session = builder.getOrCreate()
     except Exception as exc:  # PySpark raises its own runtime errors for a failed JVM launch
         raise DvtError(
             f"Spark could not start ({type(exc).__name__}: "

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 
 from dvt_connect import doctor
+from dvt_connect.cli.clean import older_than_option
 from dvt_connect.cli.debug_view import show_report
 from dvt_connect.cli.options import config_options, get_console, json_option
+from dvt_connect.config import load_project
+from dvt_connect.errors import DvtError
+from dvt_connect.transfer import leftovers
 
 
 @click.command("debug")
@@ -19,10 +25,16 @@ from dvt_connect.cli.options import config_options, get_console, json_option
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
               default=doctor.DEFAULT_TIMEOUT, show_default=True,
               help="Seconds to wait for each live check.")
+@older_than_option
 def debug(profile: str | None, target: str | None, profiles_dir: str | None, as_json: bool,
-          connect: bool, connection_only: bool, timeout: float) -> int:
+          connect: bool, connection_only: bool, timeout: float, older_than: float) -> int:
     """Show what dvt-connect sees and whether it works; exit 0 only when nothing is broken."""
     report = doctor.gather(profiles_dir, profile, target, connect=connect,
                            connection_only=connection_only, timeout=timeout)
+    if connect and not connection_only and report.profile:
+        # the leftovers of killed runs: listed here, removed only by `dvt clean --yes`
+        with contextlib.suppress(DvtError):  # a config error is in the report already
+            project = load_project(profiles_dir, profile, target)
+            report.leftovers = leftovers.find(project, older_than=older_than)[0].describe()
     show_report(report, get_console(), as_json=as_json)
     return report.exit_code

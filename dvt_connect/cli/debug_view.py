@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from dvt_connect.cli.clean_view import show_leftovers
 from dvt_connect.console import Console
 from dvt_connect.doctor import ERROR, OK, SKIP, WARN, JarStatus, Reach, Report
 
@@ -52,6 +53,8 @@ def show_report(report: Report, console: Console, *, as_json: bool) -> None:
         or [["(none)" if report.profile else unchecked, "", "", "", "", ""]],
         styles=[_STYLES[c.status] for c in report.connections],
     )
+    if report.leftovers is not None:
+        show_leftovers(console, report.leftovers)
     for warning in report.warnings:
         console.warn(warning)
     if report.ok:

@@ -5,19 +5,21 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import sys
 import traceback
 from typing import Any
 
 import click
 
-from dvt_connect import __version__, secrets
+from dvt_connect import __version__, interrupts, secrets
 from dvt_connect.cli.options import debug_option, state
 from dvt_connect.errors import DvtError
 
 # Commands are imported when used, so `dvt init` does not pay for importing PySpark.
 COMMANDS = {
     "init": "dvt_connect.cli.init:init",
+    "clean": "dvt_connect.cli.clean:clean",
     "debug": "dvt_connect.cli.debug:debug",
     "sync": "dvt_connect.cli.sync:sync",
     "run": "dvt_connect.cli.run:run",
@@ -52,6 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     secrets.install_logging_filter()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     secrets.install_logging_filter()
+    _quiet_py4j()
+    interrupts.install()
     sys.exit(run(argv))
 
 
@@ -74,14 +78,30 @@ def run(argv: list[str] | None = None, **extra: Any) -> int:
     except DvtError as exc:
         _report(ctx_state, secrets.redact(str(exc)), exc, exc.exit_code)
         return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        return 130
+    except KeyboardInterrupt as exc:
+        stopped = exc if isinstance(exc, interrupts.Interrupted) else interrupts.Interrupted(2)
+        if ctx_state is not None and ctx_state.json:
+            click.echo(json.dumps({"ok": False, "error": stopped.message,
+                                   "exit_code": stopped.exit_code}))
+        click.echo(stopped.message, err=True)
+        return stopped.exit_code
     except Exception as exc:  # noqa: BLE001 - the one place that turns crashes into messages
         first_line = (str(exc).strip().splitlines() or [""])[0]
         message = f"unexpected {type(exc).__name__}: {first_line}"
         _report(ctx_state, secrets.redact(message) + " (run with --debug for details)", exc, 1)
         return 1
+
+
+def _quiet_py4j() -> None:
+    """Py4J logs a call cut short by a signal or a lost JVM on the root logger, with its
+    traceback ("Exception while sending command."); the CLI reports the failure itself, once.
+    ``--debug`` shows the traceback of the error that ends the run."""
+
+    def drop(record: logging.LogRecord) -> bool:
+        return f"{os.sep}py4j{os.sep}" not in record.pathname
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(drop)
 
 
 def _report(ctx_state: Any, message: str, exc: BaseException, exit_code: int) -> None:

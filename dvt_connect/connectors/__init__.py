@@ -31,7 +31,7 @@ from dvt_connect.connectors.selection import (
     unload_wanted,
 )
 from dvt_connect.databases.spec import NativeFacts
-from dvt_connect.errors import DvtError, SourceError
+from dvt_connect.errors import DvtError, SourceError, UnreachableError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -190,6 +190,8 @@ class ConnectorFactory:
         URL for the adapter: the native path does not need them)."""
         try:
             return jdbc.estimate_rows(request)
+        except UnreachableError:
+            raise  # planning the read would fail the same way
         except SourceError as exc:
             if self.console is not None:
                 self.console.warn(f"could not read the size of the source from the catalog "

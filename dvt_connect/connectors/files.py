@@ -29,7 +29,6 @@ import dataclasses
 import json
 import os
 import re
-import secrets
 import socket
 import time
 from collections.abc import Iterator, Mapping
@@ -46,6 +45,7 @@ from dvt_connect.connectors.base import (
     WriteRequest,
 )
 from dvt_connect.connectors.filesystem import HadoopFS, StagingArea, hidden
+from dvt_connect.connectors.jdbc.ddl import OLD_MARK, STAGE_MARK, side_token
 from dvt_connect.databases.files import FilesConnection
 from dvt_connect.errors import ConfigError, SourceError, TransferError, UsageError
 from dvt_connect.incremental import Mark, mark_of
@@ -73,8 +73,6 @@ UNSUPPORTED_TYPES: Mapping[str, tuple[str, ...]] = {
     "csv": ("binary", "array", "map", "struct", "variant"),
 }
 SELECT_KEY = "dvt.select"
-STAGE_MARK = "__dvt_stage_"
-OLD_MARK = "__dvt_old_"
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -322,7 +320,7 @@ class FilesConnector(BaseConnector):
         parent, _, name = dest.rstrip("/").rpartition("/")
         if not name or parent.endswith(":/") or parent.endswith(":"):
             raise UsageError(f"cannot write files to the root of {dest}; use a folder.")
-        token = secrets.token_hex(4)
+        token = side_token()
         stage = join_path(parent, f".{name}{STAGE_MARK}{token}")
         old = join_path(parent, f".{name}{OLD_MARK}{token}")
         fs = HadoopFS(self.spark, dest)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import secrets as token_source
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from dvt_connect.connectors.jdbc.ddl import (
     plan_columns,
     primary_key_sql,
     side_table_name,
+    side_token,
     swap_statements,
     truncate_statements,
 )
@@ -171,7 +171,7 @@ def staged_write(
                     keys = tuple(columns[plan.names.index(k)] for k in stage_keys)
                     _check_unique_key(db, schema, target, keys, connection, reported)
 
-            token = token_source.token_hex(4)
+            token = side_token()
             stage = side_table_name(target.name, STAGE_MARK, token, dialect)
             old = side_table_name(target.name, OLD_MARK, token, dialect)
             stage_sql = facts.quote_qualified(schema, stage)

@@ -10,15 +10,13 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from dvt_connect.config.profiles import Connection
+from dvt_connect.connectors.jdbc.metadata import table_names
 from dvt_connect.connectors.jdbc.session import JdbcSession
 from dvt_connect.errors import DvtError, SourceError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-# What a wildcard matches: tables and views, not indexes, sequences or system tables.
-TABLE_TYPES = frozenset({"TABLE", "BASE TABLE", "VIEW", "MATERIALIZED VIEW",
-                         "PARTITIONED TABLE", "FOREIGN TABLE"})
 
 
 class JdbcCatalog:
@@ -63,19 +61,8 @@ class JdbcCatalog:
 
     def tables(self, schema: str | None) -> list[str]:
         if schema not in self._tables:
-            meta = self._session.conn.getMetaData()
-            if self._schema_is_catalog:
-                result = meta.getTables(schema, None, "%", None)
-            else:
-                result = meta.getTables(None, schema, "%", None)
-            names: list[str] = []
-            try:
-                while result.next():
-                    kind = str(result.getString(4) or "TABLE").upper()
-                    if kind in TABLE_TYPES:
-                        names.append(str(result.getString(3)))
-            finally:
-                result.close()
+            names = table_names(self._session, schema,
+                                schema_is_catalog=self._schema_is_catalog, limit=1_000_000)
             self._tables[schema] = sorted(names)
         return self._tables[schema]
 

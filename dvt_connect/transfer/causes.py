@@ -21,13 +21,14 @@ _NOISE = re.compile(r"^(?:An exception was thrown from the Python worker|Traceba
                     r"Job aborted|\[\w+\] )", re.I)
 _IGNORED = frozenset({"BrokenPipeError", "ConnectionResetError", "EOFError"})
 
+_REFUSED = re.compile(r"Connection refused", re.I)
 # Operating-system causes a user can act on, named the way the OS names them.
 OS_CAUSES = (
     (re.compile(r"No space left on device|ENOSPC|Disk quota exceeded", re.I),
      "no space left on device"),
     (re.compile(r"Permission denied|EACCES|AccessDeniedException|Read-only file system", re.I),
      "permission denied"),
-    (re.compile(r"Connection refused", re.I), "connection refused"),
+    (_REFUSED, "connection refused"),
 )
 
 
@@ -56,7 +57,10 @@ def worker_exception(texts: list[str]) -> tuple[str, str] | None:
     for text in texts:
         in_traceback = False
         for line in text.splitlines():
-            if line.startswith("Traceback (most recent call last)"):
+            # at a line's start in PySpark's own text; after a Java class and error class
+            # ("...PythonException: [PYTHON_EXCEPTION] An exception was thrown from the Python
+            # worker: Traceback ...") in a Java exception's, as a write on s3a reports it
+            if "Traceback (most recent call last)" in line:
                 in_traceback = True
                 continue
             if not in_traceback or line.startswith((" ", "\t")):
@@ -88,3 +92,8 @@ def os_cause(texts: list[str]) -> str | None:
                     detail = detail.strip()[:300]
                     return detail if name in detail.lower() else f"{name}: {detail}"
     return None
+
+
+def refused(exc: BaseException) -> bool:
+    """Whether any layer behind ``exc`` says the connection was refused (nothing listens)."""
+    return any(_REFUSED.search(text) for text in texts_of(exc))

@@ -6,10 +6,14 @@ and reports to the console; nothing here touches the data.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+
+from dvt_connect import interrupts
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -17,30 +21,51 @@ if TYPE_CHECKING:
     from dvt_connect.console import Console
 
 POLL_SECONDS = 0.5
+STOP_SECONDS = 50.0  # a cancelled task stops at its next row batch or JDBC call
 
 
 @contextmanager
 def track(spark: SparkSession, console: Console | None, description: str,
           job_group: str) -> Iterator[None]:
-    """Show progress of the jobs in ``job_group`` while the body runs."""
+    """Show progress of the jobs in ``job_group`` while the body runs. A signal (SIGINT,
+    SIGTERM) cancels the group's jobs and waits for them before the body's clean-up runs."""
     sc = spark.sparkContext
     sc.setJobGroup(job_group, description, interruptOnCancel=True)
-    if console is None:
-        try:
-            yield
-        finally:
+    try:
+        with interrupts.stopping(lambda: stop_jobs(spark, job_group)):
+            if console is None:
+                yield
+                return
+            stop = threading.Event()
+            with console.progress(description, total=None, unit="tasks") as bar:
+                thread = threading.Thread(target=_poll, args=(spark, bar, job_group, stop),
+                                          daemon=True)
+                thread.start()
+                try:
+                    yield
+                finally:
+                    stop.set()
+                    thread.join(timeout=5)
+    finally:
+        with contextlib.suppress(Exception):  # the JVM may be gone
             sc.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
-        return
-    stop = threading.Event()
-    with console.progress(description, total=None, unit="tasks") as bar:
-        thread = threading.Thread(target=_poll, args=(spark, bar, job_group, stop), daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join(timeout=5)
-            sc.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+
+
+def stop_jobs(spark: SparkSession, job_group: str, timeout: float = STOP_SECONDS) -> None:
+    """Cancel the group's jobs and wait (up to ``timeout``) until none of them runs."""
+    deadline = time.monotonic() + timeout
+    sc = spark.sparkContext
+    sc.cancelJobGroup(job_group)
+    tracker = sc.statusTracker()
+    while time.monotonic() < deadline:
+        # a cancelled job is marked failed at once; its tasks stop a little later
+        jobs = [tracker.getJobInfo(j) for j in tracker.getJobIdsForGroup(job_group)]
+        stages = [tracker.getStageInfo(s) for job in jobs if job is not None
+                  for s in job.stageIds]
+        if not any(job is not None and job.status == "RUNNING" for job in jobs) and not any(
+                stage is not None and stage.numActiveTasks for stage in stages):
+            return
+        time.sleep(0.1)
 
 
 def _poll(spark: SparkSession, bar: Any, job_group: str, stop: threading.Event) -> None:

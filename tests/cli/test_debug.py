@@ -65,7 +65,8 @@ def test_json_is_one_document_with_the_same_facts(dvt: Dvt) -> None:
     assert result.code == 0, result.text
     doc = result.json()
     assert list(doc) == ["dvt_connect", "ok", "exit_code", "summary", "environment",
-                         "configuration", "buckets", "connections", "live_checks", "warnings"]
+                         "configuration", "buckets", "connections", "live_checks", "warnings",
+                         "leftovers"]
     assert doc["ok"] is True and doc["exit_code"] == 0
     env = {e["name"]: e for e in doc["environment"]}
     assert env["Scala"]["value"] == "2.13"

@@ -151,6 +151,19 @@ def pg_table(name: str, columns: str, rows_sql: str) -> None:
          f"INSERT INTO {name} {rows_sql}; ANALYZE {name};")
 
 
+BIG = 1_000_000
+
+
+@pytest.fixture(scope="session")
+def big_table() -> Iterator[str]:
+    """A PostgreSQL table big enough to be mid-transfer when a test strikes (shared)."""
+    table = unique("faults_big")
+    pg_table(table, "id bigint PRIMARY KEY, v text, n numeric(12,2)",
+             f"SELECT g, md5(g::text), g / 100.0 FROM generate_series(1, {BIG}) g")
+    yield table
+    psql(f"DROP TABLE IF EXISTS {table}")
+
+
 def descendants(pid: int) -> list[int]:
     """``pid`` and every process below it (from /proc)."""
     children: dict[int, list[int]] = {}

@@ -8,20 +8,9 @@ import time
 
 import pytest
 
-from faults.conftest import Cli, maria, pg_table, psql, unique
+from faults.conftest import BIG, Cli, maria, psql, unique
 
 pytestmark = [pytest.mark.faults, pytest.mark.spark, pytest.mark.postgres]
-
-BIG = 1_000_000
-
-
-@pytest.fixture(scope="module")
-def big_table() -> str:
-    table = unique("faults_big")
-    pg_table(table, "id bigint PRIMARY KEY, v text, n numeric(12,2)",
-             f"SELECT g, md5(g::text), g / 100.0 FROM generate_series(1, {BIG}) g")
-    yield table
-    psql(f"DROP TABLE IF EXISTS {table}")
 
 
 def _copy_backends() -> list[str]:
@@ -91,3 +80,4 @@ def test_sql_error_in_where_on_the_mariadb_bulk_path_names_the_database_error(
         assert "Py4JJavaError" not in message and "Traceback" not in message
     finally:
         maria(f"DROP TABLE IF EXISTS {table}")
+

@@ -40,3 +40,25 @@ def test_banner_lines_are_skipped_and_os_causes_named() -> None:
                      "java.io.IOException: No space left on device"]) == "No space left on device"
     assert os_cause(["java.nio.file.AccessDeniedException: /data/lake/x"]) == (
         "permission denied: /data/lake/x")
+
+
+# A Python worker's failure as the Java side reports it (a files write on s3a: the Py4J error's
+# text, the banner and "Traceback" on the Java exception's line)
+JAVA_WRAPPED = """An error occurred while calling o87.save.
+: org.apache.spark.SparkException: Job aborted due to stage failure: Task 0 in stage 2.0 failed \
+1 times, most recent failure: Lost task 0.0 in stage 2.0 (TID 2) (host executor driver): \
+org.apache.spark.SparkException: [TASK_WRITE_FAILED] Task failed while writing rows to \
+s3a://dvt-lake/lake/.t__dvt_stage_1a2b3c4d.  SQLSTATE: 58030
+\tat org.apache.spark.sql.errors.QueryExecutionErrors$.taskFailedWhileWritingRowsError(...)
+Caused by: org.apache.spark.api.python.PythonException: [PYTHON_EXCEPTION] An exception was \
+thrown from the Python worker: Traceback (most recent call last):
+  File "/x/pyspark/worker.py", line 1, in main
+    return 1 / 0
+ZeroDivisionError: division by zero
+ SQLSTATE: 38000
+\tat org.apache.spark.api.python.BasePythonRunner$ReaderIterator.handlePythonException(...)
+"""
+
+
+def test_a_python_workers_cause_inside_java_text_is_kept() -> None:
+    assert worker_exception([JAVA_WRAPPED]) == ("ZeroDivisionError", "division by zero")

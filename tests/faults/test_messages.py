@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dvt_connect.cli.main import run
-from faults.conftest import write_config
+from faults.conftest import Cli, write_config
 
 
 def test_json_failure_prints_one_error_document_on_stdout(
@@ -22,3 +22,13 @@ def test_json_failure_prints_one_error_document_on_stdout(
     assert document["ok"] is False and document["exit_code"] == 2
     assert "unknown output `nope`" in document["error"]
     assert "unknown output `nope`" in err
+
+
+@pytest.mark.faults
+@pytest.mark.spark
+def test_a_refused_connection_while_planning_fails_at_once_with_one_line(cli: Cli) -> None:
+    done = cli.run("transfer", "--source", "refused", "--table", "t", "--target-table", "x")
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr  # no "retrying" warnings before it
+    assert "127.0.0.1:9" in lines[0] and "refused" in lines[0].lower(), lines[0]

@@ -286,6 +286,19 @@ def test_a_missing_table_names_the_table_and_suggests(
     assert f"`{table.split('.')[1]}`" in str(e.value.hint)
 
 
+def test_the_missing_table_hint_lists_tables_never_indexes(
+        spark: Any, pg: dict[str, Any], pg_sql: Any, pg_table: Callable[[str], str]) -> None:
+    table = pg_table("orders")
+    schema, name = table.split(".")
+    pg_sql.execute(f"CREATE TABLE {table} (id int)")
+    # an index named like the table the user meant: the driver's metadata lists it too
+    pg_sql.execute(f"CREATE INDEX {name}_wanted_idx ON {table} (id)")
+    with pytest.raises(SourceError, match="was not found") as e:
+        connector(spark, pg).plan_read(ReadRequest(table=TableRef(f"{name}_wanted", schema)))
+    assert "_idx" not in str(e.value.hint), e.value.hint
+    assert f"`{name}`" in str(e.value.hint)
+
+
 def test_sql_errors_in_where_fail_at_planning_with_the_server_message(
         spark: Any, pg: dict[str, Any], pg_sql: Any, pg_table: Callable[[str], str]) -> None:
     table = pg_table("where")

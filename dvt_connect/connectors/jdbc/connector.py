@@ -44,7 +44,7 @@ from dvt_connect.connectors.jdbc.session import (
 )
 from dvt_connect.connectors.jdbc.sql import bounds_sql, literal_template, quantile_sql
 from dvt_connect.connectors.typeplan import SourceType
-from dvt_connect.errors import DvtError, SourceError, UsageError
+from dvt_connect.errors import DvtError, SourceError, UnreachableError, UsageError
 from dvt_connect.incremental import Mark
 from dvt_connect.partitioning import (
     ColumnKind,
@@ -57,6 +57,7 @@ from dvt_connect.partitioning import (
     sql_literal,
 )
 from dvt_connect.retry import RetryConfig, RetryHandler
+from dvt_connect.transfer.causes import refused
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -177,9 +178,13 @@ class JDBCConnector(BaseConnector):
                 self.console.warn(f"planning the read from `{self.connection.name}` failed "
                                   f"({self.describe_error(exc)}); retrying in {delay:.1f}s")
 
+        def transient(exc: BaseException) -> bool:
+            # a refused connection while planning is a wrong host or port, or a server that is
+            # down: fail at once with one line, not after a handful of retry warnings
+            return not refused(exc) and self.is_transient(exc)
+
         try:
-            result, _ = RetryHandler(self.planning_retry).run(attempt, self.is_transient,
-                                                               on_retry=warn)
+            result, _ = RetryHandler(self.planning_retry).run(attempt, transient, on_retry=warn)
             return result
         except DvtError:
             raise
@@ -187,7 +192,7 @@ class JDBCConnector(BaseConnector):
             message = self.describe_error(exc)
             if message is None:
                 raise
-            raise SourceError(message) from exc
+            raise (UnreachableError if refused(exc) else SourceError)(message) from exc
 
     def _plan(self, session: JdbcSession, request: ReadRequest, reason: str) -> JdbcReadPlan:
         config = self._config(request)

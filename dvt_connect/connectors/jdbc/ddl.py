@@ -19,8 +19,10 @@ holds for Derby, SQLite and the generic dialect (``instants_as_utc_wall``).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from secrets import token_hex
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -37,13 +39,29 @@ CHAR_VARCHAR_KEY = "__CHAR_VARCHAR_TYPE_STRING"
 # PostgreSQL TIME read by Spark arrives as timestamp_ntz on 1970-01-01 with this flag.
 LOGICAL_TIME_KEY = "logical_time_type"
 
-__all__ = ["DIALECTS", "OLD_MARK", "STAGE_MARK", "ColumnDDL", "Dialect", "Swap", "TablePlan",
+__all__ = ["DIALECTS", "OLD_MARK", "SIDE_MARKS", "STAGE_MARK", "ColumnDDL", "Dialect", "Swap",
+           "TablePlan",
            "column_sql", "create_table_sql", "dialect_for", "drop_table_sql", "insert_select_sql",
            "merge_statements", "plan_columns", "primary_key_sql", "side_table_name",
-           "swap_statements", "truncate_statements"]
+           "side_token", "swap_statements", "token_time", "truncate_statements"]
 
 STAGE_MARK = "__dvt_stage_"
 OLD_MARK = "__dvt_old_"
+SIDE_MARKS = (STAGE_MARK, OLD_MARK)
+
+
+def side_token(now: float | None = None) -> str:
+    """The suffix of a staging table or folder: its creation time (8 hex digits of Unix
+    seconds) then 4 random hex digits. `dvt clean` reads the age of a killed run's leftover
+    from it (not every database records when a table was created)."""
+    return f"{int(time.time() if now is None else now):08x}{token_hex(2)}"
+
+
+def token_time(token: str) -> float | None:
+    """When a side table or folder was created, from its token (None: an older, random one)."""
+    if re.fullmatch(r"[0-9a-f]{12}", token):
+        return float(int(token[:8], 16))
+    return None
 
 
 # Every dialect by name (MariaDB shares MySQL's), from the database modules, and the generic one.

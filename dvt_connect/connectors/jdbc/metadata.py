@@ -89,21 +89,37 @@ def first_column(session: JdbcSession, sql: str) -> list[str | None]:
     return [None if row[0] is None else str(row[0]) for row in session.query(sql)]
 
 
+# What a user means by a table: tables and views, not indexes, sequences or system tables.
+TABLE_TYPES = frozenset({"TABLE", "BASE TABLE", "VIEW", "MATERIALIZED VIEW",
+                         "PARTITIONED TABLE", "FOREIGN TABLE"})
+
+
 def table_names(session: JdbcSession, schema: str | None, *, schema_is_catalog: bool,
-                limit: int = 10_000) -> list[str]:
-    """Tables and views in ``schema`` (for "did you mean" hints)."""
+                pattern: str = "%", limit: int = 10_000) -> list[str]:
+    """Tables and views in ``schema`` (every schema when None) whose names match the LIKE
+    ``pattern`` (for "did you mean" hints and the leftovers of killed runs)."""
+    return [name for _, name in table_entries(session, schema, schema_is_catalog=schema_is_catalog,
+                                              pattern=pattern, limit=limit)]
+
+
+def table_entries(session: JdbcSession, schema: str | None, *, schema_is_catalog: bool,
+                  pattern: str = "%", limit: int = 10_000) -> list[tuple[str | None, str]]:
+    """(schema, name) of the tables and views matching ``pattern``; the driver's metadata also
+    lists indexes, sequences and system tables, which are left out."""
     meta = session.conn.getMetaData()
     if schema_is_catalog:
-        result = meta.getTables(schema, None, "%", None)
+        result = meta.getTables(schema, None, pattern, None)
     else:
-        result = meta.getTables(None, schema, "%", None)
-    names: list[str] = []
+        result = meta.getTables(None, schema, pattern, None)
+    found: list[tuple[str | None, str]] = []
     try:
-        while result.next() and len(names) < limit:
-            names.append(str(result.getString(3)))
+        while result.next() and len(found) < limit:
+            if str(result.getString(4) or "TABLE").upper() in TABLE_TYPES:
+                where = result.getString(1) if schema_is_catalog else result.getString(2)
+                found.append((None if where is None else str(where), str(result.getString(3))))
     finally:
         result.close()
-    return names
+    return found
 
 
 def key_columns(session: JdbcSession, schema: str | None, table: str, *,

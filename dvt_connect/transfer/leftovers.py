@@ -1,0 +1,222 @@
+"""What killed runs left behind: staging tables and hidden staging folders.
+
+A run stopped by SIGINT or SIGTERM cleans up after itself; one killed hard (kill -9, the OOM
+killer, a lost machine) cannot. Its leftovers are recognisable by our naming: a table
+``<target>__dvt_stage_<token>`` or ``<target>__dvt_old_<token>``, a folder
+``.<name>__dvt_stage_<token>`` (or ``__dvt_old_``) beside a files target, where the token begins
+with the creation time (:func:`~dvt_connect.connectors.jdbc.ddl.side_token`). Only those older
+than ``older_than`` are leftovers: a younger one may belong to a run still going. `dvt debug`
+lists them; only `dvt clean --yes` removes them, never an unrelated run.
+
+Plan, then execute: :func:`find` returns what it found (and what it could not look at);
+:func:`remove` drops and deletes exactly that list.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dvt_connect.config import Connection, Project
+from dvt_connect.connectors.filesystem import local_path
+from dvt_connect.connectors.jdbc.ddl import SIDE_MARKS, dialect_for, drop_table_sql, token_time
+from dvt_connect.errors import DvtError
+from dvt_connect.secrets import redact
+from dvt_connect.transfer.causes import first_meaningful_line, os_cause, texts_of
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+DEFAULT_OLDER_THAN = 24 * 3600.0  # seconds; longer than any run we expect (documented)
+FOLDER_DEPTH = 3  # a files output's `schema.table` paths are two levels down at most
+_SIDE = re.compile("(?:" + "|".join(re.escape(m) for m in SIDE_MARKS) + r")([0-9a-f]+)$")
+
+
+@dataclass(frozen=True)
+class Leftover:
+    output: str
+    kind: str  # "staging table" or "staging folder"
+    name: str  # schema-qualified table, or the folder's path
+    created: float | None  # Unix time from the name (None: an older, unstamped name)
+    schema: str | None = None
+    table: str = ""
+
+    def age(self, now: float) -> float | None:
+        return None if self.created is None else max(0.0, now - self.created)
+
+    def describe(self, now: float) -> dict[str, Any]:
+        age = self.age(now)
+        return {"output": self.output, "kind": self.kind, "name": self.name,
+                "age_seconds": None if age is None else round(age)}
+
+
+@dataclass
+class Scan:
+    """Leftovers found, and the outputs that could not be looked at (and why)."""
+
+    older_than: float
+    now: float = field(default_factory=time.time)
+    found: list[Leftover] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict[str, Any]:
+        return {"older_than_seconds": self.older_than,
+                "leftovers": [item.describe(self.now) for item in self.found],
+                "not_scanned": list(self.skipped)}
+
+
+def parse_age(text: str) -> float:
+    """``90s``, ``30m``, ``12h``, ``2d`` (or plain seconds) as seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if not match:
+        raise ValueError(f"`{text}` is not an age (use 90s, 30m, 12h or 2d)")
+    unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    return float(match.group(1)) * unit
+
+
+def side_created(name: str) -> tuple[bool, float | None]:
+    """Whether ``name`` is one of our side tables or folders, and when it was made."""
+    match = _SIDE.search(name)
+    if match is None:
+        return False, None
+    return True, token_time(match.group(1))
+
+
+def old_enough(created: float | None, scan: Scan) -> bool:
+    # a name without a time predates stamped names: no run of this version owns it
+    return created is None or scan.now - created >= scan.older_than
+
+
+def scan_session(project: Project, scan: Scan) -> SparkSession | None:
+    """A Spark session with the JDBC drivers of every database output `dvt sync` fetched (an
+    output whose jars are missing is noted in ``scan`` and not scanned); None when there is no
+    database output."""
+    from dvt_connect import spark as spark_mod
+    from dvt_connect.jars.manifest import Manifest
+    from dvt_connect.jars.plan import connection_needs
+    from dvt_connect.paths import jars_dir
+
+    manifest = Manifest.load(jars_dir())
+    needs: list[str] = []
+    for name, result in project.connection_results().items():
+        if isinstance(result, DvtError) or result.is_files or result.facts.kind != "jdbc":
+            continue
+        wanted = connection_needs(result)
+        if manifest.missing_for(wanted):
+            scan.skipped.append(f"{name}: its JDBC driver is not synced (run `dvt sync`)")
+            continue
+        needs += [n for n in wanted if n not in needs]
+    if not needs:
+        return None
+    spec = spark_mod.session_spec(master=project.spark_master,
+                                  jars=[str(p) for p in manifest.jars_for(needs)],
+                                  conf=project.spark_conf)
+    return spark_mod.get_session(spec)
+
+
+def find(project: Project, *, older_than: float = DEFAULT_OLDER_THAN,
+         outputs: Iterable[str] | None = None, now: float | None = None,
+         ) -> tuple[Scan, SparkSession | None]:
+    """Look at every output (or ``outputs``): database outputs over JDBC on a session with
+    their synced drivers, files outputs on a local path on disk."""
+    scan = Scan(older_than=older_than, now=time.time() if now is None else now)
+    spark = scan_session(project, scan)
+    noted = {line.split(":", 1)[0] for line in scan.skipped}
+    for name in outputs if outputs is not None else project.output_names:
+        if name in noted:
+            continue
+        try:
+            connection = project.connection(name)
+        except DvtError as exc:
+            scan.skipped.append(f"{name}: {exc.message}")
+            continue
+        try:
+            if connection.is_files:
+                scan.found.extend(_folders(connection, scan))
+            elif connection.facts.kind == "jdbc" and spark is not None:
+                scan.found.extend(_tables(spark, connection, scan))
+            else:
+                scan.skipped.append(f"{name}: no Spark session with its JDBC driver")
+        except Exception as exc:  # noqa: BLE001 - one unreachable output never hides the rest
+            scan.skipped.append(redact(f"{name}: {_cause(exc)}"))
+    unique = {(item.kind, item.output if item.kind == "staging table" else "", item.name): item
+              for item in reversed(scan.found)}
+    scan.found = list(reversed(unique.values()))
+    return scan, spark
+
+
+def _tables(spark: SparkSession, connection: Connection, scan: Scan) -> Iterator[Leftover]:
+    from dvt_connect.connectors.jdbc.metadata import table_entries
+    from dvt_connect.connectors.jdbc.session import JdbcSession
+
+    facts = connection.facts
+    with JdbcSession(spark, connection) as session:
+        entries = table_entries(session, None, schema_is_catalog=facts.schema_is_catalog,
+                                pattern="%__dvt_%")
+    for schema, table in entries:
+        ours, created = side_created(table)
+        if ours and old_enough(created, scan):
+            yield Leftover(connection.name, "staging table",
+                           ".".join(p for p in (schema, table) if p), created,
+                           schema=schema, table=table)
+
+
+def _folders(connection: Connection, scan: Scan) -> Iterator[Leftover]:
+    root = None if getattr(connection, "bucket", None) else local_path(connection.path or "")
+    if root is None:
+        scan.skipped.append(f"{connection.name}: bucket paths are not scanned")
+        return
+    root = root.expanduser().resolve()
+    if not root.is_dir():
+        return
+    for folder in _walk(root, FOLDER_DEPTH):
+        ours, created = side_created(folder.name)
+        if ours and folder.name.startswith(".") and old_enough(created, scan):
+            yield Leftover(connection.name, "staging folder", str(folder), created)
+
+
+def _walk(root: Path, depth: int) -> Iterator[Path]:
+    """Folders below ``root`` (``depth`` levels), not descending into hidden ones."""
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.is_dir(follow_symlinks=False):
+            continue
+        yield Path(entry.path)
+        if depth > 1 and not entry.name.startswith((".", "_")):
+            yield from _walk(Path(entry.path), depth - 1)
+
+
+def remove(project: Project, spark: SparkSession | None, leftovers: Iterable[Leftover]
+           ) -> list[str]:
+    """Drop and delete exactly ``leftovers``; returns the problems (one per failure)."""
+    from dvt_connect.connectors.jdbc.session import JdbcSession
+
+    problems: list[str] = []
+    for item in leftovers:
+        try:
+            if item.kind == "staging folder":
+                shutil.rmtree(item.name)
+                continue
+            assert spark is not None
+            connection = project.connection(item.output)
+            facts = connection.facts
+            with JdbcSession(spark, connection) as session:
+                session.execute(drop_table_sql(facts.quote_qualified(item.schema, item.table),
+                                               dialect_for(facts), if_exists=True))
+        except Exception as exc:  # noqa: BLE001 - reported per item; the others go on
+            problems.append(redact(f"{item.name} on `{item.output}`: {_cause(exc)}"))
+    return problems
+
+
+def _cause(exc: BaseException) -> str:
+    texts = list(texts_of(exc))
+    return os_cause(texts) or first_meaningful_line(texts[-1]) or type(exc).__name__
