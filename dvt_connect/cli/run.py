@@ -8,6 +8,7 @@ from dvt_connect.cli.options import debug_option, get_console, json_option, stat
 from dvt_connect.cli.views import show_run
 from dvt_connect.replication.job import run_file
 from dvt_connect.replication.runner import RunOptions
+from dvt_connect.replication.verify import LEVELS
 
 
 def _patterns(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -22,8 +23,10 @@ def _patterns(values: tuple[str, ...]) -> tuple[str, ...]:
               help="Only streams matching these patterns (repeat, or comma-separate).")
 @click.option("--exclude", multiple=True, help="Leave out streams matching these patterns.")
 @click.option("--dry-run", is_flag=True, help="Print every stream's plan; move nothing.")
-@click.option("--verify", is_flag=True,
-              help="After the move, count source and target again (a second read).")
+@click.option("--verify", type=click.Choice(LEVELS), is_flag=False, flag_value="counts",
+              default=None, help="After the move, read source and target again: `counts` "
+              "(the default of a bare --verify) or `checksum` (also a per-column checksum in "
+              "each database); a mismatch fails the stream.")
 @click.option("--retry-failed", is_flag=True,
               help="Run only the streams that failed in the last run of this file.")
 @click.option("--master", help="Spark master: local[N], spark://HOST:PORT, yarn, k8s://URL, "
@@ -36,7 +39,7 @@ def _patterns(values: tuple[str, ...]) -> tuple[str, ...]:
 @json_option
 @debug_option
 def run(replication_file: str, threads: int, select: tuple[str, ...],
-        exclude: tuple[str, ...], dry_run: bool, verify: bool, retry_failed: bool,
+        exclude: tuple[str, ...], dry_run: bool, verify: str | None, retry_failed: bool,
         master: str | None, profile: str | None, profiles_dir: str | None,
         as_json: bool) -> int:
     """Run the streams of REPLICATION_FILE (exit 1 when any stream failed)."""

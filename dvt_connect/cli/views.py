@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dvt_connect.console import Console, human_size
-from dvt_connect.replication.results import RunResults
+from dvt_connect.replication.results import RunResults, StreamResult
 from dvt_connect.transfer.run import TransferPlan
 from dvt_connect.transfer.stats import TransferStats
 
@@ -94,41 +94,59 @@ def show_stats(console: Console, stats: TransferStats, *, as_json: bool) -> None
     console.success(f"Moved {stats.rows:,} rows in {stats.duration_seconds:.1f} s.")
 
 
+def _mode(r: StreamResult) -> str:
+    keys = [f"key {', '.join(r.primary_key)}"] if r.primary_key else []
+    if r.update_key:
+        keys.append(f"by {r.update_key}")
+    return f"{r.mode} ({'; '.join(keys)})" if keys else r.mode
+
+
+def _marks(run: RunResults) -> bool:
+    """Whether the run has incremental streams (the tables then show their high-water marks)."""
+    return any(r.mode == "incremental" for r in run.results)
+
+
 def show_run(console: Console, run: RunResults, *, as_json: bool) -> None:
     """The summary table of a replication run (or every stream's plan, for a dry run)."""
     if as_json:
         console.json(run.to_dict())
         return
+    marks = _marks(run)
     if run.dry_run:
         rows = []
         for r in run.results:
             read = (r.plan or {}).get("read", {})
-            rows.append([r.stream, r.source_table or read.get("sql", ""), r.target_table, r.mode,
-                         read.get("connector", "-"), len(read.get("partitions", [])) or "-",
+            mark = [r.high_water_mark or "none: full load"] if r.mode == "incremental" else ["-"]
+            rows.append([r.stream, r.source_table or read.get("sql", ""), r.target_table,
+                         _mode(r), read.get("connector", "-"),
+                         len(read.get("partitions", [])) or "-",
                          "unknown" if r.estimated_rows is None else f"{r.estimated_rows:,}",
-                         r.message or read.get("reason", "")])
+                         *(mark if marks else []), r.message or read.get("reason", "")])
         console.table(f"Replication plan (dry run: nothing moved), {len(rows)} stream(s)",
                       ["stream", "source", "target", "mode", "connector", "partitions",
-                       "estimated rows", "why / error"], rows)
+                       "estimated rows", *(["high-water mark"] if marks else []),
+                       "why / error"], rows)
         return
     rows, styles = [], []
     for r in run.results:
-        verify = "-" if r.verify is None else ("ok" if r.verify.ok else
-                                               f"MISMATCH {r.verify.to_dict()}")
+        verify = "-" if r.verify is None else r.verify.summary()
+        mark = [r.high_water_mark or "-"] if r.mode == "incremental" else ["-"]
         rows.append([r.stream, r.status, "-" if r.rows is None else f"{r.rows:,}",
                      human_size(r.bytes) if r.bytes is not None else "-",
-                     f"{r.execution_time:.1f} s", r.connector or "-", r.mode, verify,
-                     r.message or ""])
-        styles.append("red" if r.status == "error" or verify.startswith("MISMATCH") else None)
+                     f"{r.execution_time:.1f} s", r.connector or "-", _mode(r),
+                     *(mark if marks else []), verify, r.message or ""])
+        styles.append("red" if r.status == "error" or (r.verify is not None
+                                                       and not r.verify.ok) else None)
     console.table(f"Run {run.run_id}", ["stream", "status", "rows", "bytes", "time",
-                                        "connector", "mode", "verify", "error"], rows,
-                  styles=styles)
+                                        "connector", "mode",
+                                        *(["high-water mark"] if marks else []), "verify",
+                                        "error"], rows, styles=styles)
     if run.path is not None:
         console.info(f"Results: {run.path}")
     done = f"{len(run.succeeded)} of {len(run.results)} streams succeeded, {run.rows:,} rows " \
            f"in {run.elapsed:.1f} s."
-    if run.failed or run.verify_failed:
-        bad = [r.stream for r in run.failed] + [r.stream for r in run.verify_failed]
+    if run.failed:
+        bad = [r.stream for r in run.failed]
         console.error(f"{done} Failed: {', '.join(bad)}. Re-run them with --retry-failed.")
     elif not run.results:
         console.success("Nothing to run.")

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from dvt_connect.databases.spec import (
     CatalogQueries,
+    Checksum,
     Database,
     Dialect,
     ErrorRules,
@@ -183,6 +184,22 @@ _LOSSY_FLOAT = (
 MYSQL_DIALECT = replace(DIALECT, name="mysql-server", title="MySQL", max_scale=30)
 
 
+# --verify checksum: the first 32 bits of the MD5 of each value's canonical text; instants are
+# stored as their UTC wall time (DATETIME)
+CHECKSUM = Checksum(
+    hash="CAST(CONV(SUBSTRING(MD5({text}), 1, 8), 16, 10) AS UNSIGNED)",
+    text={
+        "integer": "CAST({col} AS CHAR)",
+        "decimal": "CAST(CAST({col} AS DECIMAL({p}, {s})) AS CHAR)",
+        "string": "{col}",
+        "boolean": "CASE WHEN {col} THEN '1' ELSE '0' END",
+        "date": "DATE_FORMAT({col}, '%Y-%m-%d')",
+        "timestamp": "DATE_FORMAT({col}, '%Y-%m-%d %H:%i:%s.%f')",
+        "binary": "{col}",
+    },
+)
+
+
 def _family(name: str, product: str, url: str, driver: str, package: str,
             ddl: Dialect = DIALECT) -> Database:
     return Database(
@@ -209,6 +226,7 @@ def _family(name: str, product: str, url: str, driver: str, package: str,
         wall_times_via_instants=("datetime",),
         types=TYPES,
         schema_is_catalog=True,
+        checksum=CHECKSUM,
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from dvt_connect.databases.connection import Connection
 from dvt_connect.databases.spec import (
     CatalogQueries,
+    Checksum,
     Database,
     Dialect,
     ErrorRules,
@@ -170,6 +171,21 @@ NATIVE = NativeFacts(
     docs="https://arrow.apache.org/adbc/current/driver/postgresql.html",
 )
 
+# --verify checksum: the first 32 bits of the MD5 of each value's canonical text
+CHECKSUM = Checksum(
+    hash="('x' || substr(md5({text}), 1, 8))::bit(32)::bigint",
+    text={
+        "integer": "CAST({col} AS text)",
+        "decimal": "CAST(CAST({col} AS numeric({p}, {s})) AS text)",
+        "string": "CAST({col} AS text)",
+        "boolean": "CASE WHEN {col} THEN '1' ELSE '0' END",
+        "date": "to_char({col}, 'YYYY-MM-DD')",
+        # an instant's UTC wall time (a timestamp without zone is read as a UTC instant)
+        "timestamp": "to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
+        "binary": "{col}",
+    },
+)
+
 POSTGRES = Database(
     name="postgres",
     kind="jdbc",
@@ -192,6 +208,7 @@ POSTGRES = Database(
     types=TYPES,
     type_aliases=("postgresql",),
     timestamp_offsets=True,
+    checksum=CHECKSUM,
 )
 
 DATABASES = (POSTGRES,)

@@ -374,6 +374,18 @@ def _default_connection() -> type[Connection]:
 
 
 @dataclass(frozen=True)
+class Checksum:
+    """`dvt run --verify checksum`, computed where the data is: ``text`` maps a Spark type class
+    (integer, decimal, string, boolean, date, timestamp, binary) to the value's canonical text
+    (``{col}``; a decimal also ``{p}`` and ``{s}``), the same text in every database, and
+    ``hash`` turns a text into a 32-bit integer (``{text}``). The sum of the hashes of a column
+    does not depend on row order. A class missing here is counted, not checksummed."""
+
+    hash: str
+    text: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class Database:
     """Everything about one database (one ``type:`` of profiles.yml)."""
 
@@ -424,6 +436,8 @@ class Database:
     # Timestamp literals carry an explicit UTC offset (``'... +00:00'``), so they compare the
     # same with and without a time zone in the column type whatever the session's zone.
     timestamp_offsets: bool = False
+    # `dvt run --verify checksum` in this database; None: not available here.
+    checksum: Checksum | None = None
 
     @property
     def title(self) -> str:

@@ -14,6 +14,7 @@ from dvt_connect.replication.plan import plan_streams
 from dvt_connect.replication.results import RunResults
 from dvt_connect.replication.runner import RunOptions, output, run_replication
 from dvt_connect.replication.spec import load_spec
+from dvt_connect.replication.verify import check_level
 from dvt_connect.transfer.job import start_session
 
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ def run_file(path: str | Path, options: RunOptions, console: Console, *,
     for warning in project.warnings:
         console.warn(warning)
     source, target = output(project, spec, "source"), output(project, spec, "target")
+    if options.verify is not None:
+        check_level(str(options.verify), source, target)
     if source.is_files:  # a files source has no catalog: the whole plan is known before Spark
         plan_streams(spec, None, source_name=source.name, target_schema=target.schema,
                      target_is_files=target.is_files, select=options.select,

@@ -19,7 +19,12 @@ from typing import Protocol
 
 from dvt_connect.connectors.base import ReadRequest, TableRef, WriteRequest
 from dvt_connect.errors import ConfigError, DvtError, UsageError
-from dvt_connect.replication.spec import ReplicationSpec, StreamEntry, StreamOptions
+from dvt_connect.replication.spec import (
+    ReplicationSpec,
+    StreamEntry,
+    StreamOptions,
+    stream_options,
+)
 
 DEFAULT_OBJECT = "{table}"
 OBJECT_FIELDS = ("schema", "table", "stream")
@@ -70,13 +75,18 @@ class StreamPlan:
     def write_request(self) -> WriteRequest:
         o = self.options
         return WriteRequest(table=self.target_table, mode=self.mode, batch_size=o.batch_size,
-                            partition_by=o.partition_by or ())
+                            partition_by=o.partition_by or (), primary_key=o.primary_key or (),
+                            update_key=o.update_key, tie_breaker=o.tie_breaker,
+                            lookback=o.lookback, range=o.range,
+                            lock_timeout=300.0 if o.lock_timeout is None else o.lock_timeout)
 
     def describe(self) -> dict[str, object]:
         return {"stream": self.name, "from_key": self.key,
                 "source_table": str(self.table) if self.table else None, "sql": self.query,
                 "target_table": str(self.target_table), "mode": self.mode,
-                "connector": self.connector, "estimated_rows": self.estimated_rows,
+                "primary_key": list(self.options.primary_key or ()),
+                "update_key": self.options.update_key, "connector": self.connector,
+                "estimated_rows": self.estimated_rows,
                 "pool": self.pool}
 
 
@@ -109,7 +119,7 @@ def plan_streams(
 def _expand(spec: ReplicationSpec, entry: StreamEntry, catalog: SourceCatalog | None, *,
             source_name: str, target_schema: str | None,
             target_is_files: bool) -> list[StreamPlan]:
-    options = entry.options.over(spec.defaults)
+    options = stream_options(entry, spec.defaults, path=spec.path)
     key = f"streams.{entry.key}"
     if entry.is_query:
         return [_plan(spec, entry, options, None, None, entry.key, None, target_schema,

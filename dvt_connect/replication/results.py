@@ -40,27 +40,112 @@ def _iso(ts: float | None) -> str | None:
 
 
 @dataclass(frozen=True)
+class ColumnCheck:
+    """One column's checksum on each side: non-NULL values and the sum of their hashes."""
+
+    column: str
+    source_values: int
+    source_sum: int
+    target_values: int
+    target_sum: int
+
+    @property
+    def ok(self) -> bool:
+        return (self.source_values, self.source_sum) == (self.target_values, self.target_sum)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"column": self.column, "ok": self.ok,
+                "source": {"values": self.source_values, "checksum": str(self.source_sum)},
+                "target": {"values": self.target_values, "checksum": str(self.target_sum)}}
+
+
+# Modes after which the target holds exactly the source's rows (the stream's read), so every
+# checksum must match; merge and incremental only when the counts say the target holds no
+# other rows.
+EXACT_MODES = ("overwrite", "truncate")
+KEYED_MODES = ("merge", "incremental")
+
+
+@dataclass(frozen=True)
 class Verification:
-    """Counts read again after the move (``--verify``): an explicit second read."""
+    """What ``--verify`` read again after the move: counts, and with ``checksum`` each
+    column's checksum on both sides (an explicit second read)."""
 
     source_rows: int | None
     target_rows: int | None
     moved_rows: int
     mode: str
     error: str | None = None
+    level: str = "counts"
+    columns: tuple[ColumnCheck, ...] = ()
+    # columns whose type no checksum covers (floating point, wall times, nested types)
+    unchecked: tuple[str, ...] = ()
+
+    @property
+    def counts_ok(self) -> bool:
+        source, target, moved = self.source_rows, self.target_rows, self.moved_rows
+        if source is None or target is None:
+            return False
+        if self.mode in EXACT_MODES:
+            return source == target == moved
+        if self.mode == "append":  # the target also holds what was there before
+            return source == moved and target >= moved
+        if self.mode == "merge":
+            return source == moved and target >= source
+        if self.mode == "incremental":  # moved: the new rows only; the target holds them all
+            return target >= source
+        return source == moved  # backfill: the range's rows
+
+    @property
+    def compared(self) -> bool:
+        """Whether the checksums must match (the target should hold the source's rows only)."""
+        return self.level == "checksum" and (
+            self.mode in EXACT_MODES
+            or (self.mode in KEYED_MODES and self.source_rows == self.target_rows))
+
+    @property
+    def mismatched(self) -> list[str]:
+        return [c.column for c in self.columns if not c.ok] if self.compared else []
 
     @property
     def ok(self) -> bool:
-        if self.error is not None or self.source_rows is None:
-            return False
-        if self.mode == "overwrite":
-            return self.source_rows == self.target_rows == self.moved_rows
-        # append: the target also holds what was there before
-        return self.source_rows == self.moved_rows and (self.target_rows or 0) >= self.moved_rows
+        return self.error is None and self.counts_ok and not self.mismatched
+
+    def failure(self) -> str | None:
+        """Why the stream failed verification, naming the column; None when it passed."""
+        if self.error is not None:
+            return f"verify ({self.level}) could not read: {self.error}"
+        if not self.counts_ok:
+            return (f"verify: source {self.source_rows} rows, target {self.target_rows}, moved "
+                    f"{self.moved_rows} (mode {self.mode})")
+        bad = [c for c in self.columns if c.column in self.mismatched]
+        if bad:
+            first = bad[0]
+            return (f"verify: checksum of column `{first.column}` differs (source "
+                    f"{first.source_values:,} values, checksum {first.source_sum}; target "
+                    f"{first.target_values:,} values, checksum {first.target_sum})"
+                    + (f"; also {', '.join(f'`{c.column}`' for c in bad[1:])}"
+                       if len(bad) > 1 else ""))
+        return None
+
+    def summary(self) -> str:
+        if not self.ok:
+            return "MISMATCH" if self.error is None else "NOT READ"
+        if self.level == "counts":
+            return "counts ok"
+        if not self.compared:
+            return "counts ok (checksums not compared: the target holds other rows)"
+        return f"checksums ok ({len(self.columns)} columns)" + (
+            f", not covered: {', '.join(self.unchecked)}" if self.unchecked else "")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "source_rows": self.source_rows, "target_rows": self.target_rows,
-                "moved_rows": self.moved_rows, "error": self.error}
+        return {"ok": self.ok, "level": self.level, "source_rows": self.source_rows,
+                "target_rows": self.target_rows, "moved_rows": self.moved_rows,
+                "error": self.error,
+                **({"checksums_compared": self.compared,
+                    "columns": [c.to_dict() for c in self.columns],
+                    "not_checksummed": list(self.unchecked),
+                    "mismatched_columns": self.mismatched} if self.level == "checksum" else {})}
 
 
 @dataclass
@@ -72,9 +157,19 @@ class StreamResult:
     source_table: str | None
     target_table: str
     mode: str
+    primary_key: tuple[str, ...] = ()
+    update_key: str | None = None
     connector: str | None = None
     target_connector: str | None = None
     rows: int | None = None
+    inserted: int | None = None
+    updated: int | None = None
+    # incremental: the target's MAX(update_key) the read started after (the dry run's mark),
+    # where the read started (earlier by the lookback), and the mark after the run
+    previous_high_water_mark: str | None = None
+    read_from: str | None = None
+    high_water_mark: str | None = None
+    null_update_keys: int | None = None
     bytes: int | None = None
     bytes_kind: str | None = None
     partitions: int | None = None
@@ -117,9 +212,17 @@ class StreamResult:
             "source_table": self.source_table,
             "target_table": self.target_table,
             "mode": self.mode,
+            "primary_key": list(self.primary_key),
+            "update_key": self.update_key,
             "connector": self.connector,
             "target_connector": self.target_connector,
             "rows": self.rows,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "previous_high_water_mark": self.previous_high_water_mark,
+            "read_from": self.read_from,
+            "high_water_mark": self.high_water_mark,
+            "null_update_keys": self.null_update_keys,
             "bytes": self.bytes,
             "bytes_kind": self.bytes_kind,
             "partitions": self.partitions,

@@ -21,8 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from dvt_connect.adapters import NativeFacts
 from dvt_connect.config import Connection, Project, load_project
-from dvt_connect.connectors.base import BaseConnector, ReadRequest
-from dvt_connect.connectors.selection import ConnectorType
 from dvt_connect.errors import DvtError, NotFoundError, UsageError
 from dvt_connect.replication.catalog import JdbcCatalog
 from dvt_connect.replication.plan import StreamPlan, plan_streams
@@ -37,8 +35,9 @@ from dvt_connect.replication.results import (
     new_run_id,
 )
 from dvt_connect.replication.spec import ReplicationSpec, load_spec, parse_spec
+from dvt_connect.replication.verify import LEVELS, check_level, verify_stream
 from dvt_connect.secrets import redact
-from dvt_connect.transfer.run import TransferPlan, execute_transfer, plan_transfer
+from dvt_connect.transfer.run import execute_transfer, plan_transfer
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -56,12 +55,17 @@ class RunOptions:
     threads: int = 4
     select: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    verify: bool = False
+    # None: no verification; "counts" (``--verify``) or "checksum" (``--verify checksum``)
+    verify: str | bool | None = None
     dry_run: bool = False
     retry_failed: bool = False
     retry: RetryConfig | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.verify, bool):  # RunOptions(verify=True): counts
+            object.__setattr__(self, "verify", "counts" if self.verify else None)
+        if self.verify is not None and self.verify not in LEVELS:
+            raise UsageError(f"--verify takes {' or '.join(LEVELS)}, not `{self.verify}`.")
         if self.threads < 1:
             raise UsageError(f"--threads must be at least 1, not {self.threads}.")
 
@@ -89,6 +93,8 @@ def run_replication(
         spec = parse_spec(spec)
     project = project or load_project()
     source, target = (output(project, spec, "source"), output(project, spec, "target"))
+    if options.verify is not None:
+        check_level(str(options.verify), source, target)
     streams = _plan(spark, spec, source, target, options)
     started = time.time()
     run_id = new_run_id()
@@ -172,6 +178,8 @@ class _Runner:
         result = StreamResult(stream=stream.name, status=ERROR,
                               source_table=str(stream.table) if stream.table else None,
                               target_table=str(stream.target_table), mode=stream.mode,
+                              primary_key=stream.options.primary_key or (),
+                              update_key=stream.options.update_key,
                               estimated_rows=stream.estimated_rows,
                               thread=threading.current_thread().name, plan_started=time.time())
         console = _StreamConsole(self.console, display, stream.name, result.warnings)
@@ -201,8 +209,14 @@ class _Runner:
         result.plan_completed = time.time()
         result.connector = plan.read.connector.value
         result.partitions = len(plan.read.partitions)
+        if plan.incremental is not None:
+            mark, since = plan.incremental.high_water_mark, plan.incremental.read_from
+            result.previous_high_water_mark = None if mark is None else str(mark)
+            result.read_from = None if since is None else str(since)
+            result.null_update_keys = plan.incremental.null_update_keys
         if self.options.dry_run:
             result.plan = plan.describe()
+            result.high_water_mark = result.previous_high_water_mark
             result.status = PLANNED
             return
         result.execute_started = time.time()
@@ -215,33 +229,22 @@ class _Runner:
         result.rows, result.bytes, result.bytes_kind = stats.rows, stats.bytes, stats.bytes_kind
         result.target_connector = stats.target_connector.value
         result.retries = stats.retries
+        result.inserted, result.updated = stats.inserted, stats.updated
+        if stream.options.update_key is not None and stream.mode == "incremental":
+            result.high_water_mark = stats.high_water_mark
         result.status = SUCCESS
-        if self.options.verify:
-            result.verify = self._verify(stream, plan, source_connector, stats.rows)
-
-    def _verify(self, stream: StreamPlan, plan: TransferPlan, source_connector: BaseConnector,
-                moved: int) -> Verification:
-        """Count the source and the target again: an explicit second read of each."""
-        from dvt_connect.connectors import ConnectorFactory
-
-        factory = ConnectorFactory(self.spark, self.project.buckets, emit_warnings=False)
-        source_rows = target_rows = None
-        try:
-            if plan.read.connector in (ConnectorType.JDBC, ConnectorType.FILES,
-                                       ConnectorType.LAKEHOUSE):
-                source_rows = source_connector.load(plan.read).count()
-            else:
-                request = stream.read_request()
-                jdbc = factory.for_source(self.source, request, mode="jdbc")
-                source_rows = jdbc.load(jdbc.plan_read(request)).count()
-            request = ReadRequest(table=stream.target_table)
-            reader = factory.for_source(self.target, request,
-                                        mode="auto" if self.target.is_files else "jdbc")
-            target_rows = reader.load(reader.plan_read(request)).count()
-        except Exception as exc:  # noqa: BLE001 - a failed check is reported, not raised
-            return Verification(source_rows, target_rows, moved, stream.mode,
-                                error=_message(exc))
-        return Verification(source_rows, target_rows, moved, stream.mode)
+        level = None if self.options.verify is None else str(self.options.verify)
+        if level is not None:
+            try:
+                result.verify = verify_stream(self.spark, self.project, self.source,
+                                              self.target, stream, plan, source_connector,
+                                              stats.rows, level)
+            except Exception as exc:  # noqa: BLE001 - a failed check fails the stream only
+                result.verify = Verification(None, None, stats.rows, stream.mode, level=level,
+                                             error=_message(exc))
+            failure = result.verify.failure()
+            if failure is not None:  # the move ran, but the target is not what it should be
+                result.status, result.message = ERROR, failure
 
 
 class _StreamConsole:
@@ -320,5 +323,5 @@ def _summary(result: StreamResult) -> str:
     rate = rows / seconds if seconds > 0 else 0.0
     text = f"{rows:,} rows in {seconds:.1f} s ({rate:,.0f} rows/s)"
     if result.verify is not None:
-        text += ", verified" if result.verify.ok else ", VERIFY FAILED"
+        text += f", {result.verify.summary()}"
     return text

@@ -11,35 +11,46 @@ validated, with the same rules and messages as ``profiles.yml``.
     defaults:
       mode: overwrite
       object: "{schema}_{table}"
+      update_key: updated_at    # read only by the streams whose mode uses it
     streams:
       sales.*:                  # every table of `sales` (the source catalog, at plan time)
       sales.orders:             # an explicit stream beats a wildcard that also matches it
         partitions: 8
+        mode: incremental
+        primary_key: [id]
       big_customers:            # a query stream: named by its key
         sql: SELECT * FROM crm.customers WHERE revenue > 1000000
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from dvt_connect.config.render import Renderer, read_yaml
-from dvt_connect.connectors.base import WRITE_MODES
+from dvt_connect.connectors.base import WRITE_MODES, WriteRequest
 from dvt_connect.connectors.selection import CONNECTOR_MODES
-from dvt_connect.errors import ConfigError
+from dvt_connect.errors import ConfigError, UsageError
+from dvt_connect.incremental import parse_lookback
 
 TOP_LEVEL_KEYS = ("source", "target", "defaults", "streams")
-# Keys the merge and incremental modes will read (issue 15): known, so the error says what they
-# are for instead of "unknown key", but refused until those modes exist.
-FUTURE_KEYS = ("primary_key", "update_key")
-# Modes a stream can take today: the keyed ones (issue 15's merge, incremental, backfill) need
-# those keys, which replication files do not pass yet.
-KEYED_MODES = ("merge", "incremental", "backfill")
-STREAM_MODES = tuple(m for m in WRITE_MODES if m not in KEYED_MODES)
+STREAM_MODES = WRITE_MODES
 WILDCARD_CHARS = ("*", "?", "[")
+# The keyed options and the modes that read them (as `dvt transfer`'s --primary-key & co.): set
+# in `defaults:`, a key applies only to the streams whose mode reads it; set on a stream, it
+# must fit that stream's mode.
+KEY_MODES = {
+    "primary_key": ("merge", "incremental"),
+    "tie_breaker": ("merge", "incremental"),
+    "update_key": ("incremental", "backfill"),
+    "lookback": ("incremental",),
+    "range": ("backfill",),
+}
+# Modes that add a predicate to a table's read, so a query stream cannot take them.
+TABLE_ONLY_MODES = ("incremental", "backfill")
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,12 @@ class StreamOptions:
     partition_by: tuple[str, ...] | None = None
     allow_lossy: tuple[str, ...] | None = None
     sql: str | None = None
+    primary_key: tuple[str, ...] | None = None
+    update_key: str | None = None
+    tie_breaker: str | None = None
+    lookback: str | None = None
+    range: str | None = None
+    lock_timeout: float | None = None
 
     def over(self, base: StreamOptions) -> StreamOptions:
         """These options laid over ``base``: every key set here wins."""
@@ -68,8 +85,9 @@ class StreamOptions:
 
 OPTION_KEYS = tuple(f.name for f in fields(StreamOptions))
 _INT_KEYS = ("partitions", "fetch_size", "batch_size")
-_LIST_KEYS = ("columns", "partition_by", "allow_lossy")
-_TEXT_KEYS = ("object", "partition_column", "where", "sql")
+_LIST_KEYS = ("columns", "partition_by", "allow_lossy", "primary_key")
+_TEXT_KEYS = ("object", "partition_column", "where", "sql", "update_key", "tie_breaker",
+              "range")
 
 
 @dataclass(frozen=True)
@@ -158,9 +176,44 @@ def parse_spec(data: Any, *, path: Path | None = None) -> ReplicationSpec:
             raise ConfigError("`columns` and `where` go with table streams; put them in the "
                               "stream's `sql`.", path=path,
                               key=f"{key}.{'columns' if entry.options.columns else 'where'}")
+        stream_options(entry, defaults, path=path)  # the keys fit the stream's mode
         streams.append(entry)
     return ReplicationSpec(source=data["source"].strip(), target=data["target"].strip(),
                            defaults=defaults, streams=tuple(streams), path=path, raw=data)
+
+
+def stream_options(entry: StreamEntry, defaults: StreamOptions, *,
+                   path: Path | None) -> StreamOptions:
+    """The stream's options laid over ``defaults``, keeping only the defaults' keys its mode
+    reads; a combination `dvt transfer` would refuse is refused here, naming the stream."""
+    options = entry.options.over(defaults)
+    mode = options.mode or "overwrite"
+    unused = {name: None for name, modes in KEY_MODES.items()
+              if getattr(entry.options, name) is None and mode not in modes}
+    options = replace(options, **unused)
+    key = f"streams.{entry.key}"
+    if entry.is_query and mode in TABLE_ONLY_MODES:
+        raise ConfigError(f"mode `{mode}` reads a table (its key predicate is added to the "
+                          "table's WHERE), not a query stream's `sql`; make it a table or view "
+                          "stream with `where`.", path=path, key=f"{key}.sql")
+    try:
+        WriteRequest(mode=mode, primary_key=options.primary_key or (),
+                     update_key=options.update_key, tie_breaker=options.tie_breaker,
+                     lookback=options.lookback, range=options.range,
+                     lock_timeout=300.0 if options.lock_timeout is None
+                     else options.lock_timeout)
+        if options.lookback:
+            parse_lookback(options.lookback)
+    except UsageError as exc:
+        raise ConfigError(_file_words(exc.message), path=path, key=key) from None
+    return options
+
+
+def _file_words(message: str) -> str:
+    """`dvt transfer`'s rule, said in the replication file's words (``--primary-key`` is
+    ``primary_key``; ``--mode merge`` is mode `merge`)."""
+    message = re.sub(r"--mode (\w+)", r"mode `\1`", message)
+    return re.sub(r"--([a-z][a-z-]*)", lambda m: f"`{m.group(1).replace('-', '_')}`", message)
 
 
 def _no_unknown(body: Mapping[str, Any], valid: tuple[str, ...], *, path: Path | None,
@@ -171,11 +224,6 @@ def _no_unknown(body: Mapping[str, Any], valid: tuple[str, ...], *, path: Path |
         if name in valid:
             continue
         key = f"{prefix}{name}"
-        if name in FUTURE_KEYS:
-            raise ConfigError(
-                f"`{name}` goes with the merge and incremental modes, which replication files "
-                f"do not take yet (`dvt transfer` does); valid modes here: "
-                f"{', '.join(STREAM_MODES)}.", path=path, key=key)
         close = difflib.get_close_matches(str(name), valid, n=1)
         raise ConfigError(
             f"unknown key `{name}`; valid keys: {', '.join(valid)}.", path=path, key=key,
@@ -190,11 +238,6 @@ def _options(body: Mapping[str, Any], *, path: Path | None, key: str) -> StreamO
         if value is None:
             continue
         if name == "mode":
-            if value in KEYED_MODES:
-                raise ConfigError(f"mode `{value}` needs `primary_key`/`update_key`, which "
-                                  "replication files do not take yet (`dvt transfer --mode "
-                                  f"{value}` does); valid here: {', '.join(STREAM_MODES)}.",
-                                  path=path, key=sub)
             if value not in WRITE_MODES:
                 raise ConfigError(f"unknown mode `{value}`; valid: {', '.join(STREAM_MODES)}.",
                                   path=path, key=sub)
@@ -215,5 +258,16 @@ def _options(body: Mapping[str, Any], *, path: Path | None, key: str) -> StreamO
             value = tuple(v.strip() for v in value)
         elif name in _TEXT_KEYS and (not isinstance(value, str) or not value.strip()):
             raise ConfigError("must be a non-empty string.", path=path, key=sub)
+        elif name == "lookback":
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)) \
+                    or not str(value).strip():
+                raise ConfigError("must be a window such as `2h`, `1d`, or a number for a "
+                                  "numeric update key.", path=path, key=sub)
+            value = str(value).strip()
+        elif name == "lock_timeout":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(f"must be a number of seconds, 0 or more, not `{value}`.",
+                                  path=path, key=sub)
+            value = float(value)
         values[name] = value
     return StreamOptions(**values)

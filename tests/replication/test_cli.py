@@ -31,14 +31,15 @@ streams:
 @pytest.mark.parametrize(("text", "message"), [
     (GOOD + "  other:\n    mode: upsert\n",
      r"replication\.yml: key `streams\.other\.mode`: unknown mode `upsert`; valid: overwrite, "
-     r"append, truncate\."),
+     r"append, truncate, merge, incremental, backfill\."),
     (GOOD + "  other:\n    mode: merge\n",
-     r"replication\.yml: key `streams\.other\.mode`: mode `merge` needs `primary_key`/"
-     r"`update_key`, which replication files do not take yet"),
+     r"replication\.yml: key `streams\.other`: mode `merge` needs `primary_key` \(the "
+     r"column\(s\) rows are matched on\)"),
     (GOOD.replace("streams:", "stream:"),
      r"replication\.yml: key `stream`: unknown key `stream`.*Did you mean `streams`\?"),
-    (GOOD + "defaults:\n  update_key: ts\n",
-     r"key `defaults\.update_key`: `update_key` goes with the merge and incremental modes"),
+    (GOOD + "  other:\n    update_key: ts\n",
+     r"key `streams\.other`: `update_key` applies to mode `incremental` and backfill, not "
+     r"`overwrite`"),
     (GOOD + "  x:\n    where: \"{{ env_var('REPL_CLI_UNSET') }}\"\n",
      r"key `streams\.x\.where`: environment variable `REPL_CLI_UNSET` is not set"),
     (GOOD + "  x: [a, b\n", r"replication\.yml, line \d+: YAML syntax error"),

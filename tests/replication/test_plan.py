@@ -125,11 +125,24 @@ def test_a_wildcard_over_a_files_source_is_an_error():
     ({"source": "pg", "target": "lake", "streams": {"a": {"partitons": 2}}},
      r"key `streams\.a\.partitons`: unknown key.*Did you mean `partitions`"),
     ({"source": "pg", "target": "lake", "streams": {"a": {"mode": "merge"}}},
-     r"key `streams\.a\.mode`: mode `merge` needs `primary_key`/`update_key`.*valid here: "
-     r"overwrite, append, truncate"),
-    ({"source": "pg", "target": "lake", "defaults": {"primary_key": ["id"]},
-      "streams": {"a": None}},
-     r"key `defaults\.primary_key`: `primary_key` goes with the merge and incremental modes"),
+     r"key `streams\.a`: mode `merge` needs `primary_key`"),
+    ({"source": "pg", "target": "lake", "streams": {"a": {"mode": "incremental",
+                                                          "primary_key": ["id"]}}},
+     r"key `streams\.a`: mode `incremental` needs `update_key`"),
+    ({"source": "pg", "target": "lake", "streams": {"a": {"primary_key": "id"}}},
+     r"key `streams\.a`: `primary_key` applies to mode `merge` and incremental, not "
+     r"`overwrite`"),
+    ({"source": "pg", "target": "lake", "streams": {"a": {"mode": "backfill",
+                                                          "update_key": "ts"}}},
+     r"key `streams\.a`: mode `backfill` needs `update_key` and `range` START\.\.END"),
+    ({"source": "pg", "target": "lake", "defaults": {"mode": "incremental", "update_key": "ts"},
+      "streams": {"a": {"lookback": "2x", "primary_key": ["id"]}}},
+     r"key `streams\.a`: `lookback` `2x` is neither a duration"),
+    ({"source": "pg", "target": "lake",
+      "streams": {"q": {"sql": "SELECT 1", "mode": "incremental", "update_key": "ts"}}},
+     r"key `streams\.q\.sql`: mode `incremental` reads a table"),
+    ({"source": "pg", "target": "lake", "streams": {"a": {"lock_timeout": -1}}},
+     r"key `streams\.a\.lock_timeout`: must be a number of seconds"),
     ({"source": "pg", "target": "lake", "streams": {"a": {"partitions": 0}}},
      r"key `streams\.a\.partitions`: must be a whole number of at least 1"),
     ({"source": "pg", "target": "lake", "streams": {}}, r"key `streams`: .*non-empty mapping"),
@@ -146,6 +159,35 @@ def test_bad_replication_documents(doc, message):
         spec = parse_spec(doc)
         plan_streams(spec, ListedCatalog({"public": {"a": 1}}), source_name="pg")
     assert raised.value.exit_code == 2
+
+
+def test_keys_from_defaults_apply_to_the_streams_whose_mode_reads_them():
+    doc = {"defaults": {"mode": "incremental", "update_key": "updated_at", "primary_key": ["id"],
+                        "lookback": "1h", "lock_timeout": 5},
+           "streams": {"sales.orders": None,
+                       "sales.customers": {"mode": "merge", "primary_key": ["id", "region"],
+                                           "tie_breaker": "updated_at"},
+                       "sales.order_items": {"mode": "overwrite"},
+                       "sales.returns": {"mode": "backfill", "range": "2024-01-01..2024-02-01"}}}
+    catalog = ListedCatalog({"sales": {"orders": 9, "customers": 3, "order_items": 5,
+                                       "returns": 1}})
+    by_name = {s.name: s for s in plan_streams(parse_spec({"source": "pg", "target": "lake",
+                                                           **doc}), catalog,
+                                               source_name="pg")}
+    orders = by_name["sales.orders"].write_request()
+    assert (orders.mode, orders.primary_key, orders.update_key, orders.lookback,
+            orders.lock_timeout) == ("incremental", ("id",), "updated_at", "1h", 5.0)
+    customers = by_name["sales.customers"].write_request()
+    # merge reads no update key and no lookback: the defaults' ones are left out
+    assert (customers.mode, customers.primary_key, customers.update_key, customers.lookback,
+            customers.tie_breaker) == ("merge", ("id", "region"), None, None, "updated_at")
+    items = by_name["sales.order_items"].write_request()
+    assert (items.mode, items.primary_key, items.update_key) == ("overwrite", (), None)
+    returns = by_name["sales.returns"].write_request()
+    assert (returns.mode, returns.update_key, returns.range, returns.primary_key) == (
+        "backfill", "updated_at", "2024-01-01..2024-02-01", ())
+    described = by_name["sales.orders"].describe()
+    assert described["primary_key"] == ["id"] and described["update_key"] == "updated_at"
 
 
 def test_env_var_is_rendered_and_a_missing_one_names_the_key(monkeypatch):

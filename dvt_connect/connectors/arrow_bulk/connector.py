@@ -19,7 +19,7 @@ import atexit
 import importlib.util
 import json
 from abc import abstractmethod
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -324,7 +324,8 @@ class BulkConnector(BaseConnector):
             if self.console is not None:
                 self.console.warn(why)
             outcome = self.jdbc.write_dataframe(df, request)
-            return WriteOutcome(outcome.bytes_written, outcome.location, (why, *outcome.notes))
+            # the JDBC write's counts and mark are this write's (merge, incremental)
+            return replace(outcome, notes=(why, *outcome.notes))
         password = self.connection.password or ""
         from pyspark.sql import functions as F
         from pyspark.sql.types import TimestampType
