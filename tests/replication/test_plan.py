@@ -210,6 +210,12 @@ def test_env_var_is_rendered_and_a_missing_one_names_the_key(monkeypatch):
     (100, 250, 100, "append", True),
     (100, 50, 100, "append", False),
     (None, 100, 100, "overwrite", False),
+    (100, 100, 100, "truncate", True),
+    (100, 120, 100, "merge", True),
+    (100, 90, 100, "merge", False),
+    (100, 100, 3, "incremental", True),
+    (100, 99, 3, "incremental", False),
+    (10, 500, 10, "backfill", True),
 ])
 def test_verification_compares_counts(source, target, moved, mode, ok):
     assert Verification(source, target, moved, mode).ok is ok
