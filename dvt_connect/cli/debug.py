@@ -31,10 +31,17 @@ def debug(profile: str | None, target: str | None, profiles_dir: str | None, as_
     """Show what dvt-connect sees and whether it works; exit 0 only when nothing is broken."""
     report = doctor.gather(profiles_dir, profile, target, connect=connect,
                            connection_only=connection_only, timeout=timeout)
-    if connect and not connection_only and report.profile:
+    # with an invalid configuration there is nothing to scan with: fix that first
+    if connect and not connection_only and report.profile and not report.config_errors:
         # the leftovers of killed runs: listed here, removed only by `dvt clean --yes`
         with contextlib.suppress(DvtError):  # a config error is in the report already
             project = load_project(profiles_dir, profile, target)
-            report.leftovers = leftovers.find(project, older_than=older_than)[0].describe()
+            # an output the live check could not reach, or whose embedded database does not
+            # exist yet, holds no leftovers: no Spark session is started to look at it
+            idle = [c.name for c in report.connections if c.reach is not None
+                    and (c.reach.ok is False or c.reach.result.startswith("absent"))]
+            names = [n for n in project.output_names if n not in idle]
+            report.leftovers = leftovers.find(project, older_than=older_than,
+                                              outputs=names)[0].describe()
     show_report(report, get_console(), as_json=as_json)
     return report.exit_code

@@ -93,7 +93,8 @@ def old_enough(created: float | None, scan: Scan) -> bool:
     return created is None or scan.now - created >= scan.older_than
 
 
-def scan_session(project: Project, scan: Scan) -> SparkSession | None:
+def scan_session(project: Project, scan: Scan,
+                 outputs: Iterable[str] | None = None) -> SparkSession | None:
     """A Spark session with the JDBC drivers of every database output `dvt sync` fetched (an
     output whose jars are missing is noted in ``scan`` and not scanned); None when there is no
     database output."""
@@ -104,7 +105,10 @@ def scan_session(project: Project, scan: Scan) -> SparkSession | None:
 
     manifest = Manifest.load(jars_dir())
     needs: list[str] = []
+    wanted_outputs = None if outputs is None else set(outputs)
     for name, result in project.connection_results().items():
+        if wanted_outputs is not None and name not in wanted_outputs:
+            continue
         if isinstance(result, DvtError) or result.is_files or result.facts.kind != "jdbc":
             continue
         wanted = connection_needs(result)
@@ -126,7 +130,8 @@ def find(project: Project, *, older_than: float = DEFAULT_OLDER_THAN,
     """Look at every output (or ``outputs``): database outputs over JDBC on a session with
     their synced drivers, files outputs on a local path on disk."""
     scan = Scan(older_than=older_than, now=time.time() if now is None else now)
-    spark = scan_session(project, scan)
+    outputs = None if outputs is None else list(outputs)
+    spark = scan_session(project, scan, outputs)
     noted = {line.split(":", 1)[0] for line in scan.skipped}
     for name in outputs if outputs is not None else project.output_names:
         if name in noted:
