@@ -428,12 +428,18 @@ def run(rows: int, out_dir: Path, *, memory: bool = False, cli: bool = True) -> 
         shown = "n/a" if value is None else f"{value:.2f}x"
         verdict = "not run" if passed is None else ("PASS" if passed else "FAIL")
         print(f"{what:<66}{shown:>8}  {verdict}")
+    return save(out_dir, "native-bench", {
+        "rows": rows, "machine": machine, "results": results,
+        "targets": [{"key": k, "what": w, "ratio": v, "target": t, "passed": p}
+                    for k, w, v, t, p in table]})
+
+
+def save(out_dir: Path, prefix: str, document: dict[str, Any]) -> dict[str, Any]:
+    """Write ``document`` (stamped with the time) as ``<prefix>-<time>.json`` in ``out_dir``."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    document = {"when": stamp, "rows": rows, "machine": machine, "results": results,
-                "targets": [{"key": k, "what": w, "ratio": v, "target": t, "passed": p}
-                            for k, w, v, t, p in table]}
+    document = {"when": stamp, **document}
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"native-bench-{stamp}.json"
+    path = out_dir / f"{prefix}-{stamp}.json"
     path.write_text(json.dumps(document, indent=2))
     print(f"\nresults written to {path}")
     return document

@@ -40,12 +40,14 @@ from write.fixtures import (
 
 from dvt_connect.connectors.base import ConnectorType, ReadRequest, TableRef, WriteRequest
 from dvt_connect.errors import TransferError
-from dvt_connect.transfer.run import transfer
+from dvt_connect.transfer.run import ARROW_WHY, transfer
 
 pytestmark = [pytest.mark.spark, pytest.mark.postgres, pytest.mark.mariadb]
 
 UTC = timezone.utc
-PATHS = ("jdbc", "native")
+# native: the bulk paths, Arrow end to end where both ends have one; native-rows: the same
+# bulk paths with the rows handed through Spark (--route rows)
+PATHS = ("jdbc", "native", "native-rows")
 NAN, INF = float("nan"), float("inf")
 FLT_MAX = 3.4028234663852886e38  # exactly float32's largest
 FLT_MIN = 1.1754943508222875e-38  # float32's smallest normal
@@ -211,9 +213,15 @@ def move(spark: Any, source: Any, target: Any, table: str, target_table: str, pa
          columns: tuple[str, ...] = ()) -> Any:
     """The product's own transfer, its connector forced to ``path`` (``native``: the source's
     bulk export, and the target's bulk load where it has one)."""
+    connector = "native" if path.startswith("native") else path
     stats = transfer(spark, source, target, ReadRequest(table=TableRef(table), columns=columns),
-                     WriteRequest(table=TableRef(target_table)), connector=path)
+                     WriteRequest(table=TableRef(target_table)), connector=connector,
+                     route="rows" if path == "native-rows" else "auto")
     assert (stats.connector is ConnectorType.JDBC) == (path == "jdbc"), stats.reason
+    arrow = stats.notes[0] == ARROW_WHY
+    # Arrow end to end whenever both ends have a bulk path (files: Parquet only)
+    both = target.is_files and target.format == "parquet" or not target.is_files
+    assert arrow == (path == "native" and both), stats.notes[0]
     return stats
 
 
