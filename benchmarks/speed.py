@@ -23,7 +23,6 @@ printed as measured. Ratios against the issue's targets are printed with PASS/FA
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -408,14 +407,9 @@ def run(sizes: list[int], repeat: int, out_dir: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default=os.environ.get("BENCH_SIZES",
-                                                          "1000000,5000000,20000000"))
-    parser.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEAT", 3)))
-    parser.add_argument("--out", default=str(ROOT / "bench-results"))
-    args = parser.parse_args(argv)
-    run([int(s) for s in args.sizes.split(",") if s.strip()], args.repeat, Path(args.out))
+    import run as bench
+
+    bench.main()
 
 
 if __name__ == "__main__":
