@@ -279,6 +279,37 @@ def test_postgres_to_parquet(spark: Any, pg: dict[str, Any], sources: Mapping[st
               float32=PG_FLOAT32, instants=PG_INSTANTS)
 
 
+def from_parquet(spark: Any, lake: Path, target: Any, target_table: str, route: str) -> None:
+    """Parquet that Spark wrote, into ``target`` on ``route`` (arrow: pyarrow reads the files
+    in each task)."""
+    stats = transfer(spark, files_connection(lake), target, ReadRequest(table=TableRef("out")),
+                     WriteRequest(table=TableRef(target_table)), route=route)
+    assert (stats.notes[0] == ARROW_WHY) == (route == "arrow"), stats.notes[0]
+
+
+@pytest.mark.parametrize("route", ["arrow", "rows"])
+def test_parquet_to_postgres(spark: Any, pg: dict[str, Any], sources: Mapping[str, str],
+                             target_name: str, tmp_path: Path, route: str) -> None:
+    move(spark, pg_connection(pg), files_connection(tmp_path), sources["pg"], "out", "jdbc")
+    from_parquet(spark, tmp_path, pg_connection(pg), target_name, route)
+
+    as_source(pg_rows(pg, sources["pg"]), pg_rows(pg, target_name),
+              float32=PG_FLOAT32, instants=PG_INSTANTS)
+
+
+@pytest.mark.parametrize("route", ["arrow", "rows"])
+def test_parquet_to_mariadb(spark: Any, pg: dict[str, Any], mariadb: dict[str, Any],
+                            sources: Mapping[str, str], target_name: str, tmp_path: Path,
+                            route: str) -> None:
+    move(spark, pg_connection(pg), files_connection(tmp_path), sources["pg"], "out", "jdbc",
+         columns=PG_FINITE)
+    from_parquet(spark, tmp_path, mariadb_connection(mariadb), target_name, route)
+
+    as_source(pg_rows(pg, sources["pg"]), mariadb_rows(mariadb, target_name),
+              leave_out=NONFINITE, float32=PG_FLOAT32, instants=PG_INSTANTS,
+              booleans=("flag",), **INTO_MARIADB)
+
+
 @pytest.mark.parametrize("path", PATHS)
 def test_nan_and_infinities_into_mariadb_are_refused(
         spark: Any, pg: dict[str, Any], mariadb: dict[str, Any], sources: Mapping[str, str],
