@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import json
+import re
 from abc import abstractmethod
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -70,6 +71,7 @@ if TYPE_CHECKING:
 # option: each partition's file is re-runnable on its own, and it is the path a future
 # files-target shortcut (move the staged files instead of rewriting them) would build on.
 NATIVE_PATHS = ("arrow", "parquet")
+_CHARACTER = re.compile(r"(?i)^\s*(character varying|varchar|character|char|bpchar|text)\b")
 DEFAULT_PATH = "arrow"
 PATH_KEY = "native_path"
 STAGING_ROOT = "dvt"
@@ -314,10 +316,12 @@ class BulkConnector(BaseConnector):
     def _write_problems(self, schema: StructType, request: WriteRequest) -> list[str]:
         problems = [f"`{f.name}` ({f.dataType.simpleString()})" for f in schema.fields
                     if not writable(f.dataType)]
-        if request.column_types:
+        # text into a character column is what the bulk loaders send anyway; other declared
+        # types (uuid, numeric from text) need JDBC's casts
+        declared = {n: t for n, t in request.column_types.items() if not _CHARACTER.match(t)}
+        if declared:
             problems.append("text into the source's own column types ("
-                            + ", ".join(f"`{n}` {t}" for n, t in request.column_types.items())
-                            + ")")
+                            + ", ".join(f"`{n}` {t}" for n, t in declared.items()) + ")")
         return problems + self.write_problems()
 
     def write_dataframe(self, df: DataFrame, request: WriteRequest) -> WriteOutcome:
