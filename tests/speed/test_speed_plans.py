@@ -118,3 +118,32 @@ def test_the_jvm_archive_is_written_once_then_mapped(tmp_path: Path,
 
     monkeypatch.setenv("DVT_CDS", "0")
     assert spark_mod.class_data_sharing(tmp_path) == []
+
+
+def test_parquet_source_reads_columns_by_name_as_the_target_types(tmp_path: Path) -> None:
+    import datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dvt_connect.connectors.arrow_bulk.direct import ParquetSink, ParquetSource
+
+    # a legacy INT96 timestamp outside nanoseconds' range, columns in another order
+    table = pa.table({"ts": pa.array([datetime.datetime(1000, 1, 1), None], pa.timestamp("us")),
+                      "id": pa.array([1, 2], pa.int32())})
+    pq.write_table(table, tmp_path / "a.parquet", use_deprecated_int96_timestamps=True)
+    target = pa.schema([("id", pa.int64()), ("ts", pa.timestamp("us", tz="UTC"))])
+
+    batches = list(ParquetSource(((str(tmp_path / "a.parquet"),),)).batches(0, target))
+    assert [b.schema for b in batches] == [target]
+    assert batches[0].to_pylist() == [
+        {"id": 1, "ts": datetime.datetime(1000, 1, 1, tzinfo=datetime.timezone.utc)},
+        {"id": 2, "ts": None}]
+
+    out = tmp_path / "out"
+    out.mkdir()
+    rows, size = ParquetSink(str(out), "run1").write(3, iter(batches), target)
+    written = sorted(p.name for p in out.iterdir())
+    assert (rows, written) == (2, ["part-00003-run1.snappy.parquet"])
+    assert size == (out / written[0]).stat().st_size
+    assert pq.read_table(out).to_pylist() == batches[0].to_pylist()

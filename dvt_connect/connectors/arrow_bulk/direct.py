@@ -81,7 +81,8 @@ class ParquetSource:
         import pyarrow.parquet as pq
 
         for path in self.groups[index]:
-            with pq.ParquetFile(path) as file:
+            # legacy INT96 timestamps as microseconds (nanoseconds overflow outside 1677-2262)
+            with pq.ParquetFile(path, coerce_int96_timestamp_unit="us") as file:
                 for batch in file.iter_batches(batch_size=BATCH_ROWS, columns=target.names,
                                                use_threads=False):
                     if batch.num_rows:
