@@ -260,26 +260,23 @@ BASELINE = textwrap.dedent("""
 """)
 
 
-def write_profiles(home: Path, lake: Path) -> None:
+def write_profiles(home: Path, lake: Path, *, mariadb: bool = False) -> None:
+    """The bench profile: `pg` and the `lake` folder, and with ``mariadb`` a `maria` output."""
+    outputs = {
+        "pg": {"type": "postgres", "host": PG["host"], "port": PG["port"], "user": PG["user"],
+               "password": PG["password"], "dbname": PG["database"], "schema": SCHEMA,
+               "packages": ["org.postgresql:postgresql:42.5.5"]},
+        "lake": {"type": "files", "path": str(lake), "format": "parquet"},
+    }
+    if mariadb:
+        outputs["maria"] = {"type": "mariadb", "host": MARIADB["host"],
+                            "port": MARIADB["port"], "user": MARIADB["user"],
+                            "password": MARIADB["password"], "database": MARIADB["database"],
+                            "packages": ["org.mariadb.jdbc:mariadb-java-client:2.7.6"]}
     home.mkdir(parents=True, exist_ok=True)
-    (home / "profiles.yml").write_text(textwrap.dedent(f"""
-        bench:
-          target: lake
-          outputs:
-            pg:
-              type: postgres
-              host: {PG['host']}
-              port: {PG['port']}
-              user: {PG['user']}
-              password: "{PG['password']}"
-              dbname: {PG['database']}
-              schema: {SCHEMA}
-              packages: ["org.postgresql:postgresql:42.5.5"]
-            lake:
-              type: files
-              path: {lake}
-              format: parquet
-    """))
+    # JSON is YAML: no quoting rules to get wrong for a password
+    (home / "profiles.yml").write_text(json.dumps(
+        {"bench": {"target": "lake", "outputs": outputs}}, indent=2))
 
 
 class TreeMemory:

@@ -106,22 +106,6 @@ COPY_DEVNULL = textwrap.dedent("""
 """)
 
 
-def profiles(home: Path, lake: Path) -> None:
-    native.write_profiles(home, lake)
-    text = (home / "profiles.yml").read_text()
-    text += textwrap.indent(textwrap.dedent(f"""
-        maria:
-          type: mariadb
-          host: {MARIADB['host']}
-          port: {MARIADB['port']}
-          user: {MARIADB['user']}
-          password: "{MARIADB['password']}"
-          database: {MARIADB['database']}
-          packages: ["org.mariadb.jdbc:mariadb-java-client:2.7.6"]
-    """), "    ")
-    (home / "profiles.yml").write_text(text)
-
-
 # ---- verification: the same four figures from the source and from each output ---------------
 
 def pg_figures(table: str) -> tuple[int, int, str, int]:
@@ -173,7 +157,7 @@ def run_size(rows: int, repeat: int, work: Path) -> dict[str, Any]:
     native.generate(rows, table)
     source = f"{SCHEMA}.{table}"
     home, lake = work / "home", work / "lake"
-    profiles(home, lake)
+    native.write_profiles(home, lake, mariadb=True)
     bounds = native.pg_execute(f"SELECT min(id), max(id) FROM {source}")[0]
     db = {"pg_url": native.PG_URL, "pg_user": PG["user"], "pg_password": PG["password"],
           "maria_url": native.MARIADB_URL, "maria_user": MARIADB["user"],
