@@ -260,26 +260,23 @@ BASELINE = textwrap.dedent("""
 """)
 
 
-def write_profiles(home: Path, lake: Path) -> None:
+def write_profiles(home: Path, lake: Path, *, mariadb: bool = False) -> None:
+    """The bench profile: `pg` and the `lake` folder, and with ``mariadb`` a `maria` output."""
+    outputs = {
+        "pg": {"type": "postgres", "host": PG["host"], "port": PG["port"], "user": PG["user"],
+               "password": PG["password"], "dbname": PG["database"], "schema": SCHEMA,
+               "packages": ["org.postgresql:postgresql:42.5.5"]},
+        "lake": {"type": "files", "path": str(lake), "format": "parquet"},
+    }
+    if mariadb:
+        outputs["maria"] = {"type": "mariadb", "host": MARIADB["host"],
+                            "port": MARIADB["port"], "user": MARIADB["user"],
+                            "password": MARIADB["password"], "database": MARIADB["database"],
+                            "packages": ["org.mariadb.jdbc:mariadb-java-client:2.7.6"]}
     home.mkdir(parents=True, exist_ok=True)
-    (home / "profiles.yml").write_text(textwrap.dedent(f"""
-        bench:
-          target: lake
-          outputs:
-            pg:
-              type: postgres
-              host: {PG['host']}
-              port: {PG['port']}
-              user: {PG['user']}
-              password: "{PG['password']}"
-              dbname: {PG['database']}
-              schema: {SCHEMA}
-              packages: ["org.postgresql:postgresql:42.5.5"]
-            lake:
-              type: files
-              path: {lake}
-              format: parquet
-    """))
+    # JSON is YAML: no quoting rules to get wrong for a password
+    (home / "profiles.yml").write_text(json.dumps(
+        {"bench": {"target": "lake", "outputs": outputs}}, indent=2))
 
 
 class TreeMemory:
@@ -428,12 +425,18 @@ def run(rows: int, out_dir: Path, *, memory: bool = False, cli: bool = True) -> 
         shown = "n/a" if value is None else f"{value:.2f}x"
         verdict = "not run" if passed is None else ("PASS" if passed else "FAIL")
         print(f"{what:<66}{shown:>8}  {verdict}")
+    return save(out_dir, "native-bench", {
+        "rows": rows, "machine": machine, "results": results,
+        "targets": [{"key": k, "what": w, "ratio": v, "target": t, "passed": p}
+                    for k, w, v, t, p in table]})
+
+
+def save(out_dir: Path, prefix: str, document: dict[str, Any]) -> dict[str, Any]:
+    """Write ``document`` (stamped with the time) as ``<prefix>-<time>.json`` in ``out_dir``."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    document = {"when": stamp, "rows": rows, "machine": machine, "results": results,
-                "targets": [{"key": k, "what": w, "ratio": v, "target": t, "passed": p}
-                            for k, w, v, t, p in table]}
+    document = {"when": stamp, **document}
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"native-bench-{stamp}.json"
+    path = out_dir / f"{prefix}-{stamp}.json"
     path.write_text(json.dumps(document, indent=2))
     print(f"\nresults written to {path}")
     return document

@@ -7,6 +7,7 @@ one clear error, not a Py4J trace.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -226,11 +227,50 @@ def _java_options(verbose: bool) -> str:
     # arguments (a kill -9 leaves it behind)
     options = ["-Duser.timezone=UTC", "-XX:-UsePerfData",
                f"-Dderby.system.home={dvt_home() / 'derby'}",
-               f"-Dderby.stream.error.file={dvt_home() / 'derby.log'}"]
+               f"-Dderby.stream.error.file={dvt_home() / 'derby.log'}",
+               *class_data_sharing(cache_dir())]
     if not verbose:
         options += [f"-Ddvt.log.dir={dvt_home() / 'logs'}",
                     f"-Dlog4j2.configurationFile=file:{_log4j_file()}"]
     return " ".join(options)
+
+
+def cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/dvt-connect`` (``~/.cache/dvt-connect``): machine-wide, whatever
+    ``DVT_HOME`` is, so every project and test home shares one JVM archive."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "dvt-connect"
+
+
+def class_data_sharing(cache: Path) -> list[str]:
+    """JVM options for a class-data-sharing archive of the classes a Spark driver loads (JDK 13+
+    dynamic archive), one per PySpark installation and Java version in the dvt cache: the first
+    session writes it when its JVM exits, under a name of its own, which a later start renames
+    into place once that process is gone; later sessions map it (a stale or foreign archive is
+    ignored by the JVM, ``-Xshare:auto``). ``DVT_CDS=0`` turns it off."""
+    if os.environ.get("DVT_CDS", "1") == "0":
+        return []
+    try:
+        import pyspark
+
+        java = find_java()
+    except (ImportError, DvtError):
+        return []
+    if java.major < 13:
+        return []
+    # the archive records the JVM's class path: one per PySpark installation
+    where = hashlib.sha256(str(Path(pyspark.__file__).parent).encode()).hexdigest()[:10]
+    archive = cache / f"spark-{pyspark.__version__}-java{java.major}-{where}.jsa"
+    quiet = "-Xlog:cds*=off"
+    if not archive.exists():
+        for partial in cache.glob(f"{archive.name}.*.partial"):
+            pid = partial.name.rsplit(".", 2)[-2]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                partial.replace(archive)  # its JVM has exited: the archive is whole
+                break
+    if archive.exists():
+        return [f"-XX:SharedArchiveFile={archive}", "-Xshare:auto", quiet]
+    cache.mkdir(parents=True, exist_ok=True)
+    return [f"-XX:ArchiveClassesAtExit={archive}.{os.getpid()}.partial", quiet]
 
 
 def get_session(spec: SessionSpec | None = None) -> SparkSession:

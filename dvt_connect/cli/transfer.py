@@ -9,6 +9,7 @@ from dvt_connect.cli.views import show_plan, show_stats
 from dvt_connect.connectors.base import WRITE_MODES
 from dvt_connect.connectors.selection import CONNECTOR_MODES
 from dvt_connect.transfer.job import TransferOptions, run_job
+from dvt_connect.transfer.run import ROUTES
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -43,6 +44,10 @@ def _split(value: str | None) -> tuple[str, ...]:
 @click.option("--columns", help="Comma-separated columns to read (default: all).")
 @click.option("--connector", type=click.Choice(CONNECTOR_MODES), default="auto",
               show_default=True, help="Force JDBC or the native bulk path.")
+@click.option("--route", type=click.Choice(ROUTES), default="auto", show_default=True,
+              help="How rows cross: arrow (each task moves Arrow batches from source to the "
+                   "target's staging), rows (through Spark's rows), auto (arrow where both "
+                   "ends can).")
 @click.option("--bucket", help="Staging bucket from buckets.yml (default: its target).")
 @click.option("--partitions", type=click.IntRange(min=1), help="Number of read partitions.")
 @click.option("--partition-column", help="Column to split the read on.")

@@ -26,6 +26,7 @@ def show_plan(console: Console, plan: TransferPlan, *, as_json: bool) -> None:
         *[["write", n] for n in doc["target"]["notes"]],
         ["connector", read["connector"]],
         ["why", read["reason"]],
+        ["rows cross as", doc["route"]["why"]],
         ["query", read["sql"]],
         ["estimated rows", "unknown" if read["estimated_rows"] is None
          else f"{read['estimated_rows']:,}"],

@@ -121,10 +121,12 @@ class ConnectorFactory:
         request: ReadRequest,
         mode: str = "auto",
         preferred_bucket: str | None = None,
+        rows_target: str | None = None,
     ) -> BaseConnector:
         """The connector to read ``request`` from ``connection`` with (``mode``: auto, jdbc,
         native). In auto mode a native path that is possible is weighed against the source's
-        estimated size (catalog statistics; JDBC below ``threshold`` rows)."""
+        estimated size (catalog statistics; JDBC below ``threshold`` rows) and against the
+        target (``rows_target``: why it needs Spark rows)."""
         jdbc: BaseConnector | None = None
         estimate: int | None = None
         native = connection.facts.native
@@ -145,7 +147,8 @@ class ConnectorFactory:
             estimate = self._estimate(jdbc, connection, request)
         choice = choose_connector(connection, self.buckets, mode=mode,
                                   preferred_bucket=preferred_bucket, estimated_rows=estimate,
-                                  threshold=self.threshold, unavailable=unavailable)
+                                  threshold=self.threshold, unavailable=unavailable,
+                                  rows_target=rows_target)
         if jdbc is not None and choice.connector is ConnectorType.JDBC:
             return self._attach(jdbc, choice)
         return self._attach(self._create(choice.connector, connection, choice.bucket), choice)

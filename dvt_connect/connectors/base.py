@@ -228,6 +228,9 @@ class WriteOutcome:
     inserted: int | None = None
     updated: int | None = None
     high_water_mark: Mark | None = None
+    # Arrow end to end: rows and bytes the tasks counted themselves (no Spark observation runs)
+    rows: int | None = None
+    bytes_sent: int | None = None
 
 
 class BaseConnector(ABC):
@@ -304,6 +307,24 @@ class BaseConnector(ABC):
     def describe_write(self, request: WriteRequest) -> list[str]:
         """How ``request`` will be carried out here, for the plan (before anything happens)."""
         return []
+
+    # Arrow end to end (:mod:`dvt_connect.connectors.arrow_bulk.direct`): a source that tasks
+    # read as Arrow, a target that tasks write Arrow into; both must agree or Spark rows are used.
+    def arrow_source(self, plan: ReadPlan) -> Any:
+        """An ``ArrowSource`` for ``plan``, or why this read hands Spark rows instead."""
+        return f"{self.connector_type.value} reads are Spark rows"
+
+    def arrow_sink_problem(self, request: WriteRequest,
+                           schema: StructType | None) -> str | None:
+        """Why Arrow batches cannot be written here (None: they can, with :meth:`write_arrow`);
+        with no ``schema``, only what holds whatever the columns are."""
+        return f"{self.connector_type.value} writes take Spark rows"
+
+    def write_arrow(self, source: Any, schema: StructType, request: WriteRequest) -> WriteOutcome:
+        """Move ``source`` (an ``ArrowSource`` of ``schema``) into this connection, task by
+        task, through the same staging as :meth:`write_dataframe`."""
+        raise UsageError(f"{self.connection.type} output `{self.connection.name}` takes no "
+                         "Arrow writes.")
 
     def estimate_rows(self, request: ReadRequest) -> int | None:
         """Rows the read would return, from catalog statistics (no count); None if unknown."""

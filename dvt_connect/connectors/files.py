@@ -31,7 +31,8 @@ import os
 import re
 import socket
 import time
-from collections.abc import Iterator, Mapping
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from dvt_connect.connectors.base import (
@@ -52,6 +53,7 @@ from dvt_connect.incremental import Mark, mark_of
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+    from pyspark.sql.types import StructType
 
 _TS = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX"
 _TS_NTZ = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"
@@ -204,6 +206,73 @@ class FilesConnector(BaseConnector):
                 df = df.where(partition.predicate)
         return df
 
+    # -- Arrow end to end (pyarrow on local Parquet) ---------------------------------------
+
+    def _local_folder(self, uri: str) -> str | None:
+        """The local path of a ``file://`` location when Spark runs on this machine (a
+        cluster's executors would write to their own disks)."""
+        if not uri.startswith("file://"):
+            return None
+        master = self.spark.sparkContext.master or ""
+        return uri[len("file://"):] if master.startswith("local") else None
+
+    def arrow_source(self, plan: ReadPlan) -> Any:
+        from dvt_connect.connectors.arrow_bulk.direct import ParquetSource, parquet_groups
+
+        if self.format != "parquet":
+            return f"{self.format} files are read by Spark (pyarrow reads Parquet only here)"
+        folder = self._local_folder(plan.source or "")
+        if folder is None:
+            return f"{plan.source} is not a local folder of this Spark session"
+        if any(p.predicate for p in plan.partitions) or set(plan.options) - {SELECT_KEY}:
+            return "a --where or reader options are applied by Spark"
+        files = _parquet_files(folder)
+        if files is None:
+            return f"{plan.source} has partition folders or non-Parquet files"
+        if not files:
+            return f"{plan.source} has no data files"
+        names = self.read_schema(plan).names
+        import pyarrow.parquet as pq
+
+        for path, _ in files:
+            have = set(pq.read_schema(path).names)
+            if not set(names) <= have:
+                return f"{path} lacks column(s) {', '.join(sorted(set(names) - have))}"
+        slots = 2 * max(1, self.spark.sparkContext.defaultParallelism)
+        return ParquetSource(parquet_groups(files, slots))
+
+    def arrow_sink_problem(self, request: WriteRequest,
+                           schema: StructType | None) -> str | None:
+        if self.format != "parquet":
+            return f"{self.format} files are written by Spark (pyarrow writes Parquet only here)"
+        if self._local_folder(self.table_path(request.table)) is None:
+            return "the target folder is not local to this Spark session"
+        if request.partition_by:
+            return "--partition-by is written by Spark"
+        if self._files.options:
+            return "the output's writer options are Spark's"
+        return None
+
+    def write_arrow(self, source: Any, schema: StructType, request: WriteRequest) -> WriteOutcome:
+        from dvt_connect.connectors.arrow_bulk.direct import ParquetSink, run_move
+
+        self._check_types(schema)
+        moved: list[Any] = []
+
+        def save(stage: str) -> None:
+            folder = self._local_folder(stage)
+            assert folder is not None
+            os.makedirs(folder)
+            sink = ParquetSink(folder, uuid.uuid4().hex[:16])
+            moved.append(run_move(self.spark, source, sink, schema))
+
+        outcome = self._locked_write(request, lambda: self._write_staged(request, save))
+        rows = moved[-1].rows if moved else 0
+        return WriteOutcome(outcome.bytes_written, outcome.location,
+                            ("Parquet written by pyarrow in each Spark task",
+                             *outcome.notes), high_water_mark=outcome.high_water_mark,
+                            rows=rows)
+
     # -- write -----------------------------------------------------------------------------
 
     def _refuse_mode(self, request: WriteRequest) -> None:
@@ -262,6 +331,11 @@ class FilesConnector(BaseConnector):
         return self.table_path(table)
 
     def write_dataframe(self, df: DataFrame, request: WriteRequest) -> WriteOutcome:
+        return self._locked_write(request, lambda: self._write(df, request))
+
+    def _locked_write(self, request: WriteRequest,
+                      write: Callable[[], WriteOutcome]) -> WriteOutcome:
+        """``write`` under the folder's lock, with the incremental checks around it."""
         self._refuse_mode(request)
         dest = self.lock_path(request.table)
         with self._lock(dest, request.lock_timeout):
@@ -273,7 +347,7 @@ class FilesConnector(BaseConnector):
                         f"moved from {request.high_water_mark or 'nothing'} to "
                         f"{now or 'nothing'}. Appending what this run read would load rows "
                         "twice; nothing was written.", hint="Run it again.")
-            outcome = self._write(df, request)
+            outcome = write()
             if request.update_key:
                 outcome = dataclasses.replace(outcome,
                                               high_water_mark=self.high_water_mark(request))
@@ -308,7 +382,7 @@ class FilesConnector(BaseConnector):
                 fs.delete(path)
 
     def _write(self, df: DataFrame, request: WriteRequest) -> WriteOutcome:
-        self._check_types(df)
+        self._check_types(df.schema)
         missing = [c for c in request.partition_by if c not in df.columns]
         if missing:
             raise UsageError(
@@ -316,6 +390,17 @@ class FilesConnector(BaseConnector):
                 + ", ".join(f"`{m}`" for m in missing) + "; columns: "
                 + ", ".join(df.columns) + "."
             )
+
+        def save(stage: str) -> None:
+            writer = df.write.format(self.format).options(**self.options()).mode("errorifexists")
+            if request.partition_by:
+                writer = writer.partitionBy(*request.partition_by)
+            writer.save(stage)
+
+        return self._write_staged(request, save)
+
+    def _write_staged(self, request: WriteRequest, save: Callable[[str], None]) -> WriteOutcome:
+        """``save`` the rows into a staging folder, then swap it in or move its files in."""
         dest = self.table_path(request.table)
         parent, _, name = dest.rstrip("/").rpartition("/")
         if not name or parent.endswith(":/") or parent.endswith(":"):
@@ -328,10 +413,7 @@ class FilesConnector(BaseConnector):
         area.add(stage)
         notes: list[str] = []
         try:
-            writer = df.write.format(self.format).options(**self.options()).mode("errorifexists")
-            if request.partition_by:
-                writer = writer.partitionBy(*request.partition_by)
-            writer.save(stage)
+            save(stage)
             files = fs.data_files(stage)
             written = sum(size for _, size in files)
             exists = fs.exists(dest)
@@ -352,9 +434,9 @@ class FilesConnector(BaseConnector):
         notes.append("retry-safe: a failed Spark job leaves the target unchanged")
         return WriteOutcome(bytes_written=written, location=dest, notes=tuple(notes))
 
-    def _check_types(self, df: DataFrame) -> None:
+    def _check_types(self, schema: StructType) -> None:
         banned = UNSUPPORTED_TYPES.get(self.format, ())
-        bad = [f"`{f.name}` ({f.dataType.simpleString()})" for f in df.schema.fields
+        bad = [f"`{f.name}` ({f.dataType.simpleString()})" for f in schema.fields
                if f.dataType.typeName() in banned]
         if bad:
             raise TransferError(
@@ -406,3 +488,18 @@ def _option_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _parquet_files(folder: str) -> list[tuple[str, int]] | None:
+    """(path, bytes) of the Parquet data files in ``folder`` (hidden and ``_`` names skipped),
+    or None when it holds anything else (partition folders, other files)."""
+    if os.path.isfile(folder):
+        return [(folder, os.path.getsize(folder))] if folder.endswith(".parquet") else None
+    found = []
+    for entry in os.scandir(folder):
+        if hidden(entry.name):
+            continue
+        if entry.is_dir() or not entry.name.endswith(".parquet"):
+            return None
+        found.append((entry.path, entry.stat().st_size))
+    return found

@@ -112,10 +112,12 @@ def choose_connector(
     threshold: int = NATIVE_ROW_THRESHOLD,
     installed: Callable[[str], bool] = module_installed,
     unavailable: str | None = None,
+    rows_target: str | None = None,
 ) -> Choice:
     """Decide how to read ``connection``. Pure but for ``installed`` (whether a Python module
     is there), so tests and `dvt debug` can call it. ``unavailable`` is why the native
-    connector cannot run here although configured (e.g. its jars are not synced)."""
+    connector cannot run here although configured (e.g. its jars are not synced).
+    ``rows_target`` is why the target needs Spark rows (None: it takes Arrow end to end)."""
     if mode not in CONNECTOR_MODES:
         raise UsageError(f"unknown connector `{mode}`; valid: {', '.join(CONNECTOR_MODES)}.")
     if connection.is_files and connection.format in TABLE_FORMATS:
@@ -188,6 +190,10 @@ def choose_connector(
             f"about {estimated_rows:,} rows (catalog estimate) is under {threshold:,}: "
             "JDBC is cheaper than a bulk export",
         )
+    if rows_target and native.is_python:
+        return Choice(ConnectorType.JDBC, f"the target takes Spark rows ({rows_target}): into "
+                      f"Spark rows, partitioned JDBC reads are faster than {native.name}'s bulk "
+                      "export (measured; docs/architecture.md, 'The automatic choice')")
     if estimated_rows is None:
         return Choice(ConnectorType.native(native.name),
                       f"native connector, {where} (size unknown; JDBC below "

@@ -52,6 +52,7 @@ from dvt_connect.secrets import redact
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+    from pyspark.sql.types import StructType
 
     from dvt_connect.console import Console
 
@@ -118,7 +119,7 @@ def check_request(connection: Connection, request: WriteRequest) -> TableRef:
 
 def staged_write(
     connection: Connection,
-    df: DataFrame,
+    df: DataFrame | StructType,
     request: WriteRequest,
     *,
     open_session: Callable[[], SqlSession],
@@ -137,7 +138,11 @@ def staged_write(
     table = check_request(connection, request)
     facts = connection.facts
     dialect = dialect_for(facts)
-    plan = plan_columns(df.schema, dialect, declared=request.column_types)
+    from pyspark.sql.types import StructType
+
+    # an Arrow end-to-end write has a schema and no DataFrame
+    plan = plan_columns(df if isinstance(df, StructType) else df.schema, dialect,
+                        declared=request.column_types)
     stage_keys = tuple(_data_column(plan, k, "--primary-key", connection)
                        for k in request.primary_key)
     if request.update_key:

@@ -40,6 +40,7 @@ class TransferOptions:
     where: str | None = None
     columns: tuple[str, ...] = ()
     connector: str = "auto"
+    route: str = "auto"
     bucket: str | None = None
     partitions: int | None = None
     partition_column: str | None = None
@@ -211,17 +212,22 @@ def run_job(options: TransferOptions, console: Console, *,
     read = read_request(options, source)
     write = write_request(options, target)
 
+    configured = time.perf_counter()
     session = start_session(project, source, target, master=options.master,
                             profile=options.profile, verbose=verbose,
                             preferred_bucket=options.bucket)
     spark = session.spark
+    spark_started = time.perf_counter()
     plan, source_connector, target_connector = plan_transfer(
         spark, source, target, read, write, buckets=project.buckets, connector=options.connector,
         preferred_bucket=options.bucket or project.bucket_target, console=console,
         jars=session.jars, native_unavailable=session.native_unavailable,
-        allow_lossy=options.allow_lossy,
+        allow_lossy=options.allow_lossy, route=options.route,
     )
-    plan = replace(plan, spark=dict(session.spark_info))
+    plan = replace(plan, spark=dict(session.spark_info),
+                   timings={"config": round(configured - started, 3),
+                            "spark_start": round(spark_started - configured, 3),
+                            **plan.timings})
     planning = time.perf_counter() - started
     if options.dry_run:
         return JobResult(plan=plan, stats=None)

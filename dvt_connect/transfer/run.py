@@ -72,6 +72,44 @@ class IncrementalPlan:
         }
 
 
+ROUTES = ("auto", "arrow", "rows")
+ARROW_WHY = ("Arrow end to end: each Spark task reads its partition as Arrow batches and "
+             "writes them straight into the target's staging (no Spark rows)")
+
+
+@dataclass(frozen=True)
+class Route:
+    """Whether the rows cross as Arrow end to end, and why (or why not)."""
+
+    arrow: bool
+    why: str
+
+
+def choose_route(source_connector: BaseConnector, read_plan: ReadPlan,
+                 target_connector: BaseConnector, write: WriteRequest,
+                 schema: StructType, wanted: str = "auto") -> Route:
+    """Arrow end to end when the source's tasks can read Arrow and the target's tasks can write
+    it (measured faster in every case both can: docs/architecture.md); otherwise Spark rows,
+    saying which side needs them. ``wanted`` is ``--route``."""
+    if wanted not in ROUTES:
+        raise UsageError(f"unknown route `{wanted}`; valid: {', '.join(ROUTES)}.")
+    if wanted == "rows":
+        return Route(False, "Spark rows: requested with --route rows")
+    why: str | None = None
+    if write.tie_breaker:
+        why = "--tie-breaker keeps the latest row per key in Spark"
+    else:
+        source = source_connector.arrow_source(read_plan)
+        why = source if isinstance(source, str) else target_connector.arrow_sink_problem(
+            write, schema)
+    if why is None:
+        return Route(True, ARROW_WHY)
+    if wanted == "arrow":
+        raise UsageError(f"--route arrow cannot be used here: {why}.",
+                         hint="Use --route auto (or rows).")
+    return Route(False, f"Spark rows: {why}")
+
+
 @dataclass(frozen=True)
 class TransferPlan:
     """Everything decided before data moves; ``--dry-run`` prints this and stops."""
@@ -87,10 +125,15 @@ class TransferPlan:
     write_notes: tuple[str, ...] = ()
     # the session it runs on, as it may be shown (SessionSpec.describe: secrets masked)
     spark: Mapping[str, Any] = field(default_factory=dict)
+    route: Route = field(default_factory=lambda: Route(False, ""))
+    schema: StructType | None = None  # the read's Spark schema (what an Arrow move writes)
+    # seconds per planning step (connectors chosen, read planned, types planned, route)
+    timings: Mapping[str, float] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         return {
             "spark": dict(self.spark),
+            "route": {"arrow_end_to_end": self.route.arrow, "why": self.route.why},
             "source": {"output": self.source.name, "type": self.source.type,
                        "location": self.source.location()},
             "target": {"output": self.target.name, "type": self.target.type,
@@ -123,20 +166,34 @@ def plan_transfer(
     jars: tuple[str, ...] = (),
     native_unavailable: Callable[[NativeFacts], str | None] | None = None,
     allow_lossy: Sequence[str] = (),
+    route: str = "auto",
 ) -> tuple[TransferPlan, BaseConnector, BaseConnector]:
     """Choose connectors, plan the read (catalog statistics only; no data is read) and the
     column types (exact or lossy, before anything is created)."""
     from dvt_connect.connectors import ConnectorFactory
 
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(timings.get(name, 0.0) + now - clock, 3)
+        clock = now
+
     factory = ConnectorFactory(spark, buckets or {}, console=console,
                                native_unavailable=native_unavailable)
-    source_connector = factory.for_source(source, read, mode=connector,
-                                          preferred_bucket=preferred_bucket)
     # --connector jdbc means JDBC both ways; --connector native is about the source's bulk export
     target_connector = factory.for_target(target, mode="jdbc" if connector == "jdbc" else "auto")
+    rows_target = ("requested with --route rows" if route == "rows"
+                   else target_connector.arrow_sink_problem(write, None))
+    source_connector = factory.for_source(source, read, mode=connector,
+                                          preferred_bucket=preferred_bucket,
+                                          rows_target=rows_target)
     choice = source_connector.choice
     reason = choice.reason if choice is not None else ""
     write_notes = tuple(target_connector.describe_write(write))
+    lap("connectors")
     incremental = None
     if write.mode == "incremental":
         read, write, incremental = plan_incremental(source, read, write, source_connector,
@@ -148,21 +205,25 @@ def plan_transfer(
     if write.mode == "backfill":
         read = plan_backfill(source, read, write)
     read_plan = source_connector.plan_read(read, reason=reason)
+    lap("read_plan")
     target_facts = target.facts if target_connector.writes_our_ddl else None
     sources = source_connector.source_types(read_plan)
     source_facts = source_connector.type_facts()
     read_as = read_overrides(source_facts, sources, target_facts, allow_lossy)
     if read_as:  # the read asks Spark for other types: plan it again with them
         read_plan = source_connector.plan_read(replace(read, read_as=read_as), reason=reason)
-    columns = plan_types(source_facts if sources else None, sources,
-                         source_connector.read_schema(read_plan), target_facts,
+    schema = source_connector.read_schema(read_plan)
+    columns = plan_types(source_facts if sources else None, sources, schema, target_facts,
                          target_format=target.format if target.is_files else target.type,
                          read_as=read_as, allow_lossy=allow_lossy)
     write = replace(write, column_types=columns.declared)
+    lap("types")
+    chosen = choose_route(source_connector, read_plan, target_connector, write, schema, route)
+    lap("route")
     warnings = tuple(choice.warnings) if choice is not None else ()
     plan = TransferPlan(source=source, target=target, read=read_plan, write=write, jars=jars,
                         warnings=warnings, columns=columns, incremental=incremental,
-                        write_notes=write_notes)
+                        write_notes=write_notes, route=chosen, schema=schema, timings=timings)
     return plan, source_connector, target_connector
 
 
@@ -218,6 +279,12 @@ def execute_transfer(
     observations: list[Any] = []
 
     def attempt() -> Any:
+        if plan.route.arrow:
+            assert plan.schema is not None
+            with track(spark, console, f"{plan.source.name} -> {plan.target.name}",
+                       job_group=f"dvt-{uuid.uuid4().hex[:8]}"):
+                return target_connector.write_arrow(source_connector.arrow_source(plan.read),
+                                                    plan.schema, plan.write)
         df = source_connector.load(plan.read)
         observation = Observation(f"dvt_{uuid.uuid4().hex[:8]}")
         observations.append(observation)
@@ -251,12 +318,19 @@ def execute_transfer(
         source_connector.cleanup()
     moving = time.perf_counter() - started
 
-    metrics = observations[-1].get
-    rows = int(metrics.get("rows") or 0)
-    if outcome.bytes_written is not None:
-        size, kind = int(outcome.bytes_written), "files written"
+    if plan.route.arrow:  # the tasks counted what they wrote
+        rows = int(outcome.rows or 0)
+        if outcome.bytes_written is not None:
+            size, kind = int(outcome.bytes_written), "files written"
+        else:
+            size, kind = int(outcome.bytes_sent or 0), "sent to the bulk loader"
     else:
-        size, kind = int(metrics.get("payload_bytes") or 0), "payload"
+        metrics = observations[-1].get
+        rows = int(metrics.get("rows") or 0)
+        if outcome.bytes_written is not None:
+            size, kind = int(outcome.bytes_written), "files written"
+        else:
+            size, kind = int(metrics.get("payload_bytes") or 0), "payload"
     return TransferStats(
         source=plan.source.name,
         target=plan.target.name,
@@ -271,7 +345,8 @@ def execute_transfer(
         moving_seconds=moving,
         retries=retries,
         warnings=plan.warnings,
-        notes=tuple(plan.read.notes) + tuple(outcome.notes),
+        notes=(plan.route.why, *plan.read.notes, *outcome.notes),
+        planning_parts=dict(plan.timings),
         columns=tuple(plan.columns.describe()),
         mode=plan.write.mode,
         inserted=outcome.inserted,
@@ -296,12 +371,14 @@ def transfer(
     retry: RetryConfig | None = None,
     console: Console | None = None,
     allow_lossy: Sequence[str] = (),
+    route: str = "auto",
 ) -> TransferStats:
     """The Python API: move one table with an existing SparkSession and return its stats."""
     started = time.perf_counter()
     plan, source_connector, target_connector = plan_transfer(
         spark, source, target, read, write, buckets=buckets, connector=connector,
         preferred_bucket=preferred_bucket, console=console, allow_lossy=allow_lossy,
+        route=route,
     )
     planning = time.perf_counter() - started
     return execute_transfer(spark, plan, source_connector, target_connector, retry=retry,

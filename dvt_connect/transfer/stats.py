@@ -44,6 +44,8 @@ class TransferStats:
     high_water_mark: str | None = None
     read_from: str | None = None
     null_update_keys: int | None = None
+    # planning's parts in seconds (Spark start, connectors and catalog, read plan, types, route)
+    planning_parts: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def duration_seconds(self) -> float:
@@ -71,6 +73,7 @@ class TransferStats:
             "bytes_kind": self.bytes_kind,
             "partitions": self.partitions,
             "planning_seconds": round(self.planning_seconds, 3),
+            "planning_parts": dict(self.planning_parts),
             "moving_seconds": round(self.moving_seconds, 3),
             "duration_seconds": round(self.duration_seconds, 3),
             "rows_per_second": round(self.rows_per_second, 1),

@@ -40,12 +40,14 @@ from write.fixtures import (
 
 from dvt_connect.connectors.base import ConnectorType, ReadRequest, TableRef, WriteRequest
 from dvt_connect.errors import TransferError
-from dvt_connect.transfer.run import transfer
+from dvt_connect.transfer.run import ARROW_WHY, transfer
 
 pytestmark = [pytest.mark.spark, pytest.mark.postgres, pytest.mark.mariadb]
 
 UTC = timezone.utc
-PATHS = ("jdbc", "native")
+# native: the bulk paths, Arrow end to end where both ends have one; native-rows: the same
+# bulk paths with the rows handed through Spark (--route rows)
+PATHS = ("jdbc", "native", "native-rows")
 NAN, INF = float("nan"), float("inf")
 FLT_MAX = 3.4028234663852886e38  # exactly float32's largest
 FLT_MIN = 1.1754943508222875e-38  # float32's smallest normal
@@ -208,12 +210,18 @@ def target_name(pg: dict[str, Any], mariadb: dict[str, Any]) -> Iterator[str]:
 
 
 def move(spark: Any, source: Any, target: Any, table: str, target_table: str, path: str,
-         columns: tuple[str, ...] = ()) -> Any:
+         columns: tuple[str, ...] = (), arrow_possible: bool = True) -> Any:
     """The product's own transfer, its connector forced to ``path`` (``native``: the source's
     bulk export, and the target's bulk load where it has one)."""
+    connector = "native" if path.startswith("native") else path
     stats = transfer(spark, source, target, ReadRequest(table=TableRef(table), columns=columns),
-                     WriteRequest(table=TableRef(target_table)), connector=path)
+                     WriteRequest(table=TableRef(target_table)), connector=connector,
+                     route="rows" if path == "native-rows" else "auto")
     assert (stats.connector is ConnectorType.JDBC) == (path == "jdbc"), stats.reason
+    arrow = stats.notes[0] == ARROW_WHY
+    # Arrow end to end whenever both ends have a bulk path (files: Parquet only)
+    both = target.is_files and target.format == "parquet" or not target.is_files
+    assert arrow == (path == "native" and both and arrow_possible), stats.notes[0]
     return stats
 
 
@@ -222,7 +230,10 @@ def move(spark: Any, source: Any, target: Any, table: str, target_table: str, pa
 @pytest.mark.parametrize("path", PATHS)
 def test_postgres_to_postgres(spark: Any, pg: dict[str, Any], sources: Mapping[str, str],
                               target_name: str, path: str) -> None:
-    move(spark, pg_connection(pg), pg_connection(pg), sources["pg"], target_name, path)
+    # the declared types kept (uuid, numeric(38,9) from text) need JDBC's write, so Spark rows;
+    # a declared varchar(20) alone (MariaDB to MariaDB) takes the bulk load
+    move(spark, pg_connection(pg), pg_connection(pg), sources["pg"], target_name, path,
+         arrow_possible=False)
 
     assert pg_columns(pg, target_name) == pg_columns(pg, sources["pg"])  # declared types kept
     as_source(pg_rows(pg, sources["pg"]), pg_rows(pg, target_name),
@@ -267,6 +278,37 @@ def test_postgres_to_parquet(spark: Any, pg: dict[str, Any], sources: Mapping[st
 
     as_source(pg_rows(pg, sources["pg"]), pq.read_table(tmp_path / "out").to_pylist(),
               float32=PG_FLOAT32, instants=PG_INSTANTS)
+
+
+def from_parquet(spark: Any, lake: Path, target: Any, target_table: str, route: str) -> None:
+    """Parquet that Spark wrote, into ``target`` on ``route`` (arrow: pyarrow reads the files
+    in each task)."""
+    stats = transfer(spark, files_connection(lake), target, ReadRequest(table=TableRef("out")),
+                     WriteRequest(table=TableRef(target_table)), route=route)
+    assert (stats.notes[0] == ARROW_WHY) == (route == "arrow"), stats.notes[0]
+
+
+@pytest.mark.parametrize("route", ["arrow", "rows"])
+def test_parquet_to_postgres(spark: Any, pg: dict[str, Any], sources: Mapping[str, str],
+                             target_name: str, tmp_path: Path, route: str) -> None:
+    move(spark, pg_connection(pg), files_connection(tmp_path), sources["pg"], "out", "jdbc")
+    from_parquet(spark, tmp_path, pg_connection(pg), target_name, route)
+
+    as_source(pg_rows(pg, sources["pg"]), pg_rows(pg, target_name),
+              float32=PG_FLOAT32, instants=PG_INSTANTS)
+
+
+@pytest.mark.parametrize("route", ["arrow", "rows"])
+def test_parquet_to_mariadb(spark: Any, pg: dict[str, Any], mariadb: dict[str, Any],
+                            sources: Mapping[str, str], target_name: str, tmp_path: Path,
+                            route: str) -> None:
+    move(spark, pg_connection(pg), files_connection(tmp_path), sources["pg"], "out", "jdbc",
+         columns=PG_FINITE)
+    from_parquet(spark, tmp_path, mariadb_connection(mariadb), target_name, route)
+
+    as_source(pg_rows(pg, sources["pg"]), mariadb_rows(mariadb, target_name),
+              leave_out=NONFINITE, float32=PG_FLOAT32, instants=PG_INSTANTS,
+              booleans=("flag",), **INTO_MARIADB)
 
 
 @pytest.mark.parametrize("path", PATHS)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import json
+import re
 from abc import abstractmethod
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -27,6 +28,7 @@ from dvt_connect import secrets
 from dvt_connect.config.buckets import Bucket, LocalBucket
 from dvt_connect.config.profiles import Connection
 from dvt_connect.connectors.arrow_bulk.columns import BulkRead, ColumnRead, writable
+from dvt_connect.connectors.arrow_bulk.direct import BulkSink, BulkSource, Moved, run_move
 from dvt_connect.connectors.arrow_bulk.tables import SqlSession, Stage, staged_write
 from dvt_connect.connectors.arrow_bulk.tasks import (
     SOURCE_NAME,
@@ -69,6 +71,7 @@ if TYPE_CHECKING:
 # option: each partition's file is re-runnable on its own, and it is the path a future
 # files-target shortcut (move the staged files instead of rewriting them) would build on.
 NATIVE_PATHS = ("arrow", "parquet")
+_CHARACTER = re.compile(r"(?i)^\s*(character varying|varchar|character|char|bpchar|text)\b")
 DEFAULT_PATH = "arrow"
 PATH_KEY = "native_path"
 STAGING_ROOT = "dvt"
@@ -310,14 +313,19 @@ class BulkConnector(BaseConnector):
 
     # ---- writing ---------------------------------------------------------------------------
 
-    def write_dataframe(self, df: DataFrame, request: WriteRequest) -> WriteOutcome:
-        problems = [f"`{f.name}` ({f.dataType.simpleString()})" for f in df.schema.fields
+    def _write_problems(self, schema: StructType, request: WriteRequest) -> list[str]:
+        problems = [f"`{f.name}` ({f.dataType.simpleString()})" for f in schema.fields
                     if not writable(f.dataType)]
-        if request.column_types:
+        # text into a character column is what the bulk loaders send anyway; other declared
+        # types (uuid, numeric from text) need JDBC's casts
+        declared = {n: t for n, t in request.column_types.items() if not _CHARACTER.match(t)}
+        if declared:
             problems.append("text into the source's own column types ("
-                            + ", ".join(f"`{n}` {t}" for n, t in request.column_types.items())
-                            + ")")
-        problems += self.write_problems()
+                            + ", ".join(f"`{n}` {t}" for n, t in declared.items()) + ")")
+        return problems + self.write_problems()
+
+    def write_dataframe(self, df: DataFrame, request: WriteRequest) -> WriteOutcome:
+        problems = self._write_problems(df.schema, request)
         if problems:
             why = (f"the native {self.product} load cannot take " + "; ".join(problems)
                    + ": writing over JDBC")
@@ -353,6 +361,46 @@ class BulkConnector(BaseConnector):
                             how=f"native {self.product} load: {self.load_method} per Spark "
                                 "partition into the staging table")
 
+
+    # ---- Arrow end to end ------------------------------------------------------------------
+
+    def arrow_source(self, plan: ReadPlan) -> Any:
+        if not isinstance(plan, NativeReadPlan):
+            return (f"the {self.product} read goes over JDBC"
+                    + (f" ({plan.reason})" if plan.reason else ""))
+        return BulkSource(plan.spec_json, self.connection.password or "")
+
+    def arrow_sink_problem(self, request: WriteRequest,
+                           schema: StructType | None) -> str | None:
+        problems = (self._write_problems(schema, request) if schema is not None
+                    else self.write_problems())
+        if problems:
+            return f"the native {self.product} load cannot take " + "; ".join(problems)
+        return None
+
+    def write_arrow(self, source: Any, schema: StructType, request: WriteRequest) -> WriteOutcome:
+        from pyspark.sql.types import DoubleType, FloatType
+
+        from dvt_connect.connectors.typeplan import nan_guard_message
+
+        dialect = dialect_for(self.facts)
+        no_nan = () if dialect.holds_nan else tuple(
+            f.name for f in schema.fields if isinstance(f.dataType, (FloatType, DoubleType)))
+        message = nan_guard_message("{column}", "{value}", dialect.title)
+        moved: list[Moved] = []
+
+        def fill(stage: Stage) -> None:
+            spec = BulkWrite(dialect=self.dialect, params=self.params(), schema=stage.schema,
+                             table=stage.name, columns=stage.columns)
+            sink = BulkSink(spec.to_json(), self.connection.password or "", no_nan, message)
+            moved.append(run_move(self.spark, source, sink, schema))
+
+        outcome = staged_write(self.connection, schema, request, open_session=self.open_session,
+                               fill=fill, console=self.console,
+                               how=f"native {self.product} load: {self.load_method} per Spark "
+                                   "task into the staging table, from Arrow batches")
+        return replace(outcome, rows=moved[-1].rows if moved else 0,
+                       bytes_sent=moved[-1].bytes if moved else 0)
 
     def high_water_mark(self, request: WriteRequest) -> Mark | None:
         from dvt_connect.connectors.staging import high_water_mark

@@ -193,23 +193,14 @@ class StageTask:
     def __call__(self, indexes: Iterable[int]) -> Iterator[tuple[int, int, int]]:
         import os
 
-        import pyarrow.parquet as pq
+        from dvt_connect.connectors.arrow_bulk.direct import write_parquet
 
         spec = BulkRead.from_json(self.spec_json)
         target = spec.arrow_schema()
         for index in indexes:
             path = os.path.join(self.folder, f"part-{index:05d}.parquet")
-            partial = f"{path}.{os.getpid()}.partial"
-            rows = 0
-            try:
-                with pq.ParquetWriter(partial, target, compression="snappy") as writer:
-                    for batch in read_partition(spec, self.password, index, target):
-                        writer.write_batch(batch)
-                        rows += batch.num_rows
-                os.replace(partial, path)
-            finally:
-                if os.path.exists(partial):
-                    os.unlink(partial)
+            rows = write_parquet(path, read_partition(spec, self.password, index, target),
+                                 target)
             yield index, rows, os.path.getsize(path)
 
 

@@ -1,0 +1,400 @@
+"""The speed issue's bench: every path and its baselines, each a fresh process, in one run.
+
+For each size in ``BENCH_SIZES`` (default ``1000000,5000000,20000000``; ``--sizes``) a PostgreSQL
+table of 8 mixed columns is generated, then each case runs ``BENCH_REPEAT`` times (default 3;
+the median is kept) as a fresh process whose whole process tree's peak memory is sampled:
+
+  PostgreSQL -> Parquet   dvt (auto), dvt --route rows, dvt --connector jdbc; Spark JDBC at
+                          defaults and tuned (4 partitions, fetchsize 10000); ConnectorX (no JVM);
+                          binary COPY to /dev/null
+  Parquet -> PostgreSQL   dvt; Spark JDBC batched; COPY FROM of CSV (psql)
+  Parquet -> MariaDB      dvt; Spark JDBC batched; LOAD DATA LOCAL INFILE of CSV (mariadb client)
+  PostgreSQL -> MariaDB   dvt; Spark JDBC read + batched write
+  PostgreSQL -> PostgreSQL dvt; Spark JDBC read + batched write
+  Spark start             a session started and stopped (the JVM's fixed cost)
+
+Every dvt output is verified against the source (count, sum of ids, of amounts, of timestamp
+microseconds); a mismatch fails the bench. With two sizes or more, each path's fixed cost and
+cost per million rows are fitted (least squares); with one size, seconds per million rows are
+printed as measured. Ratios against the issue's targets are printed with PASS/FAIL.
+
+    BENCH_SIZES=1000000 BENCH_REPEAT=1 python benchmarks/speed.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import native  # noqa: E402  (servers, table generator, process-tree memory)
+
+ROOT = Path(__file__).resolve().parent.parent
+PG, MARIADB = native.PG, native.MARIADB
+SCHEMA = native.SCHEMA
+BIN = Path(sys.executable).parent
+JARS = f"{native.PG_JAR},{native.MARIADB_JAR}"
+
+# Spark baselines: one script, the case on its command line, logins in the environment.
+SPARK = textwrap.dedent("""
+    import json, os, sys
+    from pyspark.sql import SparkSession
+    case, source, out = sys.argv[1], sys.argv[2], sys.argv[3]
+    db = json.loads(os.environ["BENCH_DB"])
+    spark = (SparkSession.builder.master("local[*]").config("spark.jars", os.environ["BENCH_JARS"])
+             .config("spark.ui.enabled", "false")
+             .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+             .config("spark.sql.session.timeZone", "UTC").getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    pg = dict(url=db["pg_url"], driver="org.postgresql.Driver", user=db["pg_user"],
+              password=db["pg_password"])
+    maria = dict(url=db["maria_url"], driver="org.mariadb.jdbc.Driver", user=db["maria_user"],
+                 password=db["maria_password"])
+    def read_pg(**extra):
+        return spark.read.format("jdbc").options(**pg, dbtable=source, **extra).load()
+    def write(df, opts, **extra):
+        df.write.format("jdbc").mode("overwrite").options(**opts, dbtable=out, **extra).save()
+    if case == "start":
+        spark.range(1).collect()
+    elif case == "pg_parquet_defaults":
+        read_pg().write.mode("overwrite").parquet(out)
+    elif case == "pg_parquet_tuned":
+        lo, hi = db["bounds"]
+        read_pg(partitionColumn="id", lowerBound=str(lo), upperBound=str(hi + 1),
+                numPartitions="4", fetchsize="10000").write.mode("overwrite").parquet(out)
+    elif case == "parquet_pg":
+        write(spark.read.parquet(source), dict(pg, url=pg["url"] + "?reWriteBatchedInserts=true"),
+              batchsize="10000")
+    elif case == "parquet_mariadb":
+        write(spark.read.parquet(source),
+              dict(maria, url=maria["url"] + "&rewriteBatchedStatements=true"),
+              batchsize="10000")
+    elif case == "pg_mariadb":
+        write(read_pg(), dict(maria, url=maria["url"] + "&rewriteBatchedStatements=true"),
+              batchsize="10000")
+    elif case == "pg_pg":
+        write(read_pg(), dict(pg, url=pg["url"] + "?reWriteBatchedInserts=true"),
+              batchsize="10000")
+    spark.stop()
+""")
+
+CONNECTORX = textwrap.dedent("""
+    import json, os, sys
+    import connectorx as cx, pyarrow.parquet as pq
+    db = json.loads(os.environ["BENCH_DB"])
+    table = cx.read_sql(db["pg_cx"], f"SELECT * FROM {sys.argv[1]}", return_type="arrow",
+                        partition_on="id", partition_num=2)
+    pq.write_table(table, sys.argv[2])
+""")
+
+COPY_DEVNULL = textwrap.dedent("""
+    import json, os, sys, psycopg
+    db = json.loads(os.environ["BENCH_DB"])
+    with psycopg.connect(db["pg_cx"]) as conn, conn.cursor() as cur, cur.copy(
+            f"COPY {sys.argv[1]} TO STDOUT (FORMAT BINARY)") as copy:
+        for _ in copy:
+            pass
+""")
+
+
+# ---- verification: the same four figures from the source and from each output ---------------
+
+def pg_figures(table: str) -> tuple[int, int, str, int]:
+    row = native.pg_execute(
+        f"SELECT count(*), sum(id), sum(amount)::text, "
+        f"sum((extract(epoch from created_at) * 1000000)::bigint) FROM {table}")[0]
+    return int(row[0]), int(row[1]), str(row[2]), int(row[3])
+
+
+def maria_figures(table: str) -> tuple[int, int, str, int]:
+    import pymysql
+
+    conn = pymysql.connect(host=MARIADB["host"], port=MARIADB["port"], user=MARIADB["user"],
+                           password=MARIADB["password"], database=MARIADB["database"])
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT count(*), sum(id), CAST(sum(amount) AS CHAR), "
+                        f"sum(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', created_at)) "
+                        f"FROM {table}")
+            row = cur.fetchone()
+    finally:
+        conn.close()
+    return int(row[0]), int(row[1]), str(row[2]), int(row[3])
+
+
+def parquet_figures(path: Path) -> tuple[int, int, str, int]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(path, columns=["id", "amount", "created_at"])
+    micros = pc.sum(t.column("created_at").cast(pa.timestamp("us", "UTC")).cast(pa.int64())
+                    .cast(pa.decimal128(38, 0)))  # int64 sums overflow
+    return (t.num_rows, int(pc.sum(t.column("id")).as_py()),
+            str(pc.sum(t.column("amount")).as_py()), int(micros.as_py()))
+
+
+def same(source: tuple[int, int, str, int], out: tuple[int, int, str, int]) -> bool:
+    from decimal import Decimal
+
+    return (source[0], source[1], Decimal(source[2]), source[3]) == (
+        out[0], out[1], Decimal(out[2]), out[3])
+
+
+# ---- cases --------------------------------------------------------------------------------
+
+def run_size(rows: int, repeat: int, work: Path) -> dict[str, Any]:
+    table = f"orders_{rows}"
+    native.generate(rows, table)
+    source = f"{SCHEMA}.{table}"
+    home, lake = work / "home", work / "lake"
+    native.write_profiles(home, lake, mariadb=True)
+    bounds = native.pg_execute(f"SELECT min(id), max(id) FROM {source}")[0]
+    db = {"pg_url": native.PG_URL, "pg_user": PG["user"], "pg_password": PG["password"],
+          "maria_url": native.MARIADB_URL, "maria_user": MARIADB["user"],
+          "maria_password": MARIADB["password"], "bounds": list(bounds),
+          "pg_cx": f"postgresql://{PG['user']}:{PG['password']}@{PG['host']}:{PG['port']}/"
+                   f"{PG['database']}"}
+    env = dict(os.environ, DVT_HOME=str(home), DVT_PROFILES_DIR=str(home),
+               PYSPARK_PYTHON=sys.executable, BENCH_DB=json.dumps(db), BENCH_JARS=JARS)
+    dvt = str(BIN / "dvt")
+    native.run_process([dvt, "sync", "--profile", "bench", "--repository",
+                        f"file://{native.DEBIAN_REPO}"], env)
+    expected = pg_figures(source)
+    results: dict[str, Any] = {}
+
+    def case(name: str, cmd: list[str], verify: Callable[[], Any] | None = None,
+             before: Callable[[], Any] | None = None) -> None:
+        times, peaks, stats = [], [], None
+        for _ in range(repeat):
+            if before is not None:
+                before()
+            seconds, peak, out = native.run_process(cmd, env)
+            times.append(seconds)
+            peaks.append(peak)
+            if cmd[0] == dvt:
+                stats = json.loads(out)
+            if verify is not None:
+                found = verify()
+                if not same(expected, found):
+                    raise SystemExit(f"{name}: output differs from the source: {found} != "
+                                     f"{expected}")
+        entry: dict[str, Any] = {"seconds": statistics.median(times), "runs": times,
+                                 "peak_mib": round(max(peaks) / 1024**2)}
+        if stats is not None:
+            entry.update(connector=stats["connector"], planning_parts=stats["planning_parts"],
+                         planning_seconds=stats["planning_seconds"],
+                         moving_seconds=stats["moving_seconds"], route=stats["notes"][0])
+        results[name] = entry
+        print(f"  {name:<28}{entry['seconds']:>8.1f} s  {entry['peak_mib']:>6} MiB"
+              + (f"  ({entry.get('connector')})" if stats else ""), flush=True)
+
+    def transfer(source_output: str, table_arg: str, target: str, target_table: str,
+                 *extra: str) -> list[str]:
+        return [dvt, "transfer", "--profile", "bench", "--source", source_output, "--table",
+                table_arg, "--target", target, "--target-table", target_table, "--json", *extra]
+
+    out_lake = lake / "pg_out"
+    spark = [sys.executable, "-c", SPARK]
+    print(f"\n{rows:,} rows, median of {repeat}:", flush=True)
+    case("spark start", [*spark, "start", "-", "-"])
+    case("pg->parquet dvt auto", transfer("pg", source, "lake", "pg_out"),
+         lambda: parquet_figures(out_lake))
+    case("pg->parquet dvt rows", transfer("pg", source, "lake", "pg_out", "--route", "rows",
+                                          "--connector", "native"),
+         lambda: parquet_figures(out_lake))
+    case("pg->parquet dvt jdbc", transfer("pg", source, "lake", "pg_out", "--connector",
+                                          "jdbc"), lambda: parquet_figures(out_lake))
+    case("pg->parquet spark defaults", [*spark, "pg_parquet_defaults", source,
+                                        str(work / "spark_out")],
+         lambda: parquet_figures(work / "spark_out"))
+    case("pg->parquet spark tuned", [*spark, "pg_parquet_tuned", source,
+                                     str(work / "spark_out")],
+         lambda: parquet_figures(work / "spark_out"))
+    case("pg->parquet connectorx", [sys.executable, "-c", CONNECTORX, source,
+                                    str(work / "cx.parquet")],
+         lambda: parquet_figures(work / "cx.parquet"))
+    case("pg binary COPY /dev/null", [sys.executable, "-c", COPY_DEVNULL, source])
+
+    # the Parquet the loads read: dvt's own output of the source (verified above)
+    parquet_in = lake / "pg_in"
+    shutil.rmtree(parquet_in, ignore_errors=True)
+    shutil.copytree(out_lake, parquet_in)
+    csv = work / "in.csv"
+    _csv(source, csv)
+
+    case("parquet->pg dvt", transfer("lake", "pg_in", "pg", "bench_out"),
+         lambda: pg_figures(f"{SCHEMA}.bench_out"))
+    case("parquet->pg spark batched", [*spark, "parquet_pg", str(parquet_in),
+                                       f"{SCHEMA}.bench_spark"])
+    like = f"CREATE TABLE {SCHEMA}.bench_copy (LIKE {source})"
+    case("parquet->pg COPY FROM csv", [sys.executable, "-c", _PSQL_COPY, f"{SCHEMA}.bench_copy",
+                                       str(csv)],
+         lambda: pg_figures(f"{SCHEMA}.bench_copy"),
+         before=lambda: native.pg_execute(f"DROP TABLE IF EXISTS {SCHEMA}.bench_copy; {like}"))
+
+    case("parquet->mariadb dvt", transfer("lake", "pg_in", "maria", "bench_out"),
+         lambda: maria_figures("bench_out"))
+    case("parquet->mariadb spark batched", [*spark, "parquet_mariadb", str(parquet_in),
+                                            "bench_spark"])
+    case("parquet->mariadb LOAD DATA", [sys.executable, "-c", _LOAD_DATA, str(csv)],
+         lambda: maria_figures("bench_load"), before=_maria_load_table)
+
+    case("pg->mariadb dvt", transfer("pg", source, "maria", "bench_out"),
+         lambda: maria_figures("bench_out"))
+    case("pg->mariadb spark jdbc", [*spark, "pg_mariadb", source, "bench_spark"])
+    case("pg->pg dvt", transfer("pg", source, "pg", "bench_out"),
+         lambda: pg_figures(f"{SCHEMA}.bench_out"))
+    case("pg->pg spark jdbc", [*spark, "pg_pg", source, f"{SCHEMA}.bench_spark"])
+    return results
+
+
+def _csv(source: str, path: Path) -> None:
+    """The source as CSV for the COPY FROM and LOAD DATA baselines (timestamps as UTC text)."""
+    import psycopg
+
+    with psycopg.connect(host=PG["host"], port=PG["port"], user=PG["user"],
+                         password=PG["password"], dbname=PG["database"]) as conn, \
+            conn.cursor() as cur, open(path, "wb") as out:
+        cur.execute("SET TIME ZONE 'UTC'")
+        with cur.copy(f"COPY (SELECT id, customer_id, amount, price, status, note, "
+                      f"to_char(created_at, 'YYYY-MM-DD HH24:MI:SS.US'), is_active::int "
+                      f"FROM {source}) TO STDOUT (FORMAT csv)") as copy:
+            for data in copy:
+                out.write(data)
+
+
+def _maria_load_table() -> None:
+    native.maria_execute("DROP TABLE IF EXISTS bench_load")
+    native.maria_execute("CREATE TABLE bench_load (id BIGINT PRIMARY KEY, customer_id INT, "
+                         "amount DECIMAL(12,2), price DOUBLE, status TEXT, note VARCHAR(64), "
+                         "created_at DATETIME(6), is_active BOOLEAN)")
+
+
+_PSQL_COPY = textwrap.dedent("""
+    import json, os, subprocess, sys
+    db = json.loads(os.environ["BENCH_DB"])
+    subprocess.run(["psql", db["pg_cx"], "-c", "SET TIME ZONE 'UTC'", "-c",
+                    f"\\\\copy {sys.argv[1]} FROM '{sys.argv[2]}' (FORMAT csv)"], check=True,
+                   stdout=subprocess.DEVNULL)
+""")
+
+_LOAD_DATA = textwrap.dedent("""
+    import json, os, pymysql, sys
+    db = json.loads(os.environ["BENCH_MARIA"])
+    conn = pymysql.connect(local_infile=True, **db)
+    with conn.cursor() as cur:
+        cur.execute("SET time_zone = '+00:00'")
+        cur.execute(f"LOAD DATA LOCAL INFILE '{sys.argv[1]}' INTO TABLE bench_load "
+                    "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\\"' "
+                    "LINES TERMINATED BY '\\\\n' "
+                    "(id, customer_id, amount, price, status, @note, created_at, is_active) "
+                    "SET note = NULLIF(@note, '')")
+    conn.commit()
+""")
+
+
+# ---- the report ----------------------------------------------------------------------------
+
+TARGETS = (
+    # (what, numerator case, denominator case, target, at least?)
+    ("PG->Parquet dvt vs Spark JDBC defaults (>= 2.5x)", "pg->parquet spark defaults",
+     "pg->parquet dvt auto", 2.5, True),
+    ("PG->Parquet dvt / ConnectorX (<= 3x)", "pg->parquet dvt auto", "pg->parquet connectorx",
+     3.0, False),
+    ("Parquet->PG dvt / COPY FROM (<= 1.5x)", "parquet->pg dvt", "parquet->pg COPY FROM csv",
+     1.5, False),
+    ("Parquet->MariaDB dvt / LOAD DATA (<= 1.3x)", "parquet->mariadb dvt",
+     "parquet->mariadb LOAD DATA", 1.3, False),
+    ("PG->MariaDB dvt vs Spark JDBC (>= 4x)", "pg->mariadb spark jdbc", "pg->mariadb dvt", 4.0,
+     True),
+    ("PG->PG dvt vs Spark JDBC (>= 4x)", "pg->pg spark jdbc", "pg->pg dvt", 4.0, True),
+)
+
+
+def fit(points: list[tuple[float, float]]) -> tuple[float, float] | None:
+    """(fixed seconds, seconds per million rows) by least squares over (millions, seconds)."""
+    if len(points) < 2:
+        return None
+    mx = sum(x for x, _ in points) / len(points)
+    my = sum(y for _, y in points) / len(points)
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    slope = sum((x - mx) * (y - my) for x, y in points) / sxx if sxx else 0.0
+    return my - slope * mx, slope
+
+
+def report(by_size: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    sizes = sorted(by_size)
+    names = list(by_size[sizes[0]])
+    print(f"\n{'case':<32}" + "".join(f"{f'{s / 1e6:g}M s':>10}" for s in sizes)
+          + f"{'fixed s':>9}{'s/M rows':>10}{'peak MiB':>10}")
+    for name in names:
+        points = [(s / 1e6, by_size[s][name]["seconds"]) for s in sizes if name in by_size[s]]
+        fitted = fit(points)
+        fixed, per = fitted if fitted else (None, points[-1][1] / points[-1][0])
+        peak = max(by_size[s][name]["peak_mib"] for s in sizes if name in by_size[s])
+        print(f"{name:<32}" + "".join(f"{by_size[s][name]['seconds']:>10.1f}" for s in sizes)
+              + f"{'-' if fixed is None else format(fixed, '.1f'):>9}{per:>10.1f}{peak:>10}")
+    verdicts = []
+    print(f"\n{'target':<52}" + "".join(f"{f'{s / 1e6:g}M':>9}" for s in sizes))
+    for what, top, bottom, target, at_least in TARGETS:
+        cells, row = [], {"target": what, "ratios": {}}
+        for s in sizes:
+            r = by_size[s]
+            ratio = r[top]["seconds"] / r[bottom]["seconds"]
+            ok = ratio >= target if at_least else ratio <= target
+            row["ratios"][s] = {"ratio": round(ratio, 2), "pass": ok}
+            cells.append(f"{ratio:.2f}x {'ok' if ok else 'NO'}")
+        verdicts.append(row)
+        print(f"{what:<52}" + "".join(f"{c:>9}" for c in cells))
+    for s in sizes:
+        r = by_size[s]
+        memory_ok = r["pg->parquet dvt auto"]["peak_mib"] <= r["pg->parquet spark defaults"][
+            "peak_mib"]
+        print(f"peak memory at {s / 1e6:g}M: dvt {r['pg->parquet dvt auto']['peak_mib']} MiB, "
+              f"Spark JDBC {r['pg->parquet spark defaults']['peak_mib']} MiB "
+              f"({'ok' if memory_ok else 'NO'})")
+    return verdicts
+
+
+def run(sizes: list[int], repeat: int, out_dir: Path) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="dvt-speed-bench-"))
+    env_maria = {"host": MARIADB["host"], "port": MARIADB["port"], "user": MARIADB["user"],
+                 "password": MARIADB["password"], "database": MARIADB["database"]}
+    os.environ["BENCH_MARIA"] = json.dumps(env_maria)
+    try:
+        by_size = {rows: run_size(rows, repeat, work) for rows in sizes}
+    finally:
+        native.maria_execute("DROP TABLE IF EXISTS bench_out")
+        native.maria_execute("DROP TABLE IF EXISTS bench_spark")
+        native.maria_execute("DROP TABLE IF EXISTS bench_load")
+        native.pg_execute(f"DROP TABLE IF EXISTS {SCHEMA}.bench_out, {SCHEMA}.bench_spark, "
+                          f"{SCHEMA}.bench_copy")
+        shutil.rmtree(work, ignore_errors=True)
+    machine = {"cpus": os.cpu_count(), "platform": platform.platform(),
+               "load_average": os.getloadavg()}
+    print(f"\nmachine: {machine['cpus']} cores, {machine['platform']}, load average "
+          f"{machine['load_average'][0]:.1f}")
+    verdicts = report(by_size)
+    return native.save(out_dir, "speed-bench", {
+        "machine": machine, "repeat": repeat, "results": {str(k): v for k, v in by_size.items()},
+        "targets": verdicts})
+
+
+def main(argv: list[str] | None = None) -> None:
+    import run as bench
+
+    bench.main()
+
+
+if __name__ == "__main__":
+    main()

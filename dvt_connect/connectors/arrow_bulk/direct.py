@@ -1,0 +1,220 @@
+"""Arrow end to end: each Spark task reads its partition as Arrow record batches and writes
+them straight into the target's staging, never as Spark rows.
+
+Spark still schedules, retries and distributes the tasks (``parallelize(range(n), n)
+.mapPartitions(MoveTask)``); each task streams its partition batch by batch (memory bounded by
+a batch, not a partition) and returns its exact row and byte counts, which the driver sums. The
+staged write around the tasks (lock, staging table or folder, swap, cleanup) is the target
+connector's own, unchanged.
+
+Sources: a native database read (:class:`BulkSource`, the plan's bulk queries) and local
+Parquet files (:class:`ParquetSource`, read by pyarrow). Sinks: a folder of Parquet files
+written by pyarrow (:class:`ParquetSink`) and a database's bulk loader into the staging table
+(:class:`BulkSink`: binary COPY, LOAD DATA). Every batch is first made exactly the Arrow schema
+Spark would have handed the writer for the same columns (:func:`.columns.conform`,
+:func:`.columns.arrow_schema_of`), so both routes write the same values.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from dvt_connect.connectors.arrow_bulk.columns import BulkRead, arrow_schema_of
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark.sql import SparkSession
+    from pyspark.sql.types import StructType
+
+BATCH_ROWS = 65_536
+
+
+class ArrowSource(Protocol):
+    """What a task reads: partition ``index`` as batches of exactly ``target``."""
+
+    def count(self) -> int: ...
+
+    def batches(self, index: int, target: pa.Schema) -> Iterator[pa.RecordBatch]: ...
+
+
+class ArrowSink(Protocol):
+    """Where a task writes: returns (rows, bytes) written for partition ``index``."""
+
+    def write(self, index: int, batches: Iterator[pa.RecordBatch],
+              schema: pa.Schema) -> tuple[int, int]: ...
+
+
+# ---- sources ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BulkSource:
+    """A native database read: one bulk query per partition (the read plan's)."""
+
+    spec_json: str
+    password: str | None
+
+    def count(self) -> int:
+        return len(BulkRead.from_json(self.spec_json).queries)
+
+    def batches(self, index: int, target: pa.Schema) -> Iterator[pa.RecordBatch]:
+        from dvt_connect.connectors.arrow_bulk.tasks import read_partition
+
+        yield from read_partition(BulkRead.from_json(self.spec_json), self.password, index,
+                                  target)
+
+
+@dataclass(frozen=True)
+class ParquetSource:
+    """Local Parquet files read by pyarrow, a group of files per partition; each batch cast to
+    the schema Spark reads the files as (columns matched by name)."""
+
+    groups: tuple[tuple[str, ...], ...]
+
+    def count(self) -> int:
+        return len(self.groups)
+
+    def batches(self, index: int, target: pa.Schema) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        for path in self.groups[index]:
+            # legacy INT96 timestamps as microseconds (nanoseconds overflow outside 1677-2262)
+            with pq.ParquetFile(path, coerce_int96_timestamp_unit="us") as file:
+                for batch in file.iter_batches(batch_size=BATCH_ROWS, columns=target.names,
+                                               use_threads=False):
+                    if batch.num_rows:
+                        arrays = [batch.column(f.name).cast(f.type) for f in target]
+                        yield pa.RecordBatch.from_arrays(arrays, schema=target)
+
+
+def parquet_groups(files: Iterable[tuple[str, int]], slots: int) -> tuple[tuple[str, ...], ...]:
+    """``files`` (path, bytes) in at most ``slots`` groups of about equal size (largest first,
+    each into the lightest group)."""
+    ordered = sorted(files, key=lambda f: -f[1])
+    count = max(1, min(slots, len(ordered)))
+    groups: list[list[str]] = [[] for _ in range(count)]
+    sizes = [0] * count
+    for path, size in ordered:
+        lightest = sizes.index(min(sizes))
+        groups[lightest].append(path)
+        sizes[lightest] += size
+    return tuple(tuple(sorted(g)) for g in groups if g)
+
+
+# ---- sinks ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ParquetSink:
+    """``<folder>/part-<i>-<run>.snappy.parquet`` per partition (``run`` keeps appended files
+    apart), written row group by row group and renamed into place when complete (a re-run task
+    overwrites its own file)."""
+
+    folder: str
+    run: str
+
+    def write(self, index: int, batches: Iterator[pa.RecordBatch],
+              schema: pa.Schema) -> tuple[int, int]:
+
+        path = os.path.join(self.folder, f"part-{index:05d}-{self.run}.snappy.parquet")
+        rows = write_parquet(path, batches, schema)
+        return rows, os.path.getsize(path)
+
+
+def write_parquet(path: str, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> int:
+    """Stream ``batches`` into a Parquet file at ``path`` (a partial file renamed into place
+    when complete, so a file there is whole); returns the rows written."""
+    import pyarrow.parquet as pq
+
+    folder, name = os.path.split(path)
+    partial = os.path.join(folder, f".{name}.{os.getpid()}.partial")
+    rows = 0
+    try:
+        with pq.ParquetWriter(partial, schema, compression="snappy",
+                              coerce_timestamps="us") as writer:
+            for batch in batches:
+                writer.write_batch(batch)
+                rows += batch.num_rows
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    return rows
+
+
+@dataclass(frozen=True)
+class BulkSink:
+    """A database's bulk loader into the staging table (``write_json`` is a
+    :class:`~.tasks.BulkWrite`); float columns in ``no_nan`` refuse NaN and infinities with the
+    message the Spark route raises (``nan_message`` has ``{column}`` and ``{value}``)."""
+
+    write_json: str
+    password: str | None
+    no_nan: tuple[str, ...] = ()
+    nan_message: str = ""
+
+    def write(self, index: int, batches: Iterator[pa.RecordBatch],
+              schema: pa.Schema) -> tuple[int, int]:
+        from dvt_connect.connectors.arrow_bulk.tasks import BulkWrite, driver, guarded
+
+        spec = BulkWrite.from_json(self.write_json)
+        load = driver(spec.dialect).load_batches
+        checked = self._checked(batches) if self.no_nan else batches
+        rows, sent = guarded(spec.dialect, lambda: load(spec, self.password, checked))
+        return int(rows), int(sent)
+
+    def _checked(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import pyarrow.compute as pc
+
+        for batch in batches:
+            for name in self.no_nan:
+                column = batch.column(name)
+                bad = pc.or_(pc.is_nan(column), pc.is_inf(column))
+                if pc.any(bad).as_py():
+                    value = float(pc.filter(column, bad)[0].as_py())
+                    text = "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+                    raise ValueError(self.nan_message.format(column=name, value=text))
+            yield batch
+
+
+# ---- the tasks --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MoveTask:
+    """``mapPartitions`` body: read partition ``i`` from ``source``, write it to ``sink``."""
+
+    source: Any
+    sink: Any
+    schema_json: str
+
+    def __call__(self, indexes: Iterable[int]) -> Iterator[tuple[int, int, int]]:
+        import json
+
+        from pyspark.sql.types import StructType
+
+        target = arrow_schema_of(StructType.fromJson(json.loads(self.schema_json)))
+        for index in indexes:
+            rows, size = self.sink.write(index, self.source.batches(index, target), target)
+            yield index, rows, size
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What the tasks wrote, summed from their own counts."""
+
+    rows: int
+    bytes: int
+    tasks: int
+
+
+def run_move(spark: SparkSession, source: ArrowSource, sink: ArrowSink,
+             schema: StructType) -> Moved:
+    """One Spark job: a task per source partition, each moving its partition as Arrow."""
+    count = source.count()
+    if count == 0:
+        return Moved(0, 0, 0)
+    task = MoveTask(source, sink, schema.json())
+    done = spark.sparkContext.parallelize(range(count), count).mapPartitions(task).collect()
+    return Moved(sum(r for _, r, _ in done), sum(b for _, _, b in done), len(done))

@@ -1,0 +1,149 @@
+"""The speed issue's pure decisions: the automatic choice against the target, the Arrow route,
+Parquet grouping for tasks, and the JVM's class-data-sharing archive. No Spark, no database."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dvt_connect import spark as spark_mod
+from dvt_connect.config.profiles import parse_connection
+from dvt_connect.connectors.arrow_bulk.direct import parquet_groups
+from dvt_connect.connectors.base import ConnectorType, WriteRequest
+from dvt_connect.connectors.selection import choose_connector
+from dvt_connect.errors import UsageError
+from dvt_connect.transfer.run import ARROW_WHY, choose_route
+
+
+def conn(kind: str) -> Any:
+    data = {"type": kind, "host": "db", "user": "u", "dbname": "d"}
+    return parse_connection("src", data, path=Path("profiles.yml"), key="p.outputs.src")
+
+
+def everything(_: str) -> bool:
+    return True
+
+
+@pytest.mark.parametrize("kind", ["postgres", "mariadb"])
+def test_a_target_that_needs_spark_rows_reads_over_jdbc(kind: str) -> None:
+    arrow = choose_connector(conn(kind), {}, estimated_rows=5_000_000, installed=everything)
+    rows = choose_connector(conn(kind), {}, estimated_rows=5_000_000, installed=everything,
+                            rows_target="csv files are written by Spark")
+
+    assert arrow.connector is not ConnectorType.JDBC
+    assert rows.connector is ConnectorType.JDBC
+    assert "the target takes Spark rows (csv files are written by Spark)" in rows.reason
+    # forced native stays native
+    forced = choose_connector(conn(kind), {}, mode="native", installed=everything,
+                              rows_target="csv files are written by Spark")
+    assert forced.connector is not ConnectorType.JDBC
+
+
+class SourceDouble:
+    """A connector double: an Arrow source, or why not."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+
+    def arrow_source(self, plan: Any) -> Any:
+        return self.source
+
+
+class TargetDouble:
+    """A connector double: takes Arrow, or says why not."""
+
+    def __init__(self, problem: str | None) -> None:
+        self.problem = problem
+
+    def arrow_sink_problem(self, request: Any, schema: Any) -> str | None:
+        return self.problem
+
+
+def route(source: Any, problem: str | None, wanted: str = "auto",
+          **write: Any) -> Any:
+    return choose_route(SourceDouble(source), None, TargetDouble(problem),  # type: ignore[arg-type]
+                        WriteRequest(**write), None, wanted)  # type: ignore[arg-type]
+
+
+def test_arrow_end_to_end_only_when_both_ends_can() -> None:
+    assert route(object(), None).arrow and route(object(), None).why == ARROW_WHY
+    assert route("csv is read by Spark", None).why == "Spark rows: csv is read by Spark"
+    assert route(object(), "json files are written by Spark").why == (
+        "Spark rows: json files are written by Spark")
+    assert not route(object(), None, "rows").arrow
+    tie = route(object(), None, primary_key=("id",), tie_breaker="ts", mode="merge")
+    assert not tie.arrow and "--tie-breaker" in tie.why
+
+
+def test_route_arrow_refuses_with_the_reason() -> None:
+    with pytest.raises(UsageError, match=r"--route arrow cannot be used here: csv is read"):
+        route("csv is read by Spark", None, "arrow")
+    with pytest.raises(UsageError, match="unknown route `fast`"):
+        route(object(), None, "fast")
+
+
+def test_parquet_files_are_grouped_by_size() -> None:
+    files = [("a", 100), ("b", 90), ("c", 50), ("d", 40), ("e", 10)]
+    groups = parquet_groups(files, 2)
+
+    assert sorted(p for g in groups for p in g) == ["a", "b", "c", "d", "e"]
+    assert len(groups) == 2
+    sizes = sorted(sum(dict(files)[p] for p in g) for g in groups)
+    assert sizes == [140, 150]
+    assert parquet_groups(files[:1], 8) == (("a",),)
+
+
+def test_the_jvm_archive_is_written_once_then_mapped(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    first = spark_mod.class_data_sharing(tmp_path)
+    dump = next(o for o in first if o.startswith("-XX:ArchiveClassesAtExit="))
+    partial = Path(dump.split("=", 1)[1])
+    assert partial.name.endswith(f".{os.getpid()}.partial")
+
+    # while the writing process lives its partial file is left alone
+    partial.write_bytes(b"archive")
+    assert any(o.startswith("-XX:ArchiveClassesAtExit=")
+               for o in spark_mod.class_data_sharing(tmp_path))
+
+    # once it is gone, the next start renames it into place and maps it
+    dead = partial.with_name(partial.name.replace(f".{os.getpid()}.", ".999999999."))
+    partial.rename(dead)
+    mapped = spark_mod.class_data_sharing(tmp_path)
+    archive = dead.name.rsplit(".", 2)[0]
+    assert f"-XX:SharedArchiveFile={tmp_path / archive}" in mapped
+    assert "-Xshare:auto" in mapped
+
+    monkeypatch.setenv("DVT_CDS", "0")
+    assert spark_mod.class_data_sharing(tmp_path) == []
+
+
+def test_parquet_source_reads_columns_by_name_as_the_target_types(tmp_path: Path) -> None:
+    import datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dvt_connect.connectors.arrow_bulk.direct import ParquetSink, ParquetSource
+
+    # a legacy INT96 timestamp outside nanoseconds' range, columns in another order
+    table = pa.table({"ts": pa.array([datetime.datetime(1000, 1, 1), None], pa.timestamp("us")),
+                      "id": pa.array([1, 2], pa.int32())})
+    pq.write_table(table, tmp_path / "a.parquet", use_deprecated_int96_timestamps=True)
+    target = pa.schema([("id", pa.int64()), ("ts", pa.timestamp("us", tz="UTC"))])
+
+    batches = list(ParquetSource(((str(tmp_path / "a.parquet"),),)).batches(0, target))
+    assert [b.schema for b in batches] == [target]
+    assert batches[0].to_pylist() == [
+        {"id": 1, "ts": datetime.datetime(1000, 1, 1, tzinfo=datetime.timezone.utc)},
+        {"id": 2, "ts": None}]
+
+    out = tmp_path / "out"
+    out.mkdir()
+    rows, size = ParquetSink(str(out), "run1").write(3, iter(batches), target)
+    written = sorted(p.name for p in out.iterdir())
+    assert (rows, written) == (2, ["part-00003-run1.snappy.parquet"])
+    assert size == (out / written[0]).stat().st_size
+    assert pq.read_table(out).to_pylist() == batches[0].to_pylist()
