@@ -410,9 +410,11 @@ def _connection_rows(report: Report, project: Project, buckets: Mapping[str, Buc
         row.jars = jar_status(result, choice, spark, manifest)
         if result.is_files:
             row.notes.extend(_table_format_notes(result, row.jars))
-        for problem in row.jars.problems:
+        if result.is_files and row.jars.problems:  # no runtime of its table format runs here
+            row.status, row.error = ERROR, " ".join(row.jars.problems)
+        for problem in row.jars.problems if row.status != ERROR else ():
             _warn(row, problem)
-        if row.jars.present is False:
+        if row.jars.present is False and row.status != ERROR:
             _warn(row, "jars missing from the jars folder: run `dvt sync`.")
         row.notes.extend(row.jars.notes)
         if connect:
@@ -502,7 +504,8 @@ def jar_status(connection: Connection, choice: Choice, spark: SparkInstall | Dvt
                manifest: Manifest) -> JarStatus:
     """The jars this output needs for the chosen connector, and whether the jars folder has
     them (from the manifest `dvt sync` writes)."""
-    from dvt_connect.jars.plan import bucket_need, connection_needs, needs_for
+    from dvt_connect.databases.files import TABLE_FORMATS
+    from dvt_connect.jars.plan import bucket_need, connection_needs, needs_for, runtime_refusal
 
     status = JarStatus(needs=list(connection_needs(connection)))
     if choice.is_native and choice.native is not None and not choice.unload:
@@ -530,6 +533,9 @@ def jar_status(connection: Connection, choice: Choice, spark: SparkInstall | Dvt
         synced = manifest.needs.get(key) if key.startswith("format:") else None
         if synced:  # the runtime `dvt sync` picked from the repositories, not the offline list
             status.coordinates.extend(synced)
+            refusal = runtime_refusal(TABLE_FORMATS[key.partition(":")[2]], spark, synced)
+            if refusal is not None:  # synced before dvt refused builds for another minor
+                status.problems.append(str(refusal))
             continue
         status.coordinates.extend(str(c) for c in need.coordinates)
         if need.problem:

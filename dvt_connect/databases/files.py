@@ -29,9 +29,12 @@ class TableFormat:
     session must start with (MERGE INTO, time travel), ``session_conf`` further start-up
     settings, ``catalog_class`` the Spark catalog an output's tables are reached through.
     ``transitive``: whether the runtime's POM dependencies are needed (Iceberg's is shaded).
+    Unlike a warehouse connector, a runtime built for another Spark minor is never used: it
+    fails on it (Spark's internal APIs it extends change between minors).
     """
 
     name: str
+    title: str
     runtime: NativeFacts
     extension: str
     catalog_class: str
@@ -42,9 +45,15 @@ class TableFormat:
     def need_key(self) -> str:
         return f"format:{self.name}"
 
+    @property
+    def newest_spark(self) -> str:
+        """The newest Spark minor a runtime release is known to be built for."""
+        return max(self.runtime.releases,
+                   key=lambda minor: tuple(int(p) for p in minor.split(".")))
+
 
 DELTA = TableFormat(
-    name="delta",
+    name="delta", title="Delta Lake",
     runtime=NativeFacts(
         name="delta", spark_format="delta", group="io.delta",
         # delta-spark_4.1_2.13, delta-spark_4.2_2.13: one build per Spark minor since Delta 4.1
@@ -62,7 +71,7 @@ DELTA = TableFormat(
 )
 
 ICEBERG = TableFormat(
-    name="iceberg",
+    name="iceberg", title="Apache Iceberg",
     runtime=NativeFacts(
         name="iceberg", spark_format="iceberg", group="org.apache.iceberg",
         artifact="iceberg-spark-runtime-{spark}_{scala}",

@@ -9,14 +9,15 @@ runtime of a table format, Delta or Iceberg, for a files output in that format) 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from dvt_connect.adapters import FILESYSTEMS, filesystem_of
 from dvt_connect.databases import DATABASES, database
 from dvt_connect.databases.files import TABLE_FORMATS, TableFormat
 from dvt_connect.databases.spec import Database, NativeFacts
-from dvt_connect.errors import NotFoundError
+from dvt_connect.errors import NotFoundError, UsageError
 from dvt_connect.jars.coordinates import Coordinate
 from dvt_connect.jars.releases import NoReleaseError, Release, from_facts
 from dvt_connect.jars.resolver import Need
@@ -49,11 +50,58 @@ def adapter_need(facts: Database) -> Need:
     return Need(f"adapter:{facts.name}", coordinates, note=note)
 
 
+class NoRuntimeError(UsageError):
+    """No runtime of a table format is built for the installed Spark minor: a transfer through
+    it is refused before Spark starts, since a build for another minor fails on this one."""
+
+    def __init__(self, fmt: TableFormat, spark: SparkInstall, newest: str, built_for: str,
+                 *, refused: str = "") -> None:
+        self.fmt = fmt
+        super().__init__(
+            f"{fmt.title} (format: {fmt.name}) has no runtime built for Spark "
+            f"{spark.spark_minor} (PySpark {spark.spark_version} is installed); its newest "
+            f"release, {newest}, is built for Spark {built_for} and fails on Spark "
+            f"{spark.spark_minor}.{refused}",
+            hint=f'Install PySpark {built_for} in dvt\'s environment ({sys.executable} -m pip '
+                 f'install "pyspark=={built_for}.*"), then run `dvt sync`.')
+
+
+def _facts_refusal(fmt: TableFormat, spark: SparkInstall, refused: str = "") -> NoRuntimeError:
+    built_for = fmt.newest_spark
+    artifact = fmt.runtime.artifact.format(spark=built_for, scala=spark.scala_binary)
+    return NoRuntimeError(fmt, spark, str(Coordinate(fmt.runtime.group, artifact,
+                                                     fmt.runtime.releases[built_for])),
+                          built_for, refused=refused)
+
+
+def runtime_refusal(fmt: TableFormat, spark: SparkInstall, synced: Sequence[str] = (), *,
+                    refused: str = "") -> NoRuntimeError | None:
+    """Why a table format cannot run on the installed Spark, or None when a runtime is built
+    for its minor: known in the facts, or synced (``synced``: the coordinates `dvt sync`
+    recorded, which may name a build newer than the facts). ``refused``: what the refusal
+    leaves undone, said after the reason."""
+    exact = fmt.runtime.artifact.format(spark=spark.spark_minor, scala=spark.scala_binary)
+    if spark.spark_minor in fmt.runtime.releases or any(
+            c.startswith(f"{fmt.runtime.group}:{exact}:") for c in synced):
+        return None
+    return _facts_refusal(fmt, spark, refused)
+
+
 def format_need(fmt: TableFormat, spark: SparkInstall,
                 releases: ReleasePicker = from_facts) -> Need:
-    """The runtime jar of a table format, the release built for the installed Spark minor."""
-    return native_need(fmt.runtime, spark, releases, key=fmt.need_key,
-                       transitive=fmt.transitive)
+    """The runtime jar of a table format, the release built for the installed Spark minor; a
+    problem (nothing fetched) when none is, as a build for another minor fails on it."""
+    try:
+        release = releases(fmt.runtime, spark)
+    except NoReleaseError:
+        return Need(fmt.need_key, problem=str(_facts_refusal(fmt, spark)))
+    if release.built_for and release.built_for != spark.spark_minor:
+        return Need(fmt.need_key, problem=str(NoRuntimeError(
+            fmt, spark, str(release.coordinate), release.built_for)))
+    extras = tuple(Coordinate.parse(c, f"{fmt.name} extra_packages")
+                   for c in fmt.runtime.extra_packages)
+    return Need(fmt.need_key, (release.coordinate, *extras),
+                note=f"release {release.describe()}", transitive=fmt.transitive)
 
 
 def native_need(native: NativeFacts, spark: SparkInstall,

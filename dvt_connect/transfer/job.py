@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from dvt_connect.adapters import NativeFacts
 from dvt_connect.config import Connection, Project, load_project
 from dvt_connect.connectors.base import ReadRequest, TableRef, WriteRequest
-from dvt_connect.errors import ConfigError, JarsMissingError, UsageError
+from dvt_connect.errors import ConfigError, DvtError, JarsMissingError, UsageError
 from dvt_connect.paths import jars_dir
 from dvt_connect.transfer.credentials import apply_bucket_credentials, buckets_in_use
 from dvt_connect.transfer.run import TransferPlan, execute_transfer, plan_transfer
@@ -137,12 +137,20 @@ def start_session(project: Project, source: Connection, target: Connection, *,
     them; set the credentials of the buckets the transfer can use on the running context.
     ``conf`` comes before the profile's `spark.conf`."""
     from dvt_connect import spark as spark_mod
-    from dvt_connect.databases.files import session_conf
+    from dvt_connect.databases.files import TABLE_FORMATS, session_conf
     from dvt_connect.doctor import connector_unavailable, spark_install
     from dvt_connect.jars.manifest import Manifest
-    from dvt_connect.jars.plan import connection_needs
+    from dvt_connect.jars.plan import connection_needs, runtime_refusal
 
     manifest = Manifest.load(jars_dir())
+    installed = spark_install()
+    for connection in (source, target):
+        fmt = TABLE_FORMATS.get(str(connection.format)) if connection.is_files else None
+        if fmt is not None and not isinstance(installed, DvtError):
+            refusal = runtime_refusal(fmt, installed, manifest.needs.get(fmt.need_key, ()),
+                                      refused=" Nothing was read or written.")
+            if refusal is not None:
+                raise refusal
     for connection in (source, target):
         if connection.facts.driver_from_packages and not connection.packages:
             raise ConfigError(
@@ -188,8 +196,6 @@ def start_session(project: Project, source: Connection, target: Connection, *,
     spark = spark_mod.get_session(spec)
     apply_bucket_credentials(spark, buckets_in_use(
         project, (source, target), preferred=preferred_bucket or project.bucket_target))
-
-    installed = spark_install()
 
     def native_unavailable(native: NativeFacts) -> str | None:
         """A Spark-package connector runs only if a release fits this Spark and `dvt sync` put

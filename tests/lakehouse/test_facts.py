@@ -1,19 +1,28 @@
 """Delta and Iceberg as facts: the runtime release per Spark minor (from the versions Maven
 Central publishes, as read on 2026-12-01), the needs a lakehouse output adds, the session's
-start-up settings, and the `catalog:` rules of an Iceberg output."""
+start-up settings, and the `catalog:` rules of an Iceberg output.
+
+On a Spark minor no runtime is built for (PySpark 4.3 today), a transfer through that format is
+refused before Spark starts, `dvt sync` reports it as a problem of that format and fetches
+nothing for it, and `dvt debug` says the same: a build for another minor fails on it
+(NoSuchMethodError, IncompatibleClassChangeError)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dvt_connect.config.profiles import parse_connection
 from dvt_connect.databases.files import DELTA, ICEBERG, catalog_name, session_conf
 from dvt_connect.errors import ConfigError
-from dvt_connect.jars.plan import connection_needs, format_need, needs_for
+from dvt_connect.jars.plan import connection_needs, format_need, needs_for, runtime_refusal
 from dvt_connect.jars.releases import MetadataReader, NoReleaseError, release_for
-from dvt_connect.jars.spark_versions import SparkInstall
+from dvt_connect.jars.spark_versions import SparkInstall, installed_spark
 from dvt_connect.spark import session_spec
 
 # what repo1.maven.org listed on 2026-12-01
@@ -166,3 +175,77 @@ def test_debug_shows_format_catalog_and_runtime(tmp_path) -> None:
     assert note.endswith("tables by path (no catalog); runtime "
                          "io.delta:delta-spark_4.1_2.13:4.4.0 (present)")
     assert _table_format_notes(_files("p", path=str(tmp_path)), JarStatus()) == []
+
+
+@pytest.mark.parametrize(("fmt", "newest", "built_for"), [
+    (DELTA, "io.delta:delta-spark_4.2_2.13:4.4.0", "4.2"),
+    (ICEBERG, "org.apache.iceberg:iceberg-spark-runtime-4.1_2.13:1.12.0", "4.1"),
+])
+def test_no_runtime_for_the_installed_minor_is_a_problem_not_a_jar(fmt, newest,
+                                                                   built_for) -> None:
+    # `dvt sync` reads the repository; the offline facts say the same
+    for need in (format_need(fmt, _spark("4.3"),
+                             lambda native, spark: release_for(native, spark, _reader())),
+                 format_need(fmt, _spark("4.3"))):
+        assert need.key == f"format:{fmt.name}" and need.coordinates == ()
+        assert need.problem is not None
+        assert f"{fmt.title} (format: {fmt.name}) has no runtime built for Spark 4.3 " \
+               "(PySpark 4.3.0 is installed)" in need.problem
+        assert f"newest release, {newest}, is built for Spark {built_for}" in need.problem
+        assert f'-m pip install "pyspark=={built_for}.*"' in need.problem
+    assert format_need(fmt, _spark(built_for)).problem is None
+
+
+def test_a_synced_build_for_the_installed_minor_is_not_refused() -> None:
+    assert runtime_refusal(DELTA, _spark("4.2")) is None
+    assert runtime_refusal(DELTA, _spark("4.3")) is not None
+    # a build published after the facts were written, which `dvt sync` found
+    assert runtime_refusal(DELTA, _spark("4.3"), ["io.delta:delta-spark_4.3_2.13:4.5.0"]) is None
+    # one synced before dvt refused builds for another minor
+    assert runtime_refusal(DELTA, _spark("4.3"), ["io.delta:delta-spark_4.2_2.13:4.4.0"])
+
+
+def test_debug_reports_a_runtime_synced_for_another_minor(tmp_path: Path) -> None:
+    from dvt_connect.connectors.selection import choose_connector
+    from dvt_connect.doctor import jar_status
+    from dvt_connect.jars.manifest import Manifest
+
+    lake = parse_connection("lake", {"type": "files", "path": str(tmp_path), "format": "delta"},
+                            path=Path("profiles.yml"), key="lake")
+    manifest = Manifest.load(tmp_path / "jars")
+    manifest.needs["format:delta"] = ["io.delta:delta-spark_4.2_2.13:4.4.0"]
+    status = jar_status(lake, choose_connector(lake, {}), _spark("4.3"), manifest)
+    assert any("Delta Lake (format: delta) has no runtime built for Spark 4.3" in p
+               for p in status.problems), status.problems
+    fresh = jar_status(lake, choose_connector(lake, {}), _spark("4.3"),
+                       Manifest.load(tmp_path / "none"))
+    assert any("has no runtime built for Spark 4.3" in p for p in fresh.problems)
+
+
+def test_a_transfer_into_delta_is_refused_before_spark_on_an_unbuilt_minor(
+        tmp_path: Path) -> None:
+    """The real CLI with the installed PySpark: refused (exit 2, nothing written) on a minor no
+    Delta runtime is built for; on one that has a build, it gets past the check to the jars."""
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    (tmp_path / "src").mkdir()
+    (cfg / "profiles.yml").write_text(yaml.safe_dump({"lake": {"target": "src", "outputs": {
+        "src": {"type": "files", "path": str(tmp_path / "src"), "format": "parquet"},
+        "delta": {"type": "files", "path": str(tmp_path / "delta"), "format": "delta"},
+    }}}))
+    env = {**os.environ, "DVT_HOME": str(tmp_path / "home")}
+    run = subprocess.run(
+        [sys.executable, "-m", "dvt_connect", "transfer", "--profiles-dir", str(cfg),
+         "--profile", "lake", "--source", "src", "--table", "t", "--target", "delta",
+         "--target-table", "t"], env=env, capture_output=True, text=True, timeout=300)
+    text = run.stdout + run.stderr
+    assert "Traceback" not in text
+    assert not (tmp_path / "delta").exists()  # nothing written
+    if installed_spark().spark_minor in DELTA.runtime.releases:
+        assert run.returncode != 0 and "dvt sync" in text  # past the check: jars not synced
+        return
+    assert run.returncode == 2, text
+    assert (f"Delta Lake (format: delta) has no runtime built for Spark {installed_spark().spark_minor}"
+            in " ".join(text.split()))
+    assert 'pip install "pyspark==4.2.*"' in " ".join(text.split())
+    assert "Nothing was read or written" in " ".join(text.split())
