@@ -245,7 +245,7 @@ def test_a_transfer_into_delta_is_refused_before_spark_on_an_unbuilt_minor(
         assert run.returncode != 0 and "dvt sync" in text  # past the check: jars not synced
         return
     assert run.returncode == 2, text
-    assert (f"Delta Lake (format: delta) has no runtime built for Spark {installed_spark().spark_minor}"
-            in " ".join(text.split()))
-    assert 'pip install "pyspark==4.2.*"' in " ".join(text.split())
-    assert "Nothing was read or written" in " ".join(text.split())
+    said = " ".join(text.split())
+    minor = installed_spark().spark_minor
+    assert f"Delta Lake (format: delta) has no runtime built for Spark {minor}" in said
+    assert 'pip install "pyspark==4.2.*"' in said and "Nothing was read or written" in said
