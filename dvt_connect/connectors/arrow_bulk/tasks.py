@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -172,11 +173,16 @@ class BulkReader(DataSourceReader):
                                   arrow_schema_of(self.schema))
 
 
+_REGISTERING = threading.Lock()
+
+
 def register_source(spark: Any) -> None:
-    """Register the data source with this session (idempotent)."""
-    if not getattr(spark, "_dvt_bulk_registered", False):
-        spark.dataSource.register(BulkDataSource)
-        spark._dvt_bulk_registered = True
+    """Register the data source with this session (idempotent, and safe when `dvt run`'s
+    streams start bulk reads on several threads at once: Spark refuses a second registration)."""
+    with _REGISTERING:
+        if not getattr(spark, "_dvt_bulk_registered", False):
+            spark.dataSource.register(BulkDataSource)
+            spark._dvt_bulk_registered = True
 
 
 # ---- the staged path: each task writes its partition as Parquet -------------------------------
