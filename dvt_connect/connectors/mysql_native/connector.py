@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from dvt_connect.connectors.arrow_bulk.columns import ColumnRead
 from dvt_connect.connectors.arrow_bulk.connector import BulkConnector
-from dvt_connect.connectors.arrow_bulk.tables import rows_of
+from dvt_connect.connectors.arrow_bulk.tables import DbApiSession, rows_of
 from dvt_connect.connectors.base import ConnectorType
-from dvt_connect.databases.spec import Database
 
 if TYPE_CHECKING:
     from pyspark.sql.types import StructField
@@ -104,12 +103,8 @@ def mysql_column_read(field: StructField, quote: Any) -> ColumnRead | str:
     return f"`{field.name}` ({kind or '?'} as {data_type.simpleString()})"
 
 
-class MySQLSession:
+class MySQLSession(DbApiSession):
     """The staged write's session on PyMySQL (autocommit; explicit transactions)."""
-
-    def __init__(self, conn: Any, facts: Database) -> None:
-        self.conn = conn
-        self.facts = facts
 
     def execute(self, sql: str) -> None:
         with self.conn.cursor() as cur:
@@ -143,22 +138,3 @@ class MySQLSession:
                                   "TABLE_SCHEMA = COALESCE(%s, DATABASE()) AND TABLE_NAME = %s "
                                   "ORDER BY ORDINAL_POSITION", (schema, name))
         return [r[0] for r in rows]
-
-    def query(self, sql: str, limit: int | None = None) -> list[tuple[Any, ...]]:
-        with self.conn.cursor() as cur:
-            cur.execute(sql)
-            return list(cur.fetchmany(limit) if limit else cur.fetchall())
-
-    def unique_keys(self, schema: str | None, name: str) -> list[tuple[str, ...]]:
-        template = self.facts.catalog.unique_keys
-        assert template is not None
-        rows = self.query(template.format(
-            schema=self.facts.quote_literal(schema or self.current_schema() or ""),
-            table=self.facts.quote_literal(name)))
-        found: dict[str, list[str]] = {}
-        for index, column in rows:
-            found.setdefault(str(index), []).append(str(column))
-        return [tuple(cols) for cols in found.values()]
-
-    def close(self) -> None:
-        self.conn.close()

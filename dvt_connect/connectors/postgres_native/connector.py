@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from dvt_connect.connectors.arrow_bulk.columns import ColumnRead
 from dvt_connect.connectors.arrow_bulk.connector import BulkConnector
-from dvt_connect.connectors.arrow_bulk.tables import rows_of
+from dvt_connect.connectors.arrow_bulk.tables import DbApiSession, rows_of
 from dvt_connect.connectors.base import ConnectorType
-from dvt_connect.databases.spec import Database
 
 if TYPE_CHECKING:
     from pyspark.sql.types import StructField
@@ -109,12 +108,8 @@ def pg_column_read(field: StructField, quote: Any) -> ColumnRead | str:
     return f"`{field.name}` ({pg or data_type.simpleString()} as {data_type.simpleString()})"
 
 
-class PgSession:
+class PgSession(DbApiSession):
     """The staged write's session on psycopg (autocommit; one transaction per swap)."""
-
-    def __init__(self, conn: Any, facts: Database) -> None:
-        self.conn = conn
-        self.facts = facts
 
     def execute(self, sql: str) -> None:
         self.conn.execute(sql)
@@ -143,22 +138,3 @@ class PgSession:
                                   "a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
                        (schema or "public", name))
         return [r[0] for r in rows]
-
-    def query(self, sql: str, limit: int | None = None) -> list[tuple[Any, ...]]:
-        with self.conn.cursor() as cur:
-            cur.execute(sql)
-            return list(cur.fetchmany(limit) if limit else cur.fetchall())
-
-    def unique_keys(self, schema: str | None, name: str) -> list[tuple[str, ...]]:
-        template = self.facts.catalog.unique_keys
-        assert template is not None
-        rows = self.query(template.format(
-            schema=self.facts.quote_literal(schema or self.current_schema() or ""),
-            table=self.facts.quote_literal(name)))
-        found: dict[str, list[str]] = {}
-        for index, column in rows:
-            found.setdefault(str(index), []).append(str(column))
-        return [tuple(cols) for cols in found.values()]
-
-    def close(self) -> None:
-        self.conn.close()
