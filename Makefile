@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
+# Two pytest-xdist workers: the suite waits on JVM starts, servers and processes more than it
+# computes. Each worker has its own test databases (tests/conftest.py).
+TEST_WORKERS ?= 2
 # The Delta/Iceberg real-table tests run in a second venv on a Spark minor both runtimes are built
 # for (no Delta or Iceberg build exists for Spark 4.3 yet); see databases/files.py for the builds.
 LAKE_VENV ?= .venv-lakehouse
@@ -50,7 +53,7 @@ services-status:
 
 # The main run on the project's PySpark, then the lakehouse runtime tests in their own venv.
 test: setup services
-	$(BIN)/python -m pytest -m "not lakehouse_runtime" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not lakehouse_runtime" $(PYTEST_ARGS)
 	$(MAKE) test-lakehouse
 
 $(LAKE_VENV)/.installed: pyproject.toml

@@ -5,6 +5,7 @@ Service-backed tests never skip: a missing service fails loudly, because CI must
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import sys
@@ -18,11 +19,6 @@ from dvt_connect import secrets
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 import dvt_services  # noqa: E402  (the one place that says where the test servers are)
 
-_SERVERS = dvt_services.addresses()
-# Where the test servers are: DVT_TEST_PG / DVT_TEST_MARIADB, else `make services`' loopback ones.
-PG: dict[str, object] = _SERVERS["postgres"].as_dict()
-MARIADB: dict[str, object] = _SERVERS["mariadb"].as_dict()
-
 
 def _reachable(host: str, port: int) -> bool:
     try:
@@ -30,6 +26,28 @@ def _reachable(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def _own_databases_per_worker() -> None:
+    """Under pytest-xdist (`make test` runs two workers) each worker gets databases of its own
+    (``test_gw0``, ``test_gw1`` on the same servers), set in DVT_TEST_PG / DVT_TEST_MARIADB before
+    anything reads them, so tests in parallel never share a table and the `dvt` processes they
+    start inherit the same addresses. A server that is down is left for `_require` to report."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    for kind, address in dvt_services.addresses().items():
+        mine = dataclasses.replace(address, database=f"{address.database}_{worker}")
+        os.environ[dvt_services.SERVERS[kind].env] = mine.url()
+        if _reachable(mine.host, mine.port):
+            dvt_services.provision(mine)
+
+
+_own_databases_per_worker()
+_SERVERS = dvt_services.addresses()
+# Where the test servers are: DVT_TEST_PG / DVT_TEST_MARIADB, else `make services`' loopback ones.
+PG: dict[str, object] = _SERVERS["postgres"].as_dict()
+MARIADB: dict[str, object] = _SERVERS["mariadb"].as_dict()
 
 
 @pytest.fixture(autouse=True)
@@ -121,6 +139,30 @@ def maven_cache() -> Iterator[Path]:
             yield root
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+# Under pytest-xdist the longest groups go out first, so that no worker is left with one of them
+# at the end while the other idles.
+_FIRST_GROUPS = ("cluster", "faults", "maven")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """For `--dist loadgroup`: a test file runs in one worker (its module fixtures start once),
+    and every test using the shared Maven cache runs in one worker, since `maven_cache` holds
+    the cache's lock for the worker's whole session (the other worker would wait for it)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    for item in items:
+        cached = "maven_cache" in getattr(item, "fixturenames", ())
+        group = "maven" if cached else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+    def weight(item: pytest.Item) -> int:
+        marked = [i for i, m in enumerate(_FIRST_GROUPS) if item.get_closest_marker(m)
+                  or (m == "maven" and "maven_cache" in getattr(item, "fixturenames", ()))]
+        return marked[0] if marked else len(_FIRST_GROUPS)
+
+    items.sort(key=weight)  # stable: the collection order within each weight
 
 
 INTEGRATION_MARKERS = ("spark", "postgres", "mariadb", "network", "maven", "faults", "cluster")

@@ -29,7 +29,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 START_TIMEOUT_S = 90
 
@@ -50,6 +50,13 @@ class Address:
         """The mapping the test fixtures use (`host`, `port`, `user`, `database`, `password`)."""
         return {"host": self.host, "port": self.port, "user": self.user,
                 "database": self.database, "password": self.password}
+
+    def url(self) -> str:
+        """The address as the URL DVT_TEST_PG / DVT_TEST_MARIADB take (what `parse_url` reads)."""
+        login = quote(self.user, safe="") + (f":{quote(self.password, safe='')}"
+                                             if self.password else "")
+        return (f"{SERVERS[self.kind].schemes[0]}://{login}@{self.host}:{self.port}/"
+                f"{self.database}")
 
     @property
     def label(self) -> str:

@@ -6,6 +6,7 @@ import importlib
 import json
 import logging
 import os
+import signal
 import sys
 import traceback
 from typing import Any
@@ -75,21 +76,30 @@ def run(argv: list[str] | None = None, **extra: Any) -> int:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return 1
-    except DvtError as exc:
-        _report(ctx_state, secrets.redact(str(exc)), exc, exc.exit_code)
-        return exc.exit_code
     except KeyboardInterrupt as exc:
-        stopped = exc if isinstance(exc, interrupts.Interrupted) else interrupts.Interrupted(2)
-        if ctx_state is not None and ctx_state.json:
-            click.echo(json.dumps({"ok": False, "error": stopped.message,
-                                   "exit_code": stopped.exit_code}))
-        click.echo(stopped.message, err=True)
-        return stopped.exit_code
+        return _stopped(ctx_state, exc if isinstance(exc, interrupts.Interrupted)
+                        else interrupts.Interrupted(signal.SIGINT))
     except Exception as exc:  # noqa: BLE001 - the one place that turns crashes into messages
+        signum = interrupts.received()
+        if signum is not None:
+            # the error is the stopped work's (a cancelled job, the JVM's connection cut while
+            # the signal was handled): what ended the run is the signal
+            return _stopped(ctx_state, interrupts.Interrupted(signum))
+        if isinstance(exc, DvtError):
+            _report(ctx_state, secrets.redact(str(exc)), exc, exc.exit_code)
+            return exc.exit_code
         first_line = (str(exc).strip().splitlines() or [""])[0]
         message = f"unexpected {type(exc).__name__}: {first_line}"
         _report(ctx_state, secrets.redact(message) + " (run with --debug for details)", exc, 1)
         return 1
+
+
+def _stopped(ctx_state: Any, stopped: interrupts.Interrupted) -> int:
+    if ctx_state is not None and ctx_state.json:
+        click.echo(json.dumps({"ok": False, "error": stopped.message,
+                               "exit_code": stopped.exit_code}))
+    click.echo(stopped.message, err=True)
+    return stopped.exit_code
 
 
 def _quiet_py4j() -> None:
