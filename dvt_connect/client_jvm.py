@@ -34,13 +34,17 @@ def gateway(jars: Iterable[str]) -> Any:
             wanted = tuple(dict.fromkeys(_jars + wanted))
         java = check_java()
         # the JVM renders JDBC timestamps through its default zone: UTC, as Spark's JVM runs;
-        # no secret on this command line (passwords travel over the gateway's socket)
-        port = launch_gateway(classpath=":".join(wanted), die_on_exit=True,
-                              java_path=java.path,
-                              javaopts=["-Duser.timezone=UTC", "-XX:-UsePerfData",
-                                        "-XX:TieredStopAtLevel=1", "-Xss4m"])
-        _gateway = JavaGateway(gateway_parameters=GatewayParameters(port=port,
-                                                                    auto_convert=True))
+        # no secret on this command line (passwords travel over the gateway's socket, which
+        # asks for a token the JVM prints to us: no other local process can drive it); its own
+        # process group, so a Ctrl-C reaches dvt's handler and not a JDBC call half done; it
+        # exits when this process does (its stdin closes)
+        port, token = launch_gateway(classpath=":".join(wanted), die_on_exit=True,
+                                     java_path=java.path, enable_auth=True,
+                                     create_new_process_group=True,
+                                     javaopts=["-Duser.timezone=UTC", "-XX:-UsePerfData",
+                                               "-XX:TieredStopAtLevel=1", "-Xss4m"])
+        _gateway = JavaGateway(gateway_parameters=GatewayParameters(
+            port=port, auth_token=token, auto_convert=True))
         _jars = wanted
         return _gateway
 
