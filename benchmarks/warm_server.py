@@ -1,9 +1,10 @@
-"""What the warm local server saves per command: a fresh process reading a small PostgreSQL
-table over JDBC and writing it as Parquet, on its own JVM (``local[*]``) and through the Spark
-Connect server `dvt server start` runs (JVM and driver already warm).
+"""What the warm local server saves per command: a fresh `dvt transfer` of a small PostgreSQL
+table to Parquet, on its own JVM (``local[*]``, the default) and through the Spark Connect server
+`dvt server start` runs (``--master local-server``), one after the other, ``--runs`` times.
 
-Each run is a new Python process, as each `dvt` command is. Prints the wall times and medians;
-``--out`` keeps them as JSON.
+Each command is a new process, as a user's is; wall time from start to exit. Prints each time
+and the medians; ``--out`` keeps them as JSON. ``--connector`` picks the read path (auto reads
+this small table over JDBC; ``native`` goes Arrow end to end).
 """
 
 from __future__ import annotations
@@ -18,70 +19,65 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-sys.path.insert(0, str(ROOT))
-import dvt_services  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import native  # noqa: E402
 
-PGA = dvt_services.addresses()["postgres"]
-TABLE = "dvt_bench_warm"
-COLD, WARM = "local[*] (cold JVM)", "warm server (sc://)"
+TABLE = "warm_orders"
+COLD, WARM = "local[*] (own JVM)", "warm server (local-server)"
 
-JOB = """
-import sys
-master, url, jar, out = sys.argv[1:5]
-if master.startswith("sc://"):
-    from pyspark.sql import SparkSession
-    spark = SparkSession.builder.remote(master).getOrCreate()
-else:
-    from dvt_connect import spark as spark_mod
-    spark = spark_mod.get_session(spark_mod.session_spec(master=master, jars=[jar]))
-(spark.read.format("jdbc").option("url", url).option("dbtable", "{table}")
-    .option("user", "{user}").option("driver", "org.postgresql.Driver").load()
-    .write.mode("overwrite").parquet(out))
-"""
+
+def dvt(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([sys.executable, "-m", "dvt_connect", *args], env=env,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"dvt {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return done
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rows", type=int, default=10000)
+    parser.add_argument("--connector", default="auto")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
-    from dvt_connect import connect_server
-
-    PGA.client(f"DROP TABLE IF EXISTS {TABLE}; CREATE TABLE {TABLE} AS SELECT g AS id, "
-               f"'row ' || g AS v FROM generate_series(1, {args.rows}) g", check=True)
-    jar = str(sorted(Path("/usr/share/maven-repo/org/postgresql/postgresql").glob(
-        "[0-9]*/postgresql-*.jar"))[-1])
-    url = f"jdbc:postgresql://{PGA.host}:{PGA.port}/{PGA.database}"
-    job = JOB.format(table=TABLE, user=PGA.user)
+    pg = native._SERVERS["postgres"]
+    pg.client(f"CREATE SCHEMA IF NOT EXISTS {native.SCHEMA}; "
+              f"DROP TABLE IF EXISTS {native.SCHEMA}.{TABLE}; "
+              f"CREATE TABLE {native.SCHEMA}.{TABLE} AS SELECT g::bigint AS id, 'row ' || g AS v, "
+              f"(g / 100.0)::numeric(12,2) AS amount FROM generate_series(1, {args.rows}) g; "
+              f"ALTER TABLE {native.SCHEMA}.{TABLE} ADD PRIMARY KEY (id); "
+              f"ANALYZE {native.SCHEMA}.{TABLE}", check=True)
     times: dict[str, list[float]] = {COLD: [], WARM: []}
-    with tempfile.TemporaryDirectory() as home:
-        env = dict(os.environ, DVT_HOME=home, PGPASSWORD=PGA.password)
-        os.environ["DVT_HOME"] = home
+    with tempfile.TemporaryDirectory() as root:
+        home = Path(root)
+        native.write_profiles(home, home / "lake")
+        env = dict(os.environ, DVT_HOME=str(home / "home"), DVT_PROFILES_DIR=str(home),
+                   DVT_PROFILE="bench")
+        dvt(env, "sync", "--repository", "file://" + native.DEBIAN_REPO)
         started = time.perf_counter()
-        state = connect_server.start([jar])
+        state = json.loads(dvt(env, "server", "start", "--json").stdout)
         server_start = time.perf_counter() - started
         try:
             for run in range(args.runs):
-                for label, master in ((COLD, "local[*]"), (WARM, state.url)):
+                for label, master in ((COLD, "local[*]"), (WARM, "local-server")):
                     started = time.perf_counter()
-                    subprocess.run([sys.executable, "-W", "ignore", "-c", job, master, url, jar,
-                                    f"{home}/out-{run}-{len(label)}"], env=env, check=True,
-                                   capture_output=True, text=True)
+                    dvt(env, "transfer", "--source", "pg", "--table", f"{native.SCHEMA}.{TABLE}",
+                        "--target-table", f"out_{run}_{len(label)}", "--master", master,
+                        "--connector", args.connector)
                     times[label].append(time.perf_counter() - started)
                     print(f"run {run + 1} {label}: {times[label][-1]:.1f} s", flush=True)
         finally:
-            connect_server.stop()
-            PGA.client(f"DROP TABLE IF EXISTS {TABLE}")
+            dvt(env, "server", "stop")
+            pg.client(f"DROP TABLE IF EXISTS {native.SCHEMA}.{TABLE}")
     cold, warm = statistics.median(times[COLD]), statistics.median(times[WARM])
-    print(f"server start (once): {server_start:.1f} s")
+    print(f"server start (once, pid {state['pid']}): {server_start:.1f} s")
     print(f"median per command: cold {cold:.1f} s, warm {warm:.1f} s, saved {cold - warm:.1f} s")
     if args.out:
-        args.out.write_text(json.dumps({"rows": args.rows, "times": times,
-                                        "server_start": server_start}, indent=2))
+        args.out.write_text(json.dumps({"rows": args.rows, "connector": args.connector,
+                                        "times": times, "server_start": server_start},
+                                       indent=2))
 
 
 if __name__ == "__main__":

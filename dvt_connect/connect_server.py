@@ -116,7 +116,9 @@ def server_command(port: int, jars: Iterable[str]) -> list[str]:
     conf = {**spec.all_conf(),
             "spark.connect.grpc.binding.address": HOST,
             "spark.connect.grpc.binding.port": str(port),
-            "spark.master": "local[*]"}
+            "spark.master": "local[*]",
+            # `dvt run` streams share the server: each job gets a fair share of its cores
+            "spark.scheduler.mode": "FAIR"}
     cmd = [str(spark_home() / "bin" / "spark-submit"), "--class", SERVER_CLASS,
            "--name", "dvt-connect server"]
     for key, value in conf.items():

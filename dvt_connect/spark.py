@@ -413,9 +413,65 @@ def active_session() -> SparkSession | None:
     return _session
 
 
+def is_connect(spark: Any) -> bool:
+    """A Spark Connect session: its client has no JVM and no ``SparkContext``."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def jvm_gateway(spark: Any) -> tuple[Any, Any]:
+    """The JVM (and its py4j gateway) that dvt's own JDBC calls run in: the driver's on a local
+    or classic master; on Spark Connect a small client JVM with the session's jars
+    (:mod:`dvt_connect.client_jvm`)."""
+    if not is_connect(spark):
+        return spark._jvm, spark.sparkContext._gateway
+    from dvt_connect import client_jvm
+
+    jars = _session_spec.jars if _session_spec is not None else ()
+    gateway = client_jvm.gateway(jars)
+    return gateway.jvm, gateway
+
+
+def master_of(spark: Any) -> str:
+    """The master the session's tasks run on (a Connect server's own, e.g. ``local[*]``)."""
+    if is_connect(spark):
+        return str(spark.conf.get("spark.master", "") or "")
+    return str(spark.sparkContext.master or "")
+
+
+def runs_here(spark: Any) -> bool:
+    """The session's tasks run on this machine, so its local paths are theirs: a local master,
+    or a Spark Connect server on loopback that runs a local master."""
+    if not master_of(spark).startswith("local"):
+        return False
+    if not is_connect(spark):
+        return True
+    master = _session_spec.master if _session_spec is not None else ""
+    if master == LOCAL_SERVER:
+        return True
+    host = re.sub(r"^sc://", "", master).split("/", 1)[0].split(";", 1)[0].rsplit(":", 1)[0]
+    return host.strip("[]") in ("localhost", "127.0.0.1", "::1")
+
+
+def default_parallelism(spark: Any) -> int:
+    """How many tasks the session runs at once (Connect: the server's setting, else its local
+    master's core count when it runs here)."""
+    if not is_connect(spark):
+        return max(1, int(spark.sparkContext.defaultParallelism))
+    configured = spark.conf.get("spark.default.parallelism", None)
+    if configured:
+        return max(1, int(configured))
+    match = re.fullmatch(r"local\[(\*|\d+)(,\d+)?\]", master_of(spark))
+    if match and match.group(1) != "*":
+        return max(1, int(match.group(1)))
+    return max(1, os.cpu_count() or 1) if runs_here(spark) else 2
+
+
 def stop_session() -> None:
     global _session, _session_spec
     with _lock:
         if _session is not None:
             _session.stop()
         _session, _session_spec = None, None
+    from dvt_connect import client_jvm
+
+    client_jvm.stop()

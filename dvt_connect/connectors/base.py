@@ -326,6 +326,13 @@ class BaseConnector(ABC):
         raise UsageError(f"{self.connection.type} output `{self.connection.name}` takes no "
                          "Arrow writes.")
 
+    def connect_problem(self) -> str | None:
+        """Why this connector cannot run on a Spark Connect session (None: it can). Asked at
+        planning, so a refusal comes before anything is read or written."""
+        return (f"the {self.connector_type.value} connector runs code in Spark's driver JVM "
+                "(its Spark package's driver-side calls, a bucket's Hadoop credentials), which a "
+                "Spark Connect client does not have")
+
     def estimate_rows(self, request: ReadRequest) -> int | None:
         """Rows the read would return, from catalog statistics (no count); None if unknown."""
         return None

@@ -45,7 +45,14 @@ from dvt_connect.connectors.base import (
     WriteOutcome,
     WriteRequest,
 )
-from dvt_connect.connectors.filesystem import HadoopFS, StagingArea, hidden
+from dvt_connect.connectors.filesystem import (
+    HadoopFS,
+    LocalFS,
+    StagingArea,
+    connect_problem,
+    file_system,
+    hidden,
+)
 from dvt_connect.connectors.jdbc.ddl import OLD_MARK, STAGE_MARK, side_token
 from dvt_connect.databases.files import FilesConnection
 from dvt_connect.errors import ConfigError, SourceError, TransferError, UsageError
@@ -177,7 +184,7 @@ class FilesConnector(BaseConnector):
 
     def _find_source(self, table: TableRef) -> str:
         root = self.root()
-        fs = HadoopFS(self.spark, root)
+        fs = file_system(self.spark, root)
         folder = self.table_path(table)
         candidates = [folder, f"{folder}.{self.format}"]
         last = root.rstrip("/").rsplit("/", 1)[-1]
@@ -213,8 +220,12 @@ class FilesConnector(BaseConnector):
         cluster's executors would write to their own disks)."""
         if not uri.startswith("file://"):
             return None
-        master = self.spark.sparkContext.master or ""
-        return uri[len("file://"):] if master.startswith("local") else None
+        from dvt_connect.spark import runs_here
+
+        return uri[len("file://"):] if runs_here(self.spark) else None
+
+    def connect_problem(self) -> str | None:
+        return connect_problem(self.spark, self.root())
 
     def arrow_source(self, plan: ReadPlan) -> Any:
         from dvt_connect.connectors.arrow_bulk.direct import ParquetSource, parquet_groups
@@ -238,7 +249,9 @@ class FilesConnector(BaseConnector):
             have = set(pq.read_schema(path).names)
             if not set(names) <= have:
                 return f"{path} lacks column(s) {', '.join(sorted(set(names) - have))}"
-        slots = 2 * max(1, self.spark.sparkContext.defaultParallelism)
+        from dvt_connect.spark import default_parallelism
+
+        slots = 2 * default_parallelism(self.spark)
         return ParquetSource(parquet_groups(files, slots))
 
     def arrow_sink_problem(self, request: WriteRequest,
@@ -308,7 +321,7 @@ class FilesConnector(BaseConnector):
 
         self._refuse_mode(request)
         dest = self.table_path(request.table)
-        if not HadoopFS(self.spark, dest).exists(dest):
+        if not file_system(self.spark, dest).exists(dest):
             return None
         assert request.update_key is not None
         df = self.spark.read.format(self.format).options(**self.options()).load(dest)
@@ -355,11 +368,11 @@ class FilesConnector(BaseConnector):
 
     @contextlib.contextmanager
     def _lock(self, dest: str, timeout: float, *, poll: float = 0.5) -> Iterator[None]:
-        """A lock file next to the folder, created only if absent (``HadoopFS.create_new``), deleted
+        """A lock file next to the folder, created only if absent (``create_new``), deleted
         afterwards. A run killed hard leaves it: the message names it."""
         parent, _, name = dest.rstrip("/").rpartition("/")
         path = join_path(parent, f".{name}.dvt-lock")
-        fs = HadoopFS(self.spark, dest)
+        fs = file_system(self.spark, dest)
         fs.mkdirs(parent)
         deadline = time.monotonic() + timeout
         told = False
@@ -392,7 +405,7 @@ class FilesConnector(BaseConnector):
             )
 
         def save(stage: str) -> None:
-            writer = df.write.format(self.format).options(**self.options()).mode("errorifexists")
+            writer = df.write.format(self.format).options(**self.options()).mode("error")
             if request.partition_by:
                 writer = writer.partitionBy(*request.partition_by)
             writer.save(stage)
@@ -408,7 +421,7 @@ class FilesConnector(BaseConnector):
         token = side_token()
         stage = join_path(parent, f".{name}{STAGE_MARK}{token}")
         old = join_path(parent, f".{name}{OLD_MARK}{token}")
-        fs = HadoopFS(self.spark, dest)
+        fs = file_system(self.spark, dest)
         area = StagingArea(self.spark, self.console)
         area.add(stage)
         notes: list[str] = []
@@ -444,7 +457,8 @@ class FilesConnector(BaseConnector):
                 hint="Use format parquet (or orc/json), or convert those columns in the query.",
             )
 
-    def _swap(self, fs: HadoopFS, stage: str, dest: str, old: str, *, replace: bool) -> None:
+    def _swap(self, fs: HadoopFS | LocalFS, stage: str, dest: str, old: str, *,
+              replace: bool) -> None:
         """Rename the staged folder into place; the old folder is moved aside first and put
         back if the second rename fails. (Two renames: between them the folder is briefly
         absent; on object stores such as S3 a folder rename is a copy.)"""
@@ -466,7 +480,8 @@ class FilesConnector(BaseConnector):
                                   "deleted; delete it by hand")
 
     @staticmethod
-    def _move_files(fs: HadoopFS, stage: str, dest: str, files: list[tuple[str, int]]) -> None:
+    def _move_files(fs: HadoopFS | LocalFS, stage: str, dest: str,
+                    files: list[tuple[str, int]]) -> None:
         """Move the staged data files into ``dest``; if one move fails, the ones already moved
         are deleted again, so the target is as it was."""
         moved: list[str] = []

@@ -1,7 +1,8 @@
 """Files through Hadoop's FileSystem API, and the one staging area every connector cleans up with.
 
 :class:`HadoopFS` is the handful of FileSystem calls the connectors need, for any scheme Spark can
-reach (``file://``, ``s3a://``, ``gs://``, ``abfss://``). :class:`StagingArea` holds the folders one
+reach (``file://``, ``s3a://``, ``gs://``, ``abfss://``); :class:`LocalFS` the same calls on local
+disk for a Spark Connect session. :class:`StagingArea` holds the folders one
 connector staged files in and deletes them, on success and on failure: local folders with the
 standard library (so a clean-up at interpreter exit works after the JVM has gone), others through
 Hadoop. A problem deleting is warned and returned, never raised, so it cannot hide the transfer's
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from dvt_connect import secrets
-from dvt_connect.errors import DvtError, TransferError
+from dvt_connect.errors import DvtError, TransferError, UsageError
 
 if TYPE_CHECKING:
     from dvt_connect.console import Console
@@ -87,6 +88,104 @@ class HadoopFS:
         return found
 
 
+class LocalFS:
+    """The same calls on this machine's disk through ``pyarrow.fs``, for a Spark Connect session
+    (its client has no Hadoop): right only when the server's tasks write this machine's disk, a
+    server on loopback (:func:`file_system` checks)."""
+
+    def __init__(self) -> None:
+        from pyarrow import fs
+
+        self._fs = fs
+        self.fs = fs.LocalFileSystem()
+
+    @staticmethod
+    def _p(uri: str) -> str:
+        path = local_path(uri)
+        assert path is not None, uri
+        return str(path)
+
+    def _info(self, uri: str) -> Any:
+        return self.fs.get_file_info(self._p(uri))
+
+    def exists(self, uri: str) -> bool:
+        return bool(self._info(uri).type != self._fs.FileType.NotFound)
+
+    def is_dir(self, uri: str) -> bool:
+        return bool(self._info(uri).type == self._fs.FileType.Directory)
+
+    def mkdirs(self, uri: str) -> None:
+        self.fs.create_dir(self._p(uri), recursive=True)
+
+    def rename(self, src: str, dst: str) -> None:
+        if self.exists(dst):  # Hadoop's rename onto an existing path is no replace either
+            raise TransferError(f"could not rename {src} to {dst}: it exists.")
+        try:
+            self.fs.move(self._p(src), self._p(dst))
+        except OSError as exc:
+            raise TransferError(f"could not rename {src} to {dst} ({exc}).") from None
+
+    def delete(self, uri: str) -> None:
+        if self.is_dir(uri):
+            self.fs.delete_dir(self._p(uri))
+        elif self.exists(uri):
+            self.fs.delete_file(self._p(uri))
+
+    def create_new(self, uri: str, text: str) -> bool:
+        import os
+
+        try:  # O_EXCL: atomic on a local disk
+            fd = os.open(self._p(uri), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        return True
+
+    def children(self, uri: str) -> list[str]:
+        selector = self._fs.FileSelector(self._p(uri))
+        return sorted(i.base_name for i in self.fs.get_file_info(selector))
+
+    def data_files(self, uri: str) -> list[tuple[str, int]]:
+        root = self._p(uri).rstrip("/")
+        selector = self._fs.FileSelector(root, recursive=True)
+        found = []
+        for info in self.fs.get_file_info(selector):
+            if info.type != self._fs.FileType.File:
+                continue
+            relative = info.path[len(root):].lstrip("/")
+            if not any(hidden(part) for part in relative.split("/")):
+                found.append((relative, int(info.size or 0)))
+        return sorted(found)
+
+
+def file_system(spark: Any, uri: str) -> HadoopFS | LocalFS:
+    """The filesystem calls for ``uri``: Hadoop's in Spark's JVM; on Spark Connect, this machine's
+    disk when the server's tasks write it, else one error saying why (before anything is
+    written: :func:`connect_problem` is asked at planning)."""
+    from dvt_connect.spark import is_connect
+
+    if not is_connect(spark):
+        return HadoopFS(spark, uri)
+    problem = connect_problem(spark, uri)
+    if problem is not None:
+        raise UsageError(problem)
+    return LocalFS()
+
+
+def connect_problem(spark: Any, uri: str) -> str | None:
+    """Why dvt cannot manage files at ``uri`` from a Spark Connect client (None: it can)."""
+    from dvt_connect.spark import runs_here
+
+    if local_path(uri) is None:
+        return (f"{uri} is not on a local disk: dvt stages and swaps files through Hadoop's "
+                "FileSystem in Spark's driver JVM, which a Spark Connect client does not have")
+    if not runs_here(spark):
+        return (f"{uri} is a local path, and the Spark Connect server's tasks do not run on "
+                "this machine (only a server on loopback with a local master shares its disk)")
+    return None
+
+
 def local_path(location: str | Path) -> Path | None:
     """The local folder a location names (a plain path or a ``file:`` URI), else None."""
     if isinstance(location, Path):
@@ -147,7 +246,7 @@ class StagingArea:
             return
         if self.spark is None:
             raise DvtError(f"no Spark session to delete {location} with")
-        HadoopFS(self.spark, str(location)).delete(str(location))
+        file_system(self.spark, str(location)).delete(str(location))
 
 
 def _first_line(exc: BaseException) -> str:

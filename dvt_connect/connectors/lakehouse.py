@@ -86,6 +86,11 @@ class LakehouseConnector(FilesConnector):
 
     connector_type = ConnectorType.LAKEHOUSE
 
+    def connect_problem(self) -> str | None:
+        return (f"{self.format} tables need their runtime's SQL extensions and catalog, which "
+                "are set when a session starts (the Spark Connect server's own settings, not "
+                "dvt's), and dvt checks their commits through Spark's driver JVM")
+
     # -- where a table is ------------------------------------------------------------------
 
     @property

@@ -37,6 +37,7 @@ from dvt_connect.replication.results import (
 from dvt_connect.replication.spec import ReplicationSpec, load_spec, parse_spec
 from dvt_connect.replication.verify import LEVELS, check_level, verify_stream
 from dvt_connect.secrets import redact
+from dvt_connect.spark import is_connect
 from dvt_connect.transfer.run import execute_transfer, plan_transfer
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ def run_replication(
         streams = [s for s in streams if s.name in failed]
         console.info(f"retrying {len(streams)} stream(s) that failed in {previous.parent.name}")
     if not options.dry_run and options.threads > 1 and len(streams) > 1:
-        mode = spark.sparkContext.getConf().get("spark.scheduler.mode", "FIFO")
+        mode = spark.conf.get("spark.scheduler.mode", "FIFO")
         if str(mode).upper() != "FAIR":
             console.warn(f"this Spark session schedules jobs {mode}, so a large stream can hold "
                          "every core while small ones wait; start it with "
@@ -167,13 +168,19 @@ class _Runner:
             except KeyboardInterrupt:
                 for future in futures:
                     future.cancel()
-                self.spark.sparkContext.cancelAllJobs()
+                if is_connect(self.spark):
+                    self.spark.interruptAll()
+                else:
+                    self.spark.sparkContext.cancelAllJobs()
                 raise
 
     def _stream(self, stream: StreamPlan, display: RunDisplay) -> StreamResult:
-        sc = self.spark.sparkContext
-        _activate(self.spark)
-        sc.setLocalProperty(POOL_PROPERTY, stream.pool)
+        # Spark Connect runs each operation in the server's session: no JVM thread to pin, and
+        # no scheduler pool per stream (the server's scheduler shares its cores)
+        sc = None if is_connect(self.spark) else self.spark.sparkContext
+        if sc is not None:
+            _activate(self.spark)
+            sc.setLocalProperty(POOL_PROPERTY, stream.pool)
         display.start(stream.name)
         result = StreamResult(stream=stream.name, status=ERROR,
                               source_table=str(stream.table) if stream.table else None,
@@ -189,7 +196,8 @@ class _Runner:
             result.status = ERROR
             result.message = _message(exc)
         finally:
-            sc.setLocalProperty(POOL_PROPERTY, None)  # type: ignore[arg-type]
+            if sc is not None:
+                sc.setLocalProperty(POOL_PROPERTY, None)  # type: ignore[arg-type]
             if result.plan_completed is None:
                 result.plan_completed = time.time()
             if result.execute_started is not None and result.execute_completed is None:

@@ -48,7 +48,13 @@ def buckets_in_use(project: Any, connections: Iterable[Connection], *,
 
 def apply_bucket_credentials(spark: SparkSession, buckets: Iterable[Bucket]) -> None:
     """Set each bucket's Hadoop settings on the running context (not on the Spark conf, which
-    logs and the UI show)."""
+    logs and the UI show). On Spark Connect nothing is set: the connectors that run there reach
+    no bucket (those that would are refused at planning), and the server's own configuration
+    holds any credentials its tasks need."""
+    from dvt_connect.spark import is_connect
+
+    if is_connect(spark):
+        return
     hadoop = spark.sparkContext._jsc.hadoopConfiguration()
     for bucket in buckets:
         for key, value in bucket.hadoop_conf().items():

@@ -185,14 +185,6 @@ def start_session(project: Project, source: Connection, target: Connection, *,
     spec = spark_mod.session_spec(master=choice.master, jars=jars,
                                   conf={**formats, **(conf or {}), **project.spark_conf},
                                   verbose=verbose)
-    if spec.kind == "connect":
-        raise UsageError(
-            f"{choice.origin} is the Spark Connect server `{choice.master}`, and transfers "
-            "cannot run on Spark Connect yet: dvt plans and stages through the driver's JVM "
-            "(JDBC catalog queries and DDL, Hadoop FileSystem swaps), which Connect does not "
-            "expose.",
-            hint="Use a local or classic master (local[N], spark://host:port, yarn, k8s://...) "
-                 "for now; README \"Running on a cluster\" says what Connect supports.")
     spark = spark_mod.get_session(spec)
     apply_bucket_credentials(spark, buckets_in_use(
         project, (source, target), preferred=preferred_bucket or project.bucket_target))

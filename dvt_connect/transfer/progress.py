@@ -29,6 +29,12 @@ def track(spark: SparkSession, console: Console | None, description: str,
           job_group: str) -> Iterator[None]:
     """Show progress of the jobs in ``job_group`` while the body runs. A signal (SIGINT,
     SIGTERM) cancels the group's jobs and waits for them before the body's clean-up runs."""
+    from dvt_connect.spark import is_connect
+
+    if is_connect(spark):
+        with _connect_track(spark, console, description, job_group):
+            yield
+        return
     sc = spark.sparkContext
     sc.setJobGroup(job_group, description, interruptOnCancel=True)
     try:
@@ -49,6 +55,28 @@ def track(spark: SparkSession, console: Console | None, description: str,
     finally:
         with contextlib.suppress(Exception):  # the JVM may be gone
             sc.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+
+
+COARSE = "Spark Connect: progress is coarse (no task counts)"
+
+
+@contextmanager
+def _connect_track(spark: Any, console: Console | None, description: str,
+                   tag: str) -> Iterator[None]:
+    """Spark Connect shows its client no tasks: a bar that says the action runs (and that
+    progress is coarse), and a signal interrupts the operations tagged ``tag``."""
+    spark.addTag(tag)
+    try:
+        with interrupts.stopping(lambda: spark.interruptTag(tag)):
+            if console is None:
+                yield
+                return
+            with console.progress(description, total=None, unit="tasks") as bar:
+                bar.update(description=f"moving ({COARSE})")
+                yield
+    finally:
+        with contextlib.suppress(Exception):
+            spark.removeTag(tag)
 
 
 def stop_jobs(spark: SparkSession, job_group: str, timeout: float = STOP_SECONDS) -> None:

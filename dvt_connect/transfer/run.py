@@ -190,6 +190,7 @@ def plan_transfer(
     source_connector = factory.for_source(source, read, mode=connector,
                                           preferred_bucket=preferred_bucket,
                                           rows_target=rows_target)
+    _refuse_on_connect(spark, ((source, source_connector), (target, target_connector)))
     choice = source_connector.choice
     reason = choice.reason if choice is not None else ""
     write_notes = tuple(target_connector.describe_write(write))
@@ -225,6 +226,32 @@ def plan_transfer(
                         warnings=warnings, columns=columns, incremental=incremental,
                         write_notes=write_notes, route=chosen, schema=schema, timings=timings)
     return plan, source_connector, target_connector
+
+
+def _refuse_on_connect(spark: SparkSession,
+                       sides: Sequence[tuple[Connection, BaseConnector]]) -> None:
+    """On Spark Connect, a connector that cannot run there is one error naming the output and
+    why, before anything is read or written."""
+    from dvt_connect.spark import is_connect
+
+    if not is_connect(spark):
+        return
+    for connection, chosen in sides:
+        problem = chosen.connect_problem()
+        if problem is not None:
+            raise UsageError(
+                f"output `{connection.name}` ({connection.type}) cannot be used on Spark "
+                f"Connect: {problem}. Nothing was read or written.",
+                hint="Run this transfer on a local or classic master (--master local[N] or "
+                     "spark://host:port); README \"Running on a cluster\" lists what Spark "
+                     "Connect runs.")
+
+
+def _connect_notes(spark: SparkSession) -> tuple[str, ...]:
+    from dvt_connect.spark import is_connect
+    from dvt_connect.transfer.progress import COARSE
+
+    return (COARSE,) if is_connect(spark) else ()
 
 
 def plan_backfill(source: Connection, read: ReadRequest, write: WriteRequest) -> ReadRequest:
@@ -345,7 +372,7 @@ def execute_transfer(
         moving_seconds=moving,
         retries=retries,
         warnings=plan.warnings,
-        notes=(plan.route.why, *plan.read.notes, *outcome.notes),
+        notes=(plan.route.why, *_connect_notes(spark), *plan.read.notes, *outcome.notes),
         planning_parts=dict(plan.timings),
         columns=tuple(plan.columns.describe()),
         mode=plan.write.mode,

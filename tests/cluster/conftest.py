@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from faults.conftest import maria, psql
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 240.0
@@ -108,6 +109,46 @@ def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]
     finally:
         for proc in reversed(started):
             _stop(proc)
+
+
+# one table every cluster test moves, and its rows as each database's own client reads them
+ROWS = 6000
+COLUMNS = "id bigint primary key, v text, amount numeric(12,2), ts timestamp"
+VALUES = ("SELECT g, 'zeile ' || g || ' é€', (g * 7 % 100000) / 100.0, "
+          "timestamp '2024-03-31 00:00:00' + g * interval '37 minutes' "
+          f"FROM generate_series(1, {ROWS}) g")
+
+
+def source_rows(table: str) -> list[str]:
+    return psql(f"SELECT id, v, amount, to_char(ts, 'YYYY-MM-DD HH24:MI:SS.US') FROM {table} "
+                "ORDER BY id").splitlines()
+
+
+def maria_rows(table: str) -> list[str]:
+    out = maria(f"SELECT id, v, amount, DATE_FORMAT(ts, '%Y-%m-%d %H:%i:%s.%f') FROM {table} "
+                "ORDER BY id")
+    return [line.replace("\t", "|") for line in out.splitlines()]
+
+
+def parquet_rows(folder: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(folder).sort_by("id")
+    return [f"{r['id']}|{r['v']}|{r['amount']}|{r['ts']:%Y-%m-%d %H:%M:%S.%f}"
+            for r in table.to_pylist()]
+
+
+def replication_tables(folder: Path) -> tuple[Path, tuple[str, str]]:
+    """A replication file moving two new PostgreSQL tables into MariaDB, and their names."""
+    from faults.conftest import pg_table, unique
+
+    tables = (unique("cl_run_a"), unique("cl_run_b"))
+    for table in tables:
+        pg_table(table, COLUMNS, VALUES)
+    spec = folder / "replication.yml"
+    spec.write_text("source: pg\ntarget: maria\nstreams:\n"
+                    + "".join(f"  public.{t}:\n" for t in tables))
+    return spec, tables
 
 
 # the real `dvt` CLI with jars from a real `dvt sync` and known secrets in its configuration

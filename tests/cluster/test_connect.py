@@ -1,6 +1,7 @@
 """The warm local engine: `dvt server start|status|stop` runs a real Spark Connect server on
 loopback from the installed PySpark with the synced jars; a client reads PostgreSQL through it
-over JDBC (the synced driver is on the server); the fixture ends exactly the PID it started."""
+over JDBC (the synced driver is on the server); `dvt transfer` and `dvt run` move exact data
+through it on the JDBC and bulk paths; the fixture ends exactly the PID it started."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from faults.conftest import (
@@ -21,10 +23,23 @@ from faults.conftest import (
     SECRETS,
     Cli,
     assert_no_secret,
+    descendants,
+    maria,
     pg_table,
     psql,
     read_proc,
+    scan_processes,
     unique,
+)
+
+from cluster.conftest import (
+    COLUMNS,
+    ROWS,
+    VALUES,
+    maria_rows,
+    parquet_rows,
+    replication_tables,
+    source_rows,
 )
 
 pytestmark = [pytest.mark.cluster, pytest.mark.spark, pytest.mark.postgres]
@@ -109,11 +124,98 @@ def test_a_jdbc_read_runs_on_the_server_with_the_synced_driver_and_no_secret_on_
         psql(f"DROP TABLE IF EXISTS {table}")
 
 
-def test_a_transfer_on_connect_is_one_clear_error(cli: Cli, server: dict[str, object]) -> None:
-    done = cli.run("transfer", "--source", "pg", "--table", "t", "--target-table", "t",
-                   "--master", "local-server")
-    assert done.returncode == 2
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert lines[0].startswith("Error: --master is the Spark Connect server `local-server`, "
-                               "and transfers cannot run on Spark Connect yet"), lines
-    assert "Traceback" not in done.stderr
+def _scan_while(cli: Cli, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `dvt` and, while it runs, read every process's command line (the Connect server's,
+    this client's JVM and the server's Python workers among them) and the environment of the
+    client's own processes: no secret may appear. The profile has an S3 bucket with known keys
+    configured."""
+    proc = cli.start(*args)
+    seen_client_jvm = False
+    while proc.poll() is None:
+        mine = scan_processes(set(descendants(proc.pid)))
+        seen_client_jvm = seen_client_jvm or any("py4j.GatewayServer" in c for c in mine)
+        time.sleep(0.1)
+    out, err = proc.communicate()
+    assert_no_secret(out + err)
+    assert seen_client_jvm, "the scan never saw the client JVM: it proved nothing"
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
+def _stats(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert done.returncode == 0, done.stdout + done.stderr
+    stats: dict[str, Any] = json.loads(done.stdout)
+    assert "Spark Connect: progress is coarse (no task counts)" in stats["notes"]
+    return stats
+
+
+@pytest.mark.parametrize("connector", ["native", "jdbc"])
+def test_postgres_to_parquet_on_connect_is_exact_with_no_secret_on_a_command_line(
+        cli: Cli, server: dict[str, object], connector: str) -> None:
+    table = unique(f"cn_pq_{connector}")
+    pg_table(table, COLUMNS, VALUES)
+    try:
+        args = ("transfer", "--source", "pg", "--table", table, "--target-table", table,
+                "--connector", connector, "--partitions", "3", "--master", "local-server",
+                "--json")
+        # one scan is enough: the bulk path's tasks carry the password, so it is the one
+        stats = _stats(_scan_while(cli, *args) if connector == "native" else cli.run(*args))
+        assert stats["rows"] == ROWS and stats["partitions"] == 3
+        assert stats["connector"] == ("postgres_native" if connector == "native" else "jdbc")
+        # the bulk read goes Arrow end to end: its tasks ran through mapInArrow on the server
+        assert (stats["notes"][0].startswith("Arrow end to end")) == (connector == "native")
+        assert parquet_rows(cli.lake / table) == source_rows(table)
+        assert_no_secret(Path(str(server["log"])).read_text(errors="replace"))
+    finally:
+        psql(f"DROP TABLE IF EXISTS {table}")
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize("connector", ["auto", "jdbc"])
+def test_postgres_to_mariadb_on_connect_is_exact(cli: Cli, server: dict[str, object],
+                                                 connector: str) -> None:
+    table = unique(f"cn_maria_{connector}")
+    pg_table(table, COLUMNS, VALUES)
+    try:
+        stats = _stats(cli.run(
+            "transfer", "--source", "pg", "--table", table, "--target", "maria",
+            "--target-table", table, "--connector", connector, "--partitions", "2",
+            "--master", str(server["url"]), "--json"))
+        # auto: JDBC reads this small table, the bulk loader (LOAD DATA) writes it
+        assert stats["target_connector"] == ("jdbc" if connector == "jdbc" else "mysql_native")
+        assert maria_rows(table) == source_rows(table)
+    finally:
+        psql(f"DROP TABLE IF EXISTS {table}")
+        maria(f"DROP TABLE IF EXISTS {table}")
+
+
+@pytest.mark.mariadb
+def test_a_replication_file_runs_on_connect(cli: Cli, server: dict[str, object],
+                                            tmp_path: Path) -> None:
+    spec, (first, second) = replication_tables(tmp_path)
+    try:
+        done = cli.run("run", str(spec), "--master", "local-server", "--json")
+        assert done.returncode == 0, done.stdout + done.stderr
+        for table in (first, second):
+            assert maria_rows(table) == source_rows(table)
+    finally:
+        for table in (first, second):
+            psql(f"DROP TABLE IF EXISTS {table}")
+            maria(f"DROP TABLE IF EXISTS {table}")
+
+
+def test_an_output_connect_cannot_reach_is_one_error_before_anything_is_written(
+        cli: Cli, server: dict[str, object]) -> None:
+    table = unique("cn_refused")
+    pg_table(table, COLUMNS, VALUES)
+    try:
+        done = cli.run("transfer", "--source", "pg", "--table", table, "--target", "s3lake",
+                       "--target-table", table, "--master", "local-server")
+        assert done.returncode == 2, done.stdout + done.stderr
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        assert lines[0].startswith(
+            "Error: output `s3lake` (files) cannot be used on Spark Connect: "
+            "s3a://dvt-fault-used/lake is not on a local disk"), lines
+        assert "Nothing was read or written." in done.stderr
+        assert "Traceback" not in done.stderr
+    finally:
+        psql(f"DROP TABLE IF EXISTS {table}")

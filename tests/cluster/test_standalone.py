@@ -12,34 +12,18 @@ from pathlib import Path
 import pytest
 from faults.conftest import SECRETS, Cli, assert_no_secret, maria, pg_table, psql, read_proc, unique
 
-from cluster.conftest import Standalone
+from cluster.conftest import (
+    COLUMNS,
+    ROWS,
+    VALUES,
+    Standalone,
+    maria_rows,
+    parquet_rows,
+    replication_tables,
+    source_rows,
+)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.spark, pytest.mark.postgres, pytest.mark.mariadb]
-
-ROWS = 6000
-COLUMNS = "id bigint primary key, v text, amount numeric(12,2), ts timestamp"
-VALUES = ("SELECT g, 'zeile ' || g || ' é€', (g * 7 % 100000) / 100.0, "
-          "timestamp '2024-03-31 00:00:00' + g * interval '37 minutes' "
-          f"FROM generate_series(1, {ROWS}) g")
-
-
-def source_rows(table: str) -> list[str]:
-    return psql(f"SELECT id, v, amount, to_char(ts, 'YYYY-MM-DD HH24:MI:SS.US') FROM {table} "
-                "ORDER BY id").splitlines()
-
-
-def maria_rows(table: str) -> list[str]:
-    out = maria(f"SELECT id, v, amount, DATE_FORMAT(ts, '%Y-%m-%d %H:%i:%s.%f') FROM {table} "
-                "ORDER BY id")
-    return [line.replace("\t", "|") for line in out.splitlines()]
-
-
-def parquet_rows(folder: Path) -> list[str]:
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(folder).sort_by("id")
-    return [f"{r['id']}|{r['v']}|{r['amount']}|{r['ts']:%Y-%m-%d %H:%M:%S.%f}"
-            for r in table.to_pylist()]
 
 
 def new_app_logs(cluster: Standalone, before: set[str]) -> dict[str, str]:
@@ -120,12 +104,7 @@ def test_postgres_to_mariadb_on_the_cluster(cli: Cli, standalone: Standalone,
 
 def test_a_replication_file_runs_on_the_cluster(cli: Cli, standalone: Standalone,
                                                 tmp_path: Path) -> None:
-    first, second = unique("cl_run_a"), unique("cl_run_b")
-    for table in (first, second):
-        pg_table(table, COLUMNS, VALUES)
-    spec = tmp_path / "replication.yml"
-    spec.write_text(f"source: pg\ntarget: maria\nstreams:\n  public.{first}:\n"
-                    f"  public.{second}:\n")
+    spec, (first, second) = replication_tables(tmp_path)
     before = apps(standalone)
     try:
         done = cli.run("run", str(spec), "--master", standalone.url, "--json")

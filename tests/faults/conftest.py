@@ -192,6 +192,22 @@ def read_proc(pid: int | str, name: str) -> str:
         return ""
 
 
+def scan_processes(ours: set[int]) -> list[str]:
+    """Assert no secret is on any process's command line, nor in the environment of ``ours``;
+    returns the command lines of ``ours``."""
+    mine = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        cmdline = read_proc(entry.name, "cmdline")
+        for secret in SECRETS:
+            assert secret not in cmdline, f"a secret on the command line of {cmdline[:80]}"
+        if int(entry.name) in ours:
+            assert_no_secret(read_proc(entry.name, "environ"))
+            mine.append(cmdline)
+    return mine
+
+
 def unique(prefix: str) -> str:
     import uuid
 

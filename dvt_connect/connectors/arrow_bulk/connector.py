@@ -28,7 +28,13 @@ from dvt_connect import secrets
 from dvt_connect.config.buckets import Bucket, LocalBucket
 from dvt_connect.config.profiles import Connection
 from dvt_connect.connectors.arrow_bulk.columns import BulkRead, ColumnRead, writable
-from dvt_connect.connectors.arrow_bulk.direct import BulkSink, BulkSource, Moved, run_move
+from dvt_connect.connectors.arrow_bulk.direct import (
+    BulkSink,
+    BulkSource,
+    Moved,
+    run_move,
+    run_tasks,
+)
 from dvt_connect.connectors.arrow_bulk.tables import SqlSession, Stage, staged_write
 from dvt_connect.connectors.arrow_bulk.tasks import (
     SOURCE_NAME,
@@ -55,6 +61,7 @@ from dvt_connect.databases.spec import NativeFacts
 from dvt_connect.errors import ConfigError, UsageError
 from dvt_connect.executors import on_classic_cluster, require_on_executors
 from dvt_connect.incremental import Mark
+from dvt_connect.spark import is_connect
 from dvt_connect.transfer.causes import texts_of, worker_exception
 
 if TYPE_CHECKING:
@@ -143,7 +150,7 @@ class BulkConnector(BaseConnector):
                 f"{', '.join(missing)}, which are not installed.",
                 hint=f'Install them with `pip install "dvt-connect[{self.python_extra}]"`, or '
                      "use --connector jdbc.")
-        if on_classic_cluster(spark.sparkContext):
+        if not is_connect(spark) and on_classic_cluster(spark.sparkContext):
             require_on_executors(spark.sparkContext, self.python_modules,
                                  what=f"the native {self.product} connector",
                                  extra=self.python_extra)
@@ -173,6 +180,13 @@ class BulkConnector(BaseConnector):
     def write_problems(self) -> list[str]:
         """Why the bulk loader cannot be used on this server (e.g. a setting that is off)."""
         return []
+
+    def connect_problem(self) -> str | None:
+        if self.path == "parquet" and isinstance(self.bucket, LocalBucket):
+            from dvt_connect.connectors.filesystem import connect_problem
+
+            return connect_problem(self.spark, self.bucket.local_path(STAGING_ROOT).as_uri())
+        return None  # the bulk tasks run in the server's Python workers
 
     # ---- errors ----------------------------------------------------------------------------
 
@@ -287,8 +301,7 @@ class BulkConnector(BaseConnector):
         self.cleanup()  # a retried action stages afresh
         folder = self._staging_folder()
         count = len(spec.queries)
-        task = StageTask(plan.spec_json, password, str(folder))
-        self.spark.sparkContext.parallelize(range(count), count).mapPartitions(task).collect()
+        run_tasks(self.spark, count, StageTask(plan.spec_json, password, str(folder)))
         return self.spark.read.schema(schema).parquet(folder.as_uri())
 
     def _staging_folder(self) -> Path:

@@ -18,7 +18,7 @@ Spark would have handed the writer for the same columns (:func:`.columns.conform
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -215,6 +215,29 @@ def run_move(spark: SparkSession, source: ArrowSource, sink: ArrowSink,
     count = source.count()
     if count == 0:
         return Moved(0, 0, 0)
-    task = MoveTask(source, sink, schema.json())
-    done = spark.sparkContext.parallelize(range(count), count).mapPartitions(task).collect()
+    done = run_tasks(spark, count, MoveTask(source, sink, schema.json()))
     return Moved(sum(r for _, r, _ in done), sum(b for _, _, b in done), len(done))
+
+
+def run_tasks(spark: Any, count: int,
+              task: Callable[[Iterable[int]], Iterator[tuple[int, int, int]]]
+              ) -> list[tuple[int, int, int]]:
+    """Run ``task`` on partition indexes ``0..count-1``, one Spark task each, and collect what
+    each returns (index, rows, bytes). Spark Connect has no RDDs: there the indexes are a
+    ``range`` of ``count`` partitions (one index each) mapped through ``mapInArrow``."""
+    from dvt_connect.spark import is_connect
+
+    if not is_connect(spark):
+        return list(spark.sparkContext.parallelize(range(count), count)
+                    .mapPartitions(task).collect())
+
+    def body(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+
+        for batch in batches:
+            for index, rows, size in task(batch.column(0).to_pylist()):
+                yield pa.RecordBatch.from_pydict({"i": [index], "rows": [rows],
+                                                  "bytes": [size]})
+
+    frame = spark.range(0, count, 1, count).mapInArrow(body, "i long, rows long, bytes long")
+    return [(int(r["i"]), int(r["rows"]), int(r["bytes"])) for r in frame.collect()]

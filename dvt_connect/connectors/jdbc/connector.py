@@ -461,7 +461,12 @@ class JDBCConnector(BaseConnector):
         return plan.partitions
 
     def _cores(self) -> int:
-        return max(1, int(self.spark.sparkContext.defaultParallelism))
+        from dvt_connect.spark import default_parallelism
+
+        return default_parallelism(self.spark)
+
+    def connect_problem(self) -> str | None:
+        return None  # rows move in the server's JDBC tasks; our statements in the client JVM
 
     # ---- execution -----------------------------------------------------------------------
 

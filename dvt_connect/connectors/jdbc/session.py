@@ -8,7 +8,8 @@ address as ``jdbc:mysql:...?permitMysqlScheme`` with the MariaDB driver class: S
 its MySQL dialect (backtick quoting, MySQL types), and MariaDB Connector/J accepts the
 ``jdbc:mysql:`` scheme (2.x always, 3.x when the URL contains ``permitMysqlScheme``).
 
-:class:`JdbcSession` opens a ``java.sql.Connection`` with the driver Spark uses. With jars from
+:class:`JdbcSession` opens a ``java.sql.Connection`` with the driver Spark uses (on Spark
+Connect, in the client JVM of :mod:`dvt_connect.client_jvm`, with the same jars). With jars from
 ``spark.jars`` the driver lives in Spark's class loader, which ``java.sql.DriverManager`` does not
 search, so the driver class is loaded through the thread's context class loader and asked to
 connect directly.
@@ -70,8 +71,9 @@ class JdbcSession:
     def __init__(self, spark: SparkSession, connection: Connection) -> None:
         self.spark = spark
         self.connection = connection
-        self._jvm: Any = spark._jvm
-        self._gateway: Any = spark.sparkContext._gateway
+        from dvt_connect.spark import jvm_gateway
+
+        self._jvm, self._gateway = jvm_gateway(spark)
         self._conn: Any = None
 
     def __enter__(self) -> JdbcSession:
@@ -277,7 +279,16 @@ def _value(jdbc_type: int, text: str | None) -> Any:
 
 
 def jvm_time_zone(spark: SparkSession) -> tuple[str, bool]:
-    """The JVM's default time zone and whether it is UTC (no offset, no daylight saving)."""
+    """The JVM's default time zone and whether it is UTC (no offset, no daylight saving). On
+    Spark Connect the server's JVM renders the rows: its zone is the one its driver was started
+    with (``-Duser.timezone`` in ``spark.driver.extraJavaOptions``, as `dvt server` sets)."""
+    from dvt_connect.spark import is_connect
+
+    if is_connect(spark):
+        options = str(spark.conf.get("spark.driver.extraJavaOptions", "") or "")
+        found = re.search(r"-Duser\.timezone=(\S+)", options)
+        zone = found.group(1) if found else "unknown (the Spark Connect server's default)"
+        return zone, zone in ("UTC", "Etc/UTC", "GMT", "Z")
     jvm: Any = spark._jvm
     tz = jvm.java.util.TimeZone.getDefault()
     return tz.getID(), tz.getRawOffset() == 0 and not tz.useDaylightTime()
