@@ -51,9 +51,15 @@ services-stop:
 services-status:
 	@$(PYTHON) tools/dvt_services.py status
 
-# The main run on the project's PySpark, then the lakehouse runtime tests in their own venv.
+# The main run on the project's PySpark, then the lakehouse runtime tests in their own venv; that
+# venv is built (pip, network-bound) while the main run goes, its log in $(LAKE_VENV).log.
 test: setup services
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not lakehouse_runtime" $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory $(LAKE_VENV)/.installed > $(LAKE_VENV).log 2>&1 & venv=$$!; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not lakehouse_runtime" $(PYTEST_ARGS); \
+	status=$$?; \
+	if ! wait $$venv; then cat $(LAKE_VENV).log >&2; \
+	  echo "make test: building $(LAKE_VENV) failed (its log is above)" >&2; exit 1; fi; \
+	exit $$status
 	$(MAKE) test-lakehouse
 
 $(LAKE_VENV)/.installed: pyproject.toml
