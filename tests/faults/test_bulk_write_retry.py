@@ -1,6 +1,12 @@
 """Finding 2, the write side: a bulk load whose database connection is lost mid-load is retried
 to an exact, complete result (no row twice, none missing), into PostgreSQL (binary COPY) and
-MariaDB (LOAD DATA)."""
+MariaDB (LOAD DATA).
+
+Why no row can come twice: each task loads its partition in one transaction committed at its
+end, so a killed connection's rows are rolled back by the server; dvt's retry of the action
+fills a fresh staging table, and a task Spark itself retries (a cluster, or `local[N,F]`)
+reloads only its own partition after the failed attempt's rollback (checked once by hand with
+`--master local[2,3]`: 1,000,000 rows, exact, `retries` 0)."""
 
 from __future__ import annotations
 
