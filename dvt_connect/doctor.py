@@ -575,6 +575,10 @@ def _check_connection(connection: Connection, timeout: float) -> Any:
     """The live check for one output, as a function to run in the pool (None: nothing to do)."""
     path = connection.path or ""
     if connection.is_files:
+        bucket = getattr(connection, "bucket", None)
+        if bucket:  # a path in a bucket of buckets.yml, not a folder here
+            return lambda: Reach(f"path {path} in bucket `{bucket}`", None,
+                                 "remote path: not checked")
         if "://" in path and not path.startswith("file://"):
             return lambda: Reach(f"path {path}", None, "remote path: not checked")
         return lambda: check_path(_local(path), folder=True)

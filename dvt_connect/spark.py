@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -307,6 +307,23 @@ def get_session(spec: SessionSpec | None = None) -> SparkSession:
         return _session
 
 
+def with_run_folder(spec: SessionSpec) -> SessionSpec:
+    """A local master's temporary files (``spark.local.dir``, the JVM's ``java.io.tmpdir``) in
+    this process's run folder under DVT_HOME (:mod:`dvt_connect.run_folders`), so a killed run's
+    are recognisable; a local dir the user chose (the profile or ``SPARK_LOCAL_DIRS``) stays."""
+    if not spec.master.startswith("local") or "spark.local.dir" in spec.conf \
+            or os.environ.get("SPARK_LOCAL_DIRS"):
+        return spec
+    from dvt_connect import run_folders
+
+    folder = run_folders.claim()
+    conf = dict(spec.conf, **{"spark.local.dir": str(folder)})
+    options = conf.get("spark.driver.extraJavaOptions", "")
+    if "-Djava.io.tmpdir=" not in options:
+        conf["spark.driver.extraJavaOptions"] = f"{options} -Djava.io.tmpdir={folder}".strip()
+    return replace(spec, conf=conf)
+
+
 def _extensions(conf: Mapping[str, str]) -> set[str]:
     return {e.strip() for e in conf.get("spark.sql.extensions", "").split(",") if e.strip()}
 
@@ -326,6 +343,7 @@ def _start(spec: SessionSpec) -> SparkSession:
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     if spec.kind == "connect":
         return _start_connect(spec)
+    spec = with_run_folder(spec)
     builder: Any = SparkSession.builder.master(spec.master).appName(spec.app_name)
     for key, value in spec.all_conf().items():
         builder = builder.config(key, value)

@@ -32,8 +32,8 @@ older_than_option = click.option(
               help="Remove what is listed (without it, nothing is removed: a dry run).")
 def clean(profile: str | None, target: str | None, profiles_dir: str | None, as_json: bool,
           older_than: float, outputs: tuple[str, ...], apply: bool) -> int:
-    """List staging tables and hidden staging folders left by killed runs (dry run); --yes
-    removes them."""
+    """List staging tables, hidden staging folders and Spark temp folders left by killed runs
+    (dry run); --yes removes them."""
     console = get_console()
     project = load_project(profiles_dir, profile, target)
     scan, spark = leftovers.find(project, older_than=older_than, outputs=outputs or None)

@@ -62,6 +62,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
     from pyspark.sql.types import StructType
 
+    from dvt_connect.config.buckets import Bucket
+
 _TS = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX"
 _TS_NTZ = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"
 
@@ -89,6 +91,36 @@ def join_path(root: str, *parts: str) -> str:
     return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts if p)])
 
 
+def files_root(connection: FilesConnection, bucket: Bucket | None) -> str:
+    """A files output's folder as a URI Spark's Hadoop filesystem reads (``bucket``: the one
+    loaded from buckets.yml under the output's ``bucket:`` name, if any)."""
+    from pathlib import Path
+
+    raw = connection.path or ""
+    bucket_name = connection.bucket
+    if bucket_name:
+        if bucket is None or bucket.name != bucket_name:
+            raise ConfigError(
+                f"files output `{connection.name}` names bucket `{bucket_name}`, "
+                "which was not loaded from buckets.yml.",
+                path=connection.source_file, key=f"{connection.name}.bucket",
+                hint="Add it to buckets.yml, or give `path` as a full URI.",
+            )
+        if _SCHEME.match(raw):
+            raise ConfigError(
+                f"`path` of files output `{connection.name}` is a full URI and a "
+                "`bucket` is named too; give one of them.",
+                path=connection.source_file, key=f"{connection.name}.path",
+            )
+        return bucket.spark_path(raw).rstrip("/")
+    if raw.startswith("s3://"):
+        return "s3a://" + raw[len("s3://"):].rstrip("/")
+    if _SCHEME.match(raw):
+        return raw.rstrip("/")
+    # not Path.as_uri(): Hadoop's Path would keep its %-escapes as literal characters
+    return "file://" + Path(raw).expanduser().resolve().as_posix()
+
+
 class FilesConnector(BaseConnector):
     """Reads and writes a folder of Parquet/CSV/JSON/ORC files (see the module doc)."""
 
@@ -105,31 +137,7 @@ class FilesConnector(BaseConnector):
 
     def root(self) -> str:
         """The output's folder as a URI Spark's Hadoop filesystem reads."""
-        from pathlib import Path
-
-        raw = self.connection.path or ""
-        bucket_name = self._files.bucket
-        if bucket_name:
-            if self.bucket is None or self.bucket.name != bucket_name:
-                raise ConfigError(
-                    f"files output `{self.connection.name}` names bucket `{bucket_name}`, "
-                    "which was not loaded from buckets.yml.",
-                    path=self.connection.source_file, key=f"{self.connection.name}.bucket",
-                    hint="Add it to buckets.yml, or give `path` as a full URI.",
-                )
-            if _SCHEME.match(raw):
-                raise ConfigError(
-                    f"`path` of files output `{self.connection.name}` is a full URI and a "
-                    "`bucket` is named too; give one of them.",
-                    path=self.connection.source_file, key=f"{self.connection.name}.path",
-                )
-            return self.bucket.spark_path(raw).rstrip("/")
-        if raw.startswith("s3://"):
-            return "s3a://" + raw[len("s3://"):].rstrip("/")
-        if _SCHEME.match(raw):
-            return raw.rstrip("/")
-        # not Path.as_uri(): Hadoop's Path would keep its %-escapes as literal characters
-        return "file://" + Path(raw).expanduser().resolve().as_posix()
+        return files_root(self._files, self.bucket)
 
     def options(self) -> dict[str, str]:
         merged = dict(FORMAT_OPTIONS.get(self.format, {}))

@@ -5,8 +5,10 @@ killer, a lost machine) cannot. Its leftovers are recognisable by our naming: a 
 ``<target>__dvt_stage_<token>`` or ``<target>__dvt_old_<token>``, a folder
 ``.<name>__dvt_stage_<token>`` (or ``__dvt_old_``) beside a files target, where the token begins
 with the creation time (:func:`~dvt_connect.connectors.jdbc.ddl.side_token`). Only those older
-than ``older_than`` are leftovers: a younger one may belong to a run still going. `dvt debug`
-lists them; only `dvt clean --yes` removes them, never an unrelated run.
+than ``older_than`` are leftovers: a younger one may belong to a run still going. Spark's
+temporary folders of local sessions (:mod:`dvt_connect.run_folders`, under DVT_HOME, whatever
+outputs are asked for) are leftovers once their process is gone, which their lock tells exactly.
+`dvt debug` lists them; only `dvt clean --yes` removes them, never an unrelated run.
 
 Plan, then execute: :func:`find` returns what it found (and what it could not look at);
 :func:`remove` drops and deletes exactly that list.
@@ -16,15 +18,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dvt_connect.config import Connection, Project
-from dvt_connect.connectors.filesystem import local_path
+from dvt_connect.connectors.filesystem import HadoopFS, StagingArea, hidden, local_path
 from dvt_connect.connectors.jdbc.ddl import SIDE_MARKS, dialect_for, drop_table_sql, token_time
 from dvt_connect.errors import DvtError
 from dvt_connect.secrets import redact
@@ -33,7 +33,12 @@ from dvt_connect.transfer.causes import first_meaningful_line, os_cause, texts_o
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from dvt_connect.config.buckets import Bucket
+
 DEFAULT_OLDER_THAN = 24 * 3600.0  # seconds; longer than any run we expect (documented)
+STAGING_FOLDER = "staging folder"
+SPARK_FOLDER = "Spark temp folder"
+SPARK_OUTPUT = "(local Spark)"  # not an output: the run folders under DVT_HOME
 FOLDER_DEPTH = 3  # a files output's `schema.table` paths are two levels down at most
 _SIDE = re.compile("(?:" + "|".join(re.escape(m) for m in SIDE_MARKS) + r")([0-9a-f]+)$")
 
@@ -41,7 +46,7 @@ _SIDE = re.compile("(?:" + "|".join(re.escape(m) for m in SIDE_MARKS) + r")([0-9
 @dataclass(frozen=True)
 class Leftover:
     output: str
-    kind: str  # "staging table" or "staging folder"
+    kind: str  # "staging table", STAGING_FOLDER or SPARK_FOLDER
     name: str  # schema-qualified table, or the folder's path
     created: float | None  # Unix time from the name (None: an older, unstamped name)
     schema: str | None = None
@@ -95,33 +100,60 @@ def old_enough(created: float | None, scan: Scan) -> bool:
 
 def scan_session(project: Project, scan: Scan,
                  outputs: Iterable[str] | None = None) -> SparkSession | None:
-    """A Spark session with the JDBC drivers of every database output `dvt sync` fetched (an
-    output whose jars are missing is noted in ``scan`` and not scanned); None when there is no
-    database output."""
+    """A Spark session with the jars `dvt sync` fetched for every database output (its JDBC
+    driver) and every files output on a bucket (the bucket's filesystem), and those buckets'
+    credentials on its context; an output whose jars are missing is noted in ``scan`` and not
+    scanned. None when no output needs one (local folders are read without Spark)."""
     from dvt_connect import spark as spark_mod
     from dvt_connect.jars.manifest import Manifest
     from dvt_connect.jars.plan import connection_needs
     from dvt_connect.paths import jars_dir
+    from dvt_connect.transfer.credentials import apply_bucket_credentials, buckets_in_use
 
     manifest = Manifest.load(jars_dir())
     needs: list[str] = []
+    on_buckets: list[Connection] = []
     wanted_outputs = None if outputs is None else set(outputs)
     for name, result in project.connection_results().items():
         if wanted_outputs is not None and name not in wanted_outputs:
             continue
-        if isinstance(result, DvtError) or result.is_files or result.facts.kind != "jdbc":
+        if isinstance(result, DvtError):
             continue
-        wanted = connection_needs(result)
+        if result.is_files:
+            wanted = _bucket_needs(project, result)
+            what = "its bucket's filesystem jars are"
+        elif result.facts.kind == "jdbc":
+            wanted, what = connection_needs(result), "its JDBC driver is"
+        else:
+            continue
+        if not wanted:
+            continue
         if manifest.missing_for(wanted):
-            scan.skipped.append(f"{name}: its JDBC driver is not synced (run `dvt sync`)")
+            scan.skipped.append(f"{name}: {what} not synced (run `dvt sync`)")
             continue
         needs += [n for n in wanted if n not in needs]
+        if result.is_files:
+            on_buckets.append(result)
     if not needs:
         return None
     spec = spark_mod.session_spec(master=project.spark_master,
                                   jars=[str(p) for p in manifest.jars_for(needs)],
                                   conf=project.spark_conf)
-    return spark_mod.get_session(spec)
+    spark = spark_mod.get_session(spec)
+    if on_buckets:
+        apply_bucket_credentials(spark, buckets_in_use(project, on_buckets, preferred=None))
+    return spark
+
+
+def _bucket_needs(project: Project, connection: Connection) -> list[str]:
+    """The jars a files output on a bucket is listed with (none for a local folder)."""
+    from dvt_connect.jars.plan import connection_needs
+
+    named = getattr(connection, "bucket", None)
+    if named:
+        bucket = (project.buckets or {}).get(str(named))
+        return [f"bucket:{bucket.type}"] if bucket is not None and bucket.type != "local" else []
+    return [n for n in connection_needs(connection) if n.startswith("bucket:")]
 
 
 def find(project: Project, *, older_than: float = DEFAULT_OLDER_THAN,
@@ -143,13 +175,15 @@ def find(project: Project, *, older_than: float = DEFAULT_OLDER_THAN,
             continue
         try:
             if connection.is_files:
-                scan.found.extend(_folders(connection, scan))
+                buckets = project.buckets if getattr(connection, "bucket", None) else {}
+                scan.found.extend(_folders(connection, scan, spark, buckets))
             elif connection.facts.kind == "jdbc" and spark is not None:
                 scan.found.extend(_tables(spark, connection, scan))
             else:
                 scan.skipped.append(f"{name}: no Spark session with its JDBC driver")
         except Exception as exc:  # noqa: BLE001 - one unreachable output never hides the rest
             scan.skipped.append(redact(f"{name}: {_cause(exc)}"))
+    scan.found.extend(_spark_folders(scan))
     unique = {(item.kind, item.output if item.kind == "staging table" else "", item.name): item
               for item in reversed(scan.found)}
     scan.found = list(reversed(unique.values()))
@@ -172,32 +206,71 @@ def _tables(spark: SparkSession, connection: Connection, scan: Scan) -> Iterator
                            schema=schema, table=table)
 
 
-def _folders(connection: Connection, scan: Scan) -> Iterator[Leftover]:
-    root = None if getattr(connection, "bucket", None) else local_path(connection.path or "")
-    if root is None:
-        scan.skipped.append(f"{connection.name}: bucket paths are not scanned")
+def _folders(connection: Connection, scan: Scan, spark: SparkSession | None = None,
+             buckets: Mapping[str, Bucket] | None = None) -> Iterator[Leftover]:
+    """Hidden staging folders below a files output's folder, local (read on disk) or on a
+    bucket (listed through Hadoop's FileSystem on the scan's session)."""
+    from dvt_connect.connectors.files import files_root
+
+    bucket = getattr(connection, "bucket", None)
+    root = files_root(connection,  # type: ignore[arg-type]
+                      (buckets or {}).get(str(bucket)) if bucket else None)
+    local = local_path(root)
+    if local is not None:
+        local = local.expanduser().resolve()
+        if not local.is_dir():
+            return
+        entries: Iterator[tuple[str, str]] = _walk(_local_children, str(local), FOLDER_DEPTH)
+    elif spark is None:
+        scan.skipped.append(f"{connection.name}: no Spark session with its bucket's jars")
         return
-    root = root.expanduser().resolve()
-    if not root.is_dir():
-        return
-    for folder in _walk(root, FOLDER_DEPTH):
-        ours, created = side_created(folder.name)
-        if ours and folder.name.startswith(".") and old_enough(created, scan):
-            yield Leftover(connection.name, "staging folder", str(folder), created)
+    else:
+        fs = HadoopFS(spark, root)
+        if not fs.exists(root):
+            return
+        entries = _walk(lambda uri: _bucket_children(fs, uri), root, FOLDER_DEPTH)
+    for name, path in entries:
+        ours, created = side_created(name)
+        if ours and name.startswith(".") and old_enough(created, scan):
+            yield Leftover(connection.name, STAGING_FOLDER, path, created)
 
 
-def _walk(root: Path, depth: int) -> Iterator[Path]:
-    """Folders below ``root`` (``depth`` levels), not descending into hidden ones."""
-    try:
-        entries = list(os.scandir(root))
-    except OSError:
-        return
-    for entry in entries:
-        if not entry.is_dir(follow_symlinks=False):
+def _spark_folders(scan: Scan) -> Iterator[Leftover]:
+    """The run folders of local Spark sessions whose process is gone (its lock is free), or,
+    without a lock file to tell by, older than ``older_than``; never a running process's."""
+    from dvt_connect import run_folders
+
+    root = run_folders.runs_root()
+    for folder in sorted(root.iterdir()) if root.is_dir() else ():
+        parsed = run_folders.parse(folder.name)
+        if parsed is None or not folder.is_dir():
             continue
-        yield Path(entry.path)
-        if depth > 1 and not entry.name.startswith((".", "_")):
-            yield from _walk(Path(entry.path), depth - 1)
+        alive = run_folders.owner_alive(folder)
+        if alive is False or (alive is None and old_enough(parsed[0], scan)):
+            yield Leftover(SPARK_OUTPUT, SPARK_FOLDER, str(folder), parsed[0])
+
+
+def _walk(children: Callable[[str], list[tuple[str, str]]], root: str,
+          depth: int) -> Iterator[tuple[str, str]]:
+    """(name, path) of the folders below ``root`` (``depth`` levels), not descending into
+    hidden ones; ``children`` lists one folder's subfolders."""
+    for name, path in children(root):
+        yield name, path
+        if depth > 1 and not hidden(name):
+            yield from _walk(children, path, depth - 1)
+
+
+def _local_children(folder: str) -> list[tuple[str, str]]:
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    return [(e.name, e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+
+
+def _bucket_children(fs: HadoopFS, uri: str) -> list[tuple[str, str]]:
+    return [(str(s.getPath().getName()), str(s.getPath().toString()))
+            for s in fs.fs.listStatus(fs.path(uri)) if s.isDirectory()]
 
 
 def remove(project: Project, spark: SparkSession | None, leftovers: Iterable[Leftover]
@@ -208,8 +281,13 @@ def remove(project: Project, spark: SparkSession | None, leftovers: Iterable[Lef
     problems: list[str] = []
     for item in leftovers:
         try:
-            if item.kind == "staging folder":
-                shutil.rmtree(item.name)
+            if item.kind in (STAGING_FOLDER, SPARK_FOLDER):
+                # local folders on disk, bucket folders through Hadoop, as a run's own cleanup
+                area = StagingArea(spark)
+                area.add(item.name)
+                problem = area.remove(item.name)
+                if problem:
+                    raise DvtError(problem)
                 continue
             assert spark is not None
             connection = project.connection(item.output)

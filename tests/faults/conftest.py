@@ -16,6 +16,7 @@ from pathlib import Path
 
 import dvt_services
 import pytest
+from objectstore.conftest import S3Server, moto_server
 
 DEBIAN_REPO = "file:///usr/share/maven-repo"
 PG_DRIVER = "org.postgresql:postgresql:42.5.5"
@@ -68,7 +69,7 @@ def assert_no_secret(text: str) -> None:
         assert secret not in text, f"secret {secret[:6]}... leaked"
 
 
-def write_config(root: Path, lake: Path, schema: str = "public") -> None:
+def write_config(root: Path, lake: Path, schema: str = "public", s3_endpoint: str = "") -> None:
     root.mkdir(parents=True, exist_ok=True)
     (root / "profiles.yml").write_text(textwrap.dedent(f"""
         faults:
@@ -117,11 +118,12 @@ def write_config(root: Path, lake: Path, schema: str = "public") -> None:
           outputs:
             s3_used:
               type: s3
-              bucket: dvt-fault-used
+              bucket: {S3_BUCKET}
               region: eu-west-1
               aws_access_key_id: AKIAFAULTUSED
               aws_secret_access_key: "{S3_SECRET}"
               aws_session_token: "{S3_TOKEN}"
+              endpoint_url: "{s3_endpoint or 'http://127.0.0.1:9'}"
             azure_unused:
               type: azure
               storage_account: dvtfaultunused
@@ -132,11 +134,22 @@ def write_config(root: Path, lake: Path, schema: str = "public") -> None:
         (root / name).chmod(0o600)
 
 
+S3_BUCKET = "dvt-fault-used"
+
+
 @pytest.fixture(scope="session")
-def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """moto's S3 server on loopback, holding the bucket `s3_used` names (moto takes any key)."""
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as server:
+        server.client().create_bucket(Bucket=S3_BUCKET)
+        yield server
+
+
+@pytest.fixture(scope="session")
+def cli(tmp_path_factory: pytest.TempPathFactory, s3: S3Server) -> Iterator[Cli]:
     root = tmp_path_factory.mktemp("faults")
     lake = root / "lake"
-    write_config(root, lake)
+    write_config(root, lake, s3_endpoint=s3.endpoint)
     env = dict(os.environ, DVT_HOME=str(root / "home"), DVT_PROFILES_DIR=str(root),
                DVT_PROFILE="faults")
     env.pop("PYSPARK_PYTHON", None)

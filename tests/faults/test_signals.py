@@ -97,17 +97,32 @@ def test_kill_9_leftovers_are_listed_by_debug_and_removed_only_by_clean_yes(
                          "--source", "pg", "--table", big_table)
     [table] = _stage_tables(target)
     [folder] = folders()
+    # Spark's temporary folders of both killed runs, in their run folders under DVT_HOME
+    runs = Path(cli.env["DVT_HOME"]) / "tmp"
+    spark_dirs = [d for d in runs.glob("spark-*") if not _alive(d)]
+    assert len(spark_dirs) >= 2 and all(any(d.iterdir()) for d in spark_dirs), spark_dirs
 
     scope = ("--output", "pg", "--output", "lake")
     debug = cli.run("debug", "--older-than", "0s", "--json")
     found = {item["name"] for item in json.loads(debug.stdout)["leftovers"]["leftovers"]}
     assert f"public.{table}" in found and str(folder) in found, debug.stdout
+    # exactly the dead runs' folders: not the folder of `dvt debug` itself, which was running
+    assert {n for n in found if n.startswith(str(runs))} == {str(d) for d in spark_dirs}
     kept = cli.run("clean", *scope, "--older-than", "1h")  # younger than the threshold
     assert kept.returncode == 0 and table not in kept.stdout, kept.stdout
     dry = cli.run("clean", *scope, "--older-than", "0s")
     assert dry.returncode == 0, dry.stderr
     assert "dry run: " in dry.stdout and table[:20] in dry.stdout, dry.stdout
     assert _stage_tables(target) == [table] and folder.is_dir()  # listed, kept
+    assert all(d.is_dir() for d in spark_dirs)
     done = cli.run("clean", *scope, "--older-than", "0s", "--yes")
     assert done.returncode == 0, done.stdout + done.stderr
     assert _stage_tables(target) == [] and not folder.exists()
+    assert not any(d.exists() for d in spark_dirs)
+    assert list(runs.glob("spark-*")) == []  # the finished runs removed their own
+
+
+def _alive(folder: Path) -> bool:
+    from dvt_connect import run_folders
+
+    return bool(run_folders.owner_alive(folder))
