@@ -94,6 +94,26 @@ class JarsMissingError(DvtError):
         )
 
 
+class ServerDriverMissingError(DvtError):
+    """A Spark Connect server lacks the JDBC driver an output needs: its jars are the server's,
+    fixed when it started, so only the server's operator can add it."""
+
+    def __init__(self, server: str, driver: str, packages: Iterable[str], output: str) -> None:
+        self.server = server
+        self.driver = driver
+        self.packages = tuple(packages)
+        self.output = output
+        needs = ", ".join(self.packages) or "its driver jar"
+        super().__init__(
+            f"the Spark Connect server {server} has no JDBC driver {driver} (output "
+            f"`{output}` needs {needs}); nothing was written.",
+            hint="Start the server with that jar: `dvt server stop` then `dvt server start` "
+                 "loads the jars `dvt sync` downloaded; start a remote server with `--jars "
+                 "<jar>` or `--conf spark.jars.packages=" + (",".join(self.packages)
+                                                              or "<group:artifact:version>")
+                 + "`.")
+
+
 class ResolveError(DvtError):
     """A Maven coordinate could not be resolved or downloaded."""
 

@@ -449,6 +449,34 @@ def jvm_gateway(spark: Any) -> tuple[Any, Any]:
     return gateway.jvm, gateway
 
 
+def apply_connect_conf(spark: Any, conf: Mapping[str, str]) -> list[str]:
+    """Set the profile's ``spark.conf`` on a Spark Connect session, as written: the runtime
+    settings (SQL settings, anything the server lets a session change) apply; the server
+    refuses static and JVM settings (``spark.driver.memory``, ``spark.jars``,
+    ``spark.executor.*``, ``spark.sql.extensions``), fixed when it started. Returns the keys it
+    refused. The values travel over gRPC, never on a command line."""
+    refused = []
+    for key, value in conf.items():
+        try:
+            spark.conf.set(key, value)
+        except Exception:  # noqa: BLE001 - CANNOT_MODIFY_(STATIC_)CONFIG, whatever its class
+            refused.append(key)
+    return refused
+
+
+def connect_server_url(spark: Any) -> str | None:
+    """The ``sc://`` address of a Spark Connect session's server (None: not Connect)."""
+    if not is_connect(spark):
+        return None
+    from dvt_connect.connect_server import connect_url
+
+    master = _session_spec.master if _session_spec is not None else ""
+    try:
+        return connect_url(master) if master else "(unknown address)"
+    except DvtError:  # the local server has gone since the session started
+        return master
+
+
 def master_of(spark: Any) -> str:
     """The master the session's tasks run on (a Connect server's own, e.g. ``local[*]``)."""
     if is_connect(spark):

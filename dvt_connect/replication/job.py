@@ -40,6 +40,8 @@ def run_file(path: str | Path, options: RunOptions, console: Console, *,
                      exclude=options.exclude)
     session = start_session(project, source, target, master=master, profile=profile,
                             verbose=verbose, conf=SESSION_CONF)
+    for warning in session.warnings:
+        console.warn(warning)
     return run_replication(session.spark, spec, project=project, options=options,
                            console=console, jars=session.jars,
                            native_unavailable=session.native_unavailable)

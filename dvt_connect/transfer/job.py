@@ -126,6 +126,7 @@ class Session:
     jars: tuple[str, ...]
     native_unavailable: Callable[[NativeFacts], str | None]
     spark_info: Mapping[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
 
 def start_session(project: Project, source: Connection, target: Connection, *,
@@ -186,6 +187,15 @@ def start_session(project: Project, source: Connection, target: Connection, *,
                                   conf={**formats, **(conf or {}), **project.spark_conf},
                                   verbose=verbose)
     spark = spark_mod.get_session(spec)
+    warnings: list[str] = []
+    if spark_mod.is_connect(spark) and project.spark_conf:
+        refused = spark_mod.apply_connect_conf(spark, project.spark_conf)
+        if refused:
+            warnings.append(
+                "Spark Connect: the profile's spark.conf " + ", ".join(f"`{k}`" for k in refused)
+                + " cannot be applied from a Connect client (static or JVM settings, fixed when "
+                "the server started); set them where the server is started (its `--conf` or "
+                "spark-defaults.conf). The other keys were set on this session.")
     apply_bucket_credentials(spark, buckets_in_use(
         project, (source, target), preferred=preferred_bucket or project.bucket_target))
 
@@ -195,7 +205,8 @@ def start_session(project: Project, source: Connection, target: Connection, *,
         return connector_unavailable(native, installed, manifest)
 
     return Session(spark=spark, jars=tuple(jars), native_unavailable=native_unavailable,
-                   spark_info=spec.describe(choice.origin, project.spark_conf))
+                   spark_info=spec.describe(choice.origin, project.spark_conf),
+                   warnings=tuple(warnings))
 
 
 def run_job(options: TransferOptions, console: Console, *,
@@ -215,6 +226,8 @@ def run_job(options: TransferOptions, console: Console, *,
                             profile=options.profile, verbose=verbose,
                             preferred_bucket=options.bucket)
     spark = session.spark
+    for warning in session.warnings:
+        console.warn(warning)
     spark_started = time.perf_counter()
     plan, source_connector, target_connector = plan_transfer(
         spark, source, target, read, write, buckets=project.buckets, connector=options.connector,

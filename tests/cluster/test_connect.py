@@ -219,3 +219,100 @@ def test_an_output_connect_cannot_reach_is_one_error_before_anything_is_written(
         assert "Traceback" not in done.stderr
     finally:
         psql(f"DROP TABLE IF EXISTS {table}")
+
+
+@pytest.mark.mariadb
+def test_a_server_without_the_source_driver_is_one_error_naming_the_jar_and_the_fix(
+        cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A remote Connect server started without the PostgreSQL driver (here: with no jars at
+    all): the JDBC read fails on the server, and dvt says so in one line naming the server, the
+    driver class, its Maven coordinate and how to add it; the target keeps what it had."""
+    from dvt_connect import connect_server
+
+    monkeypatch.setenv("DVT_HOME", cli.env["DVT_HOME"])
+    port = connect_server.free_port()
+    log = tmp_path / "bare-server.log"
+    env = dict(cli.env, SPARK_HOME=str(connect_server.spark_home()), PYSPARK_PYTHON=sys.executable)
+    with open(log, "wb") as out:
+        bare = subprocess.Popen(connect_server.server_command(port, []), env=env, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    table = unique("cn_nodriver")
+    pg_table(table, COLUMNS, VALUES)
+    maria(f"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (id bigint, v text); "
+          f"INSERT INTO {table} VALUES (7, 'kept')")
+    try:
+        deadline = time.monotonic() + connect_server.START_TIMEOUT
+        while not connect_server._answers(port):
+            assert bare.poll() is None, log.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "the bare Connect server never answered"
+            time.sleep(0.5)
+        url = f"sc://127.0.0.1:{port}"
+        done = cli.run("transfer", "--source", "pg", "--table", table, "--target", "maria",
+                       "--target-table", table, "--connector", "jdbc", "--master", url)
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert len(lines) == 1, lines
+        assert lines[0].startswith(f"Error: the Spark Connect server {url} has no JDBC driver "
+                                   "org.postgresql.Driver"), lines
+        assert "org.postgresql:postgresql:" in lines[0]
+        assert "spark.jars.packages" in lines[0] and "dvt server start" in lines[0]
+        assert "Traceback" not in done.stdout + done.stderr
+        assert maria(f"SELECT id, v FROM {table}") == "7\tkept"
+    finally:
+        psql(f"DROP TABLE IF EXISTS {table}")
+        maria(f"DROP TABLE IF EXISTS {table}")
+        bare.terminate()  # the server this test started, by its PID
+        try:
+            bare.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            bare.kill()
+            bare.wait(timeout=30)
+
+
+CONF_CLIENT = textwrap.dedent("""
+    import json, sys
+    from pyspark.sql import SparkSession
+    from dvt_connect.spark import apply_connect_conf
+    spark = SparkSession.builder.remote(sys.argv[1]).getOrCreate()
+    conf = {"spark.sql.shuffle.partitions": "7", "spark.sql.session.timeZone": "Asia/Tokyo",
+            "spark.driver.memory": "3g", "spark.executor.memory": "2g",
+            "spark.jars": "/nowhere.jar", "spark.sql.extensions": "x.Y"}
+    refused = apply_connect_conf(spark, conf)
+    print(json.dumps({"refused": refused,
+                      "shuffle": spark.conf.get("spark.sql.shuffle.partitions"),
+                      "zone": spark.sql("SELECT current_timezone()").first()[0]}))
+""")
+
+
+def test_the_profiles_runtime_conf_applies_on_connect_and_static_keys_are_named(
+        cli: Cli, server: dict[str, object], tmp_path: Path) -> None:
+    # the settings reach the session on the server: SQL settings apply, static/JVM ones are
+    # refused by the server and returned
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", CONF_CLIENT, str(server["url"])],
+                          capture_output=True, text=True, env=cli.env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    doc = json.loads(done.stdout.strip().splitlines()[-1])
+    assert doc["shuffle"] == "7" and doc["zone"] == "Asia/Tokyo"
+    assert doc["refused"] == ["spark.driver.memory", "spark.executor.memory", "spark.jars",
+                              "spark.sql.extensions"]
+    # `dvt transfer` says which profile keys could not be applied, once, and runs
+    profiles = (cli.root / "profiles.yml").read_text()
+    profile = next(line for line in profiles.splitlines() if line.strip())
+    conf = ("  spark:\n    conf:\n      spark.sql.shuffle.partitions: '7'\n"
+            "      spark.driver.memory: 3g\n      spark.executor.cores: '2'\n")
+    (tmp_path / "profiles.yml").write_text(profiles.replace(profile + "\n",
+                                                            profile + "\n" + conf, 1))
+    (tmp_path / "buckets.yml").write_text((cli.root / "buckets.yml").read_text())
+    table = unique("cn_conf")
+    pg_table(table, COLUMNS, VALUES)
+    try:
+        planned = cli.run("transfer", "--source", "pg", "--table", table, "--target-table", table,
+                          "--master", "local-server", "--dry-run", DVT_PROFILES_DIR=str(tmp_path))
+    finally:
+        psql(f"DROP TABLE IF EXISTS {table}")
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    warnings = [line for line in planned.stderr.splitlines() if "spark.conf" in line]
+    assert len(warnings) == 1, planned.stdout + planned.stderr
+    assert "`spark.driver.memory`, `spark.executor.cores` cannot be applied" in warnings[0]
+    assert "spark.sql.shuffle.partitions" not in warnings[0]

@@ -128,3 +128,43 @@ def test_java_class_prefixes_are_stripped() -> None:
 
 def test_a_python_error_is_not_a_database_error() -> None:
     assert classify(ValueError("nope"), adapter_name="postgres") is None
+
+
+@pytest.mark.parametrize("message, driver, url, missing", [
+    # what a Spark Connect server answers when its JVM has no such class (from a real server:
+    # tests/cluster/test_connect.py starts one without the PostgreSQL driver)
+    ("(java.lang.ClassNotFoundException) org.postgresql.Driver", "org.postgresql.Driver",
+     "jdbc:postgresql://h/db", True),
+    ("(java.lang.ClassNotFoundException) org.postgresql.Driver", "org.mariadb.jdbc.Driver",
+     "jdbc:mysql://h/db", False),  # the other output's driver: not ours to report
+    ("(java.lang.ClassNotFoundException) org.postgresql.DriverX", "org.postgresql.Driver",
+     "jdbc:postgresql://h/db", False),
+    ("(java.sql.SQLException) No suitable driver found for jdbc:postgresql://h/db",
+     "org.postgresql.Driver", "jdbc:postgresql://h/db", True),
+    ("(java.sql.SQLException) No suitable driver found for jdbc:postgresql://h/db",
+     "org.mariadb.jdbc.Driver", "jdbc:mysql://h/db", False),
+    ("(java.sql.SQLException) No suitable driver", "org.postgresql.Driver",
+     "jdbc:postgresql://h/db", True),
+])
+def test_a_connect_server_without_the_driver_is_recognised(
+        message: str, driver: str, url: str, missing: bool) -> None:
+    from pyspark.errors.exceptions.connect import UnknownException
+
+    from dvt_connect.connectors.jdbc.errors import missing_driver
+
+    assert missing_driver(UnknownException(message=message), driver, url) is missing
+    # the same words from anything but Spark Connect (or a Java chain) are not read
+    assert missing_driver(RuntimeError(message), driver, url) is False
+
+
+def test_a_missing_server_driver_names_the_server_class_coordinates_and_the_fix() -> None:
+    from dvt_connect.errors import ServerDriverMissingError
+
+    error = ServerDriverMissingError("sc://h:15002", "org.postgresql.Driver",
+                                     ["org.postgresql:postgresql:42.7.4"], "pg")
+    assert error.exit_code == 1  # as a jar missing locally (JarsMissingError)
+    assert str(error).startswith(
+        "the Spark Connect server sc://h:15002 has no JDBC driver org.postgresql.Driver "
+        "(output `pg` needs org.postgresql:postgresql:42.7.4); nothing was written.")
+    assert "`dvt server start`" in str(error)
+    assert "spark.jars.packages=org.postgresql:postgresql:42.7.4" in str(error)

@@ -234,7 +234,7 @@ class BulkConnector(BaseConnector):
 
     def plan_read(self, request: ReadRequest, *, reason: str = "") -> ReadPlan:
         plan = self.jdbc.plan_read(request, reason=reason)
-        schema = self.jdbc.load(plan).schema  # the JDBC path's types: one WHERE 1=0 query
+        schema = self.jdbc.read_schema(plan)  # the JDBC path's types: one WHERE 1=0 query
         reads: list[ColumnRead] = []
         problems: list[str] = []
         for f in schema.fields:

@@ -44,7 +44,13 @@ from dvt_connect.connectors.jdbc.session import (
 )
 from dvt_connect.connectors.jdbc.sql import bounds_sql, literal_template, quantile_sql
 from dvt_connect.connectors.typeplan import SourceType
-from dvt_connect.errors import DvtError, SourceError, UnreachableError, UsageError
+from dvt_connect.errors import (
+    DvtError,
+    ServerDriverMissingError,
+    SourceError,
+    UnreachableError,
+    UsageError,
+)
 from dvt_connect.incremental import Mark
 from dvt_connect.partitioning import (
     ColumnKind,
@@ -61,7 +67,7 @@ from dvt_connect.transfer.causes import refused
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
-    from pyspark.sql.types import StructField
+    from pyspark.sql.types import StructField, StructType
 
     from dvt_connect.console import Console
 
@@ -149,7 +155,37 @@ class JDBCConnector(BaseConnector):
 
     def describe_error(self, exc: BaseException) -> str | None:
         info = self.classify(exc)
-        return info.message if info is not None else None
+        if info is not None:
+            return info.message
+        missing = self.server_driver_missing(exc)
+        return str(missing) if missing is not None else None
+
+    def server_driver_missing(self, exc: BaseException) -> ServerDriverMissingError | None:
+        """On Spark Connect the JDBC source runs in the server's JVM, with the server's jars:
+        ``exc`` saying it has no driver for this output is one error naming the driver, its
+        Maven coordinates and how to add them (None: not that)."""
+        from dvt_connect import spark as spark_mod
+
+        server = spark_mod.connect_server_url(self.spark)
+        if server is None:
+            return None
+        url, props = spark_jdbc_url_and_props(self.connection)
+        driver = props.get("driver") or self.facts.driver_class or ""
+        if not driver or not errors.missing_driver(exc, driver, url):
+            return None
+        packages = tuple(getattr(self.connection, "packages", ()) or self.facts.driver_packages)
+        return ServerDriverMissingError(server, driver, packages, self.connection.name)
+
+    def read_schema(self, plan: ReadPlan) -> StructType:
+        """The read's schema, resolved where the JDBC source runs: on Spark Connect the
+        server's first use of the driver, so a driver the server lacks is reported here."""
+        try:
+            return super().read_schema(plan)
+        except Exception as exc:
+            missing = self.server_driver_missing(exc)
+            if missing is None:
+                raise
+            raise missing from exc
 
     # ---- planning ------------------------------------------------------------------------
 

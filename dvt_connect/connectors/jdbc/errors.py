@@ -142,6 +142,37 @@ def is_missing_table(error: DatabaseError) -> bool:
         error.vendor_code in MISSING_TABLE_CODES)
 
 
+def missing_driver(exc: BaseException, driver: str, url: str) -> bool:
+    """True when ``exc`` says the JVM that ran the JDBC source has no ``driver`` (the class
+    ``url`` needs): a ``ClassNotFoundException`` naming it, or DriverManager's "No suitable
+    driver" for that URL's kind. Read from the Java chain on a classic session, and from the
+    message of a Spark Connect error (``pyspark.errors.exceptions.connect``), which carries
+    the server's exception as text."""
+    names = re.compile(r"java\.lang\.ClassNotFoundException\)?:?\s*" + re.escape(driver)
+                       + r"(?![\w$.])")
+    kind = ":".join(url.split(":", 2)[:2]) + ":"  # jdbc:postgresql:
+    suitable = re.compile(r"No suitable driver(?: found)?(?: for (jdbc:[\w+.-]+:))?")
+    texts = [f"{link.java_class}: {link.message}" for link in java_chain(exc)]
+    texts += [str(e) for e in _python_chain(exc)
+              if type(e).__module__.startswith("pyspark.errors.exceptions.connect")]
+    for text in texts:
+        if names.search(text):
+            return True
+        match = suitable.search(text)
+        if match and match.group(1) in (None, kind):
+            return True
+    return False
+
+
+def _python_chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
 def rules_for(adapter_name: str | None) -> ErrorRules:
     """The rules of a database (by its type name); the generic ones for any other."""
     return RULES.get(adapter_name or "", GENERIC)
@@ -260,15 +291,11 @@ def _state_of(chain: tuple[ChainLink, ...], index: int) -> str | None:
 def java_chain(exc: BaseException) -> Iterator[ChainLink]:
     """Every Java exception behind ``exc``: Python causes first, then ``getCause`` and
     ``getNextException`` (batch failures hide the real error there)."""
-    seen_python: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen_python:
-        seen_python.add(id(current))
+    for current in _python_chain(exc):
         java = _java_of(current)
         if java is not None:
             yield from _walk_java(java)
             return
-        current = current.__cause__ or current.__context__
 
 
 def _java_of(exc: BaseException) -> Any:
