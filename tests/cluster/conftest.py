@@ -152,4 +152,4 @@ def replication_tables(folder: Path) -> tuple[Path, tuple[str, str]]:
 
 
 # the real `dvt` CLI with jars from a real `dvt sync` and known secrets in its configuration
-from faults.conftest import cli  # noqa: E402,F401
+from faults.conftest import cli, s3  # noqa: E402,F401
