@@ -222,11 +222,12 @@ def test_an_output_connect_cannot_reach_is_one_error_before_anything_is_written(
 
 
 @pytest.mark.mariadb
-def test_a_server_without_the_source_driver_is_one_error_naming_the_jar_and_the_fix(
+def test_a_server_without_an_outputs_driver_is_one_error_naming_the_jar_and_the_fix(
         cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A remote Connect server started without the PostgreSQL driver (here: with no jars at
     all): the JDBC read fails on the server, and dvt says so in one line naming the server, the
-    driver class, its Maven coordinate and how to add it; the target keeps what it had."""
+    driver class, its Maven coordinate and how to add it; the same for the MariaDB driver of a
+    JDBC write; the target keeps what it had."""
     from dvt_connect import connect_server
 
     monkeypatch.setenv("DVT_HOME", cli.env["DVT_HOME"])
@@ -257,6 +258,23 @@ def test_a_server_without_the_source_driver_is_one_error_naming_the_jar_and_the_
                                    "org.postgresql.Driver"), lines
         assert "org.postgresql:postgresql:" in lines[0]
         assert "spark.jars.packages" in lines[0] and "dvt server start" in lines[0]
+        assert "Traceback" not in done.stdout + done.stderr
+        assert maria(f"SELECT id, v FROM {table}") == "7\tkept"
+        # the write: local Parquet (read by the server's own tasks) to MariaDB over JDBC
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        (cli.lake / table).mkdir(parents=True)
+        pq.write_table(pa.table({"id": [1, 2], "v": ["a", "b"]}),
+                       cli.lake / table / "part-0.parquet")
+        done = cli.run("transfer", "--source", "lake", "--table", table, "--target", "maria",
+                       "--target-table", table, "--connector", "jdbc", "--master", url)
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert len(lines) == 1, lines
+        assert (f"the Spark Connect server {url} has no JDBC driver org.mariadb.jdbc.Driver "
+                "(output `maria` needs org.mariadb.jdbc:mariadb-java-client:") in lines[0]
+        assert "The target was left as it was." in lines[0]
         assert "Traceback" not in done.stdout + done.stderr
         assert maria(f"SELECT id, v FROM {table}") == "7\tkept"
     finally:
