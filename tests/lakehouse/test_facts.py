@@ -95,6 +95,22 @@ def test_a_lakehouse_output_needs_its_runtime_and_a_parquet_one_does_not(tmp_pat
     assert connection_needs(plain) == []
     keys = [n.key for n in needs_for([delta, iceberg, plain], {}, _spark("4.1"))]
     assert keys.count("format:delta") == 1 and keys.count("format:iceberg") == 1
+    # `dvt sync` fetches what the transfer will check for: the bucket path's filesystem too,
+    # with no buckets.yml entry
+    assert keys.count("bucket:s3") == 1
+
+
+def test_an_iceberg_jdbc_catalog_needs_its_database_driver(tmp_path) -> None:
+    ice = _files("ice", path=str(tmp_path), format="iceberg",
+                 catalog={"type": "jdbc", "uri": "jdbc:postgresql://db:5432/iceberg"})
+    assert connection_needs(ice) == ["format:iceberg", "adapter:postgres"]
+    keys = [n.key for n in needs_for([ice], {}, _spark("4.1"))]
+    assert "adapter:postgres" in keys
+    maria = _files("m", path=str(tmp_path), format="iceberg",
+                   catalog={"type": "jdbc", "uri": "jdbc:mariadb://db/iceberg"})
+    assert connection_needs(maria) == ["format:iceberg", "adapter:mariadb"]
+    hadoop = _files("h", path=str(tmp_path), format="iceberg")
+    assert connection_needs(hadoop) == ["format:iceberg"]
 
 
 def test_session_starts_with_the_extensions_only_when_needed() -> None:
