@@ -109,6 +109,11 @@ class LakehouseConnector(FilesConnector):
         settings.update({str(k): _text(v) for k, v in self._files.catalog.items()})
         if settings["type"].lower() in ("hadoop", "jdbc"):  # a REST catalog names its own
             settings.setdefault("warehouse", self.root())
+        if settings["type"].lower() == "jdbc":
+            # Spark 4's Iceberg catalog looks up views too, which a JDBC catalog refuses on its
+            # V0 schema ("initialized without view support"); V1 adds them (Iceberg migrates an
+            # existing catalog's tables by one column)
+            settings.setdefault("jdbc.schema-version", "V1")
         conf = self.spark.conf
         conf.set(f"spark.sql.catalog.{name}", "org.apache.iceberg.spark.SparkCatalog")
         for key, value in settings.items():

@@ -80,11 +80,22 @@ def runtime_refusal(fmt: TableFormat, spark: SparkInstall, synced: Sequence[str]
     for its minor: known in the facts, or synced (``synced``: the coordinates `dvt sync`
     recorded, which may name a build newer than the facts). ``refused``: what the refusal
     leaves undone, said after the reason."""
-    exact = fmt.runtime.artifact.format(spark=spark.spark_minor, scala=spark.scala_binary)
-    if spark.spark_minor in fmt.runtime.releases or any(
-            c.startswith(f"{fmt.runtime.group}:{exact}:") for c in synced):
+    if spark.spark_minor in fmt.runtime.releases or _built_for(fmt, spark, synced):
         return None
     return _facts_refusal(fmt, spark, refused)
+
+
+def _built_for(fmt: TableFormat, spark: SparkInstall, synced: Sequence[str]) -> bool:
+    exact = fmt.runtime.artifact.format(spark=spark.spark_minor, scala=spark.scala_binary)
+    return any(c.startswith(f"{fmt.runtime.group}:{exact}:") for c in synced)
+
+
+def synced_for_another_minor(fmt: TableFormat, spark: SparkInstall,
+                             synced: Sequence[str]) -> bool:
+    """Whether `dvt sync` recorded a runtime built for another Spark minor than the installed
+    one (a jars folder synced under another PySpark): it fails on this one, so it counts as
+    missing until `dvt sync` fetches the build for this minor."""
+    return bool(synced) and not _built_for(fmt, spark, synced)
 
 
 def format_need(fmt: TableFormat, spark: SparkInstall,

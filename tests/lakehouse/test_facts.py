@@ -221,6 +221,18 @@ def test_a_synced_build_for_the_installed_minor_is_not_refused() -> None:
     assert runtime_refusal(DELTA, _spark("4.3"), ["io.delta:delta-spark_4.2_2.13:4.4.0"])
 
 
+def test_a_runtime_synced_under_another_pyspark_counts_as_missing() -> None:
+    """A jars folder synced on PySpark 4.2 and used on 4.1 holds delta-spark_4.2, which fails
+    on 4.1 (NoSuchMethodError): a transfer asks for `dvt sync` instead of starting Spark."""
+    from dvt_connect.jars.plan import synced_for_another_minor
+
+    built_42 = ["io.delta:delta-spark_4.2_2.13:4.4.0"]
+    assert synced_for_another_minor(DELTA, _spark("4.1"), built_42)
+    assert not synced_for_another_minor(DELTA, _spark("4.2"), built_42)
+    assert not synced_for_another_minor(DELTA, _spark("4.1"), [])  # never synced: missing
+    assert runtime_refusal(DELTA, _spark("4.1"), built_42) is None  # 4.1 has a build to fetch
+
+
 def test_debug_reports_a_runtime_synced_for_another_minor(tmp_path: Path) -> None:
     from dvt_connect.connectors.selection import choose_connector
     from dvt_connect.doctor import jar_status
