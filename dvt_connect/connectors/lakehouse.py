@@ -313,6 +313,10 @@ class LakehouseConnector(FilesConnector):
              .option("partitionOverwriteMode", "static").option("replaceWhere", predicate)
              .save(self.table_path(request.table)))
             return
+        # Iceberg's copy-on-write MERGE plans a second scan of the source to find the files to
+        # rewrite: read the source once (its rows counted once, one consistent read) and MERGE
+        # from that copy
+        df = df.localCheckpoint(eager=True)
         view = f"dvt_backfill_source_{secrets.token_hex(4)}"
         df.createOrReplaceTempView(view)
         try:

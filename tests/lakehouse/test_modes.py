@@ -125,6 +125,7 @@ def test_merge_and_incremental(results: dict[str, Any], fmt: str) -> None:
     merge = results[fmt]["merge"]
     assert merge["target"] == merge["source"]
     assert merge["inserted"] == 1 and merge["updated"] == (5 if fmt == "delta" else None)
+    assert merge["rows"] == 6  # the source's rows, each counted once
     assert len(merge["history"]) == 4
     inc = results[fmt]["incremental"]
     assert inc["read_from"] == "70" and inc["mark"] == "90"
