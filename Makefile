@@ -83,11 +83,13 @@ demo: setup
 	$(BIN)/dvt init --demo
 	$(BIN)/dvt transfer --profile demo --source derby --table APP.ORDERS --target lake --target-table orders
 
-bench: setup services
+# The lakehouse bench (PostgreSQL -> Delta beside -> Parquet) runs in the lakehouse venv, on a
+# PySpark the Delta runtime is built for.
+bench: setup services $(LAKE_VENV)/.installed
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/replication.py $(REPL_BENCH_ARGS)
 	$(BIN)/python benchmarks/incremental.py $(BENCH_INC_ARGS)
-	$(BIN)/python benchmarks/lakehouse.py $(BENCH_LAKE_ARGS)
+	$(LAKE_VENV)/bin/python benchmarks/lakehouse.py $(BENCH_LAKE_ARGS)
 
 clean:
 	rm -rf $(VENV) $(LAKE_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

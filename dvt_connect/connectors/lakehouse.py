@@ -14,6 +14,10 @@ previous version (Delta) or snapshot (Iceberg) stays current:
   partitioning and properties).
 - ``merge`` is ``MERGE INTO`` on ``--primary-key``; ``incremental`` reads past the table's
   ``MAX(--update-key)`` and merges those rows (appends them without a key).
+- ``backfill`` replaces the rows whose ``--update-key`` is in ``--range`` with the source's rows
+  of that range: Delta's ``replaceWhere`` overwrite; Iceberg one ``MERGE INTO`` that inserts the
+  rows read and deletes the table's rows of the range (``WHEN NOT MATCHED BY SOURCE``), since
+  Iceberg's overwrite by filter refuses a filter that splits a data file.
 
 A source column the table lacks is refused unless ``--schema-evolution add``, which adds it
 (``ALTER TABLE ... ADD COLUMNS``, a metadata commit of its own before the data commit); columns
@@ -41,7 +45,7 @@ from dvt_connect.connectors.files import FilesConnector, join_path
 from dvt_connect.connectors.filesystem import HadoopFS
 from dvt_connect.databases.files import catalog_name
 from dvt_connect.errors import SourceError, UsageError
-from dvt_connect.incremental import Mark, mark_of
+from dvt_connect.incremental import Mark, mark_of, parse_range, range_predicate
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -105,6 +109,11 @@ class LakehouseConnector(FilesConnector):
         settings.update({str(k): _text(v) for k, v in self._files.catalog.items()})
         if settings["type"].lower() in ("hadoop", "jdbc"):  # a REST catalog names its own
             settings.setdefault("warehouse", self.root())
+        if settings["type"].lower() == "jdbc":
+            # Spark 4's Iceberg catalog looks up views too, which a JDBC catalog refuses on its
+            # V0 schema ("initialized without view support"); V1 adds them (Iceberg migrates an
+            # existing catalog's tables by one column)
+            settings.setdefault("jdbc.schema-version", "V1")
         conf = self.spark.conf
         conf.set(f"spark.sql.catalog.{name}", "org.apache.iceberg.spark.SparkCatalog")
         for key, value in settings.items():
@@ -175,12 +184,9 @@ class LakehouseConnector(FilesConnector):
     # -- write -----------------------------------------------------------------------------
 
     def _refuse_mode(self, request: WriteRequest) -> None:
-        if request.mode == "backfill":
-            raise UsageError(f"--mode backfill into a {self.format} table is not supported "
-                             "yet.", hint="Use --mode merge with --primary-key, or overwrite.")
+        """Every mode commits through the table format."""
 
     def describe_write(self, request: WriteRequest) -> list[str]:
-        self._refuse_mode(request)
         what = {
             "overwrite": "replaces the table (schema and partitioning too) in one commit",
             "append": "adds the rows in one commit",
@@ -189,6 +195,10 @@ class LakehouseConnector(FilesConnector):
             "incremental": "rows past the table's MAX(" + str(request.update_key) + ") "
                            + ("merged on " + ", ".join(request.primary_key)
                               if request.primary_key else "appended") + ", one commit",
+            "backfill": f"the rows with {request.update_key} in {request.range} replaced by "
+                        "the source's, one commit ("
+                        + ("replaceWhere" if self.is_delta else "MERGE INTO deleting the "
+                           "range and inserting the rows read") + ")",
         }[request.mode]
         return [f"{self.format}: {what}; a failed run commits nothing",
                 "concurrent dvt runs into this table wait for its lock file "
@@ -197,7 +207,6 @@ class LakehouseConnector(FilesConnector):
     def high_water_mark(self, request: WriteRequest) -> Mark | None:
         from pyspark.sql import functions as F
 
-        self._refuse_mode(request)
         if not self.exists(request.table):
             return None
         assert request.update_key is not None
@@ -230,6 +239,8 @@ class LakehouseConnector(FilesConnector):
             self._replace(df, request)
         elif keyed:
             self._merge(df, request)
+        elif request.mode == "backfill":
+            self._backfill(df, request)
         elif request.mode == "truncate":
             if self.is_delta:
                 (df.write.format("delta").mode("overwrite")
@@ -282,6 +293,36 @@ class LakehouseConnector(FilesConnector):
             self.spark.sql(f"MERGE INTO {self.identifier(request.table)} t USING {view} s "
                            f"ON {on} WHEN MATCHED THEN UPDATE SET * "
                            "WHEN NOT MATCHED THEN INSERT *")
+        finally:
+            self.spark.catalog.dropTempView(view)
+
+    def _backfill(self, df: DataFrame, request: WriteRequest) -> None:
+        """Replace the table's rows of ``--range`` with ``df`` (the source's rows of it)."""
+        assert request.update_key is not None and request.range is not None
+        columns = {c.lower(): c for c in df.columns}
+        column = columns.get(request.update_key.lower())
+        if column is None:
+            raise UsageError(f"--update-key `{request.update_key}` is not a column of "
+                             f"{self.identifier(request.table)} (it has "
+                             f"{', '.join(df.columns)}).")
+        low, high = parse_range(request.range)
+        predicate = range_predicate(column, low, high, self.connection.facts, spark_sql=True)
+        if self.is_delta:
+            # replaceWhere checks every written row lies in the range, and commits once
+            (df.write.format("delta").mode("overwrite")
+             .option("partitionOverwriteMode", "static").option("replaceWhere", predicate)
+             .save(self.table_path(request.table)))
+            return
+        # Iceberg's copy-on-write MERGE plans a second scan of the source to find the files to
+        # rewrite: read the source once (its rows counted once, one consistent read) and MERGE
+        # from that copy
+        df = df.localCheckpoint(eager=True)
+        view = f"dvt_backfill_source_{secrets.token_hex(4)}"
+        df.createOrReplaceTempView(view)
+        try:
+            self.spark.sql(f"MERGE INTO {self.identifier(request.table)} t USING {view} s "
+                           "ON false WHEN NOT MATCHED THEN INSERT * "
+                           f"WHEN NOT MATCHED BY SOURCE AND {predicate} THEN DELETE")
         finally:
             self.spark.catalog.dropTempView(view)
 

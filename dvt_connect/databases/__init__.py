@@ -26,7 +26,7 @@ from dvt_connect.errors import NotFoundError
 __all__ = [
     "COMMON_SECRET_FIELDS", "DATABASES", "MODULES", "TYPE_ALIASES", "CatalogQueries",
     "Connection", "Database", "Dialect", "ErrorRules", "NativeFacts", "Swap", "database",
-    "generic_dialect",
+    "database_of_jdbc_url", "generic_dialect",
 ]
 
 # One line per database module (each lists its databases in `DATABASES`).
@@ -75,6 +75,15 @@ def database(type_name: str) -> Database:
         return DATABASES[key]
     except KeyError:
         raise NotFoundError("adapter type", type_name, DATABASES) from None
+
+
+def database_of_jdbc_url(url: str) -> Database | None:
+    """The database whose JDBC URL ``url`` is (by the template's ``jdbc:<name>:`` prefix), e.g.
+    the database an Iceberg JDBC catalog keeps its tables in; None when none matches."""
+    prefixes = {db.url_template.split("{")[0]: db for db in DATABASES.values()
+                if db.url_template}
+    best = max((p for p in prefixes if url.lower().startswith(p.lower())), key=len, default=None)
+    return prefixes[best] if best is not None else None
 
 
 def generic_dialect() -> Dialect:

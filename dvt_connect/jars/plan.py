@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from dvt_connect.adapters import FILESYSTEMS, filesystem_of
-from dvt_connect.databases import DATABASES, database
+from dvt_connect.databases import DATABASES, database, database_of_jdbc_url
 from dvt_connect.databases.files import TABLE_FORMATS, TableFormat
 from dvt_connect.databases.spec import Database, NativeFacts
 from dvt_connect.errors import NotFoundError, UsageError
@@ -80,11 +80,22 @@ def runtime_refusal(fmt: TableFormat, spark: SparkInstall, synced: Sequence[str]
     for its minor: known in the facts, or synced (``synced``: the coordinates `dvt sync`
     recorded, which may name a build newer than the facts). ``refused``: what the refusal
     leaves undone, said after the reason."""
-    exact = fmt.runtime.artifact.format(spark=spark.spark_minor, scala=spark.scala_binary)
-    if spark.spark_minor in fmt.runtime.releases or any(
-            c.startswith(f"{fmt.runtime.group}:{exact}:") for c in synced):
+    if spark.spark_minor in fmt.runtime.releases or _built_for(fmt, spark, synced):
         return None
     return _facts_refusal(fmt, spark, refused)
+
+
+def _built_for(fmt: TableFormat, spark: SparkInstall, synced: Sequence[str]) -> bool:
+    exact = fmt.runtime.artifact.format(spark=spark.spark_minor, scala=spark.scala_binary)
+    return any(c.startswith(f"{fmt.runtime.group}:{exact}:") for c in synced)
+
+
+def synced_for_another_minor(fmt: TableFormat, spark: SparkInstall,
+                             synced: Sequence[str]) -> bool:
+    """Whether `dvt sync` recorded a runtime built for another Spark minor than the installed
+    one (a jars folder synced under another PySpark): it fails on this one, so it counts as
+    missing until `dvt sync` fetches the build for this minor."""
+    return bool(synced) and not _built_for(fmt, spark, synced)
 
 
 def format_need(fmt: TableFormat, spark: SparkInstall,
@@ -142,8 +153,13 @@ def needs_for(connections: Iterable[Any], buckets: Iterable[Any] | Mapping[str, 
     bucket_list = list(buckets.values()) if isinstance(buckets, Mapping) else list(buckets)
     bucket_types = sorted({b.type for b in bucket_list})
     needs: dict[str, Need] = {}
+    on_paths: set[str] = set()  # a files output on a bucket path needs that filesystem too,
+    # buckets.yml entry or not (what a transfer into it checks: connection_needs)
     for conn in connections:
         facts: Database = getattr(conn, "facts", None) or database(conn.type)
+        if facts.kind == "files":
+            fs = filesystem_of(str(getattr(conn, "path", "") or ""))
+            on_paths.update([fs.type] if fs is not None else [])
         packages = tuple(getattr(conn, "packages", ()) or ())
         need = output_need(conn.name, packages) if packages else adapter_need(facts)
         needs.setdefault(need.key, need)
@@ -151,12 +167,15 @@ def needs_for(connections: Iterable[Any], buckets: Iterable[Any] | Mapping[str, 
             if facts.kind == "files" else None
         if fmt is not None and fmt.need_key not in needs:
             needs[fmt.need_key] = format_need(fmt, spark, releases)
+        driver = catalog_driver(conn) if facts.kind == "files" else None
+        if driver is not None:
+            needs.setdefault(f"adapter:{driver.name}", adapter_need(driver))
         native = facts.native
         if native is not None and set(native.bucket_types) & set(bucket_types):
             key = f"native:{native.name}"
             if key not in needs:
                 needs[key] = native_need(native, spark, releases)
-    for bucket_type in bucket_types:
+    for bucket_type in sorted({*bucket_types, *on_paths}):
         needs.setdefault(f"bucket:{bucket_type}", bucket_need(bucket_type, spark))
     return list(needs.values())
 
@@ -193,6 +212,15 @@ def all_types() -> tuple[list[str], list[str]]:
     return adapters, [t for t, fs in FILESYSTEMS.items() if fs.packages]
 
 
+def catalog_driver(connection: Any) -> Database | None:
+    """The database of an Iceberg JDBC catalog's ``uri`` (its driver must be on Spark's class
+    path), or None."""
+    catalog = getattr(connection, "catalog", None)
+    if not isinstance(catalog, Mapping) or str(catalog.get("type") or "").lower() != "jdbc":
+        return None
+    return database_of_jdbc_url(str(catalog.get("uri") or ""))
+
+
 def connection_needs(connection: Any) -> list[str]:
     """The need keys whose jars a connection's Spark session must load (transfer, debug):
     its driver (or its own `packages:`), or for a `files` output on a bucket path, that
@@ -201,6 +229,8 @@ def connection_needs(connection: Any) -> list[str]:
     if facts.kind == "files":
         fs = filesystem_of(str(getattr(connection, "path", "") or ""))
         keys = [f"bucket:{fs.type}"] if fs is not None else []
+        driver = catalog_driver(connection)
+        keys += [f"adapter:{driver.name}"] if driver is not None else []
         fmt = TABLE_FORMATS.get(str(getattr(connection, "format", "") or ""))
         return [fmt.need_key, *keys] if fmt is not None else keys
     if getattr(connection, "packages", ()):

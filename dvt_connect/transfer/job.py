@@ -141,17 +141,26 @@ def start_session(project: Project, source: Connection, target: Connection, *,
     from dvt_connect.databases.files import TABLE_FORMATS, session_conf
     from dvt_connect.doctor import connector_unavailable, spark_install
     from dvt_connect.jars.manifest import Manifest
-    from dvt_connect.jars.plan import connection_needs, runtime_refusal
+    from dvt_connect.jars.plan import (
+        connection_needs,
+        runtime_refusal,
+        synced_for_another_minor,
+    )
 
     manifest = Manifest.load(jars_dir())
     installed = spark_install()
+    stale: list[str] = []  # runtimes synced under another PySpark
     for connection in (source, target):
         fmt = TABLE_FORMATS.get(str(connection.format)) if connection.is_files else None
         if fmt is not None and not isinstance(installed, DvtError):
-            refusal = runtime_refusal(fmt, installed, manifest.needs.get(fmt.need_key, ()),
+            synced = manifest.needs.get(fmt.need_key, ())
+            refusal = runtime_refusal(fmt, installed, synced,
                                       refused=" Nothing was read or written.")
             if refusal is not None:
                 raise refusal
+            if synced_for_another_minor(fmt, installed, synced):
+                stale.append(f"{fmt.need_key} (synced for another Spark minor than the "
+                             f"installed {installed.spark_minor})")
     for connection in (source, target):
         if connection.facts.driver_from_packages and not connection.packages:
             raise ConfigError(
@@ -160,7 +169,7 @@ def start_session(project: Project, source: Connection, target: Connection, *,
                 hint="Add `packages: [group:artifact:version]` and run `dvt sync`.",
             )
     needs = list(dict.fromkeys(connection_needs(source) + connection_needs(target)))
-    missing = manifest.missing_for(needs)
+    missing = list(dict.fromkeys([*manifest.missing_for(needs), *stale]))
     if missing:
         adapters = sorted({n.split(":", 1)[1] for n in missing if n.startswith("adapter:")})
         command = "dvt sync" + "".join(f" --adapter {a}" for a in adapters)

@@ -2,10 +2,15 @@
 the runtime jars `dvt sync` fetched (run in its own process by test_modes.py: `spark.jars` and
 `spark.sql.extensions` are fixed when a JVM starts).
 
-argv: a JSON object with ``pg`` (connection parameters), ``lake`` (a folder or an s3a:// URI),
-``jars``, ``formats``, ``hadoop`` (extra Hadoop settings, for the S3 server). Prints one JSON
-line: per format, per step, the source rows (read with psycopg), the target rows (read with the
-format's own Spark reader, not through dvt), the commit history and what dvt reported.
+argv: a JSON object with ``pg`` (connection parameters), ``jars``, ``formats`` (the session's
+extensions), ``buckets`` (bucket outputs as in buckets.yml, whose Hadoop settings the session gets
+the way a transfer sets them), ``runs`` (each: ``name``, ``format``, ``lake`` (a folder or an
+s3a:// URI), ``chain`` (``full``: every mode; ``short``: overwrite, merge, then a failure),
+optionally ``catalog`` (the output's Iceberg ``catalog:``) and ``namespace``) and ``matrix`` (a
+lake folder: the fidelity type matrix through each format). Prints one JSON line: per run, per
+step, the source rows (read with psycopg), the target rows (read with the format's own Spark
+reader, not through dvt), the commit history and what dvt reported; per format, the matrix's
+verdict (the target's data files read with pyarrow against the source read with psycopg).
 """
 
 from __future__ import annotations
@@ -18,13 +23,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from write.fixtures import connection, pg_client, pg_connection  # noqa: E402
+from fidelity.test_matrix import PG_DDL, PG_FLOAT32, PG_INSTANTS, PG_ROWS, as_source  # noqa: E402
+from write.fixtures import connection, pg_client, pg_connection, pg_rows  # noqa: E402
 
 from dvt_connect import spark as spark_mod  # noqa: E402
+from dvt_connect.config.buckets import parse_bucket  # noqa: E402
 from dvt_connect.connectors.base import ReadRequest, TableRef, WriteRequest  # noqa: E402
 from dvt_connect.console import CaptureConsole  # noqa: E402
 from dvt_connect.databases.files import catalog_name, session_conf  # noqa: E402
 from dvt_connect.errors import DvtError  # noqa: E402
+from dvt_connect.transfer.credentials import apply_bucket_credentials  # noqa: E402
 from dvt_connect.transfer.run import transfer  # noqa: E402
 
 
@@ -34,18 +42,29 @@ def main() -> None:
     spark = spark_mod.get_session(spark_mod.session_spec(
         master="local[2]", jars=args["jars"],
         conf={**session_conf(args["formats"]), "spark.sql.shuffle.partitions": "2",
-              "spark.driver.memory": "1g"},
-        hadoop_conf=args.get("hadoop") or {}))
-    out = {fmt: run_format(spark, pg, args["lake"], fmt) for fmt in args["formats"]}
+              "spark.driver.memory": "1g"}))
+    apply_bucket_credentials(spark, [
+        parse_bucket(name, data, path=Path("buckets.yml"), key=f"lake.outputs.{name}")
+        for name, data in (args.get("buckets") or {}).items()])
+    out: dict[str, Any] = {run["name"]: run_chain(spark, pg, run) for run in args["runs"]}
+    if args.get("matrix"):
+        out["matrix"] = {fmt: run_matrix(spark, pg, args["matrix"], fmt)
+                         for fmt in args["formats"]}
     print("RESULT " + json.dumps(out, default=str))
 
 
-def run_format(spark: Any, pg: dict[str, Any], lake: str, fmt: str) -> dict[str, Any]:
-    src = f"dvtl_{fmt}_{uuid.uuid4().hex[:8]}"
+def run_chain(spark: Any, pg: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+    fmt, lake, name = run["format"], run["lake"], run["name"]
+    src = f"dvtl_{name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
     back = f"{src}_back"
     source = pg_connection(pg)
-    target = connection("lake", {"type": "files", "path": f"{lake}/{fmt}", "format": fmt})
-    table = TableRef("events")
+    output = {"type": "files", "path": f"{lake}/{fmt}", "format": fmt}
+    if run.get("catalog"):
+        output["catalog"] = run["catalog"]
+    target = connection(f"lake_{name}".replace("-", "_"), output)
+    namespace = run.get("namespace") or "default"
+    table = TableRef("events", schema=run.get("namespace"))
+    iceberg_table = f"{catalog_name(target.name)}.{namespace}.events"
     steps: dict[str, Any] = {}
 
     def psql(sql: str) -> list[list[Any]]:
@@ -59,7 +78,7 @@ def run_format(spark: Any, pg: dict[str, Any], lake: str, fmt: str) -> dict[str,
     def read_target() -> Any:
         if fmt == "delta":
             return spark.read.format("delta").load(f"{lake}/delta/events")
-        return spark.table(f"{catalog_name('lake')}.default.events")
+        return spark.table(iceberg_table)
 
     def target_rows(columns: tuple[str, ...] = ("id", "name", "seq")) -> list[list[Any]]:
         return [list(r) for r in read_target().select(*columns).orderBy(*columns).collect()]
@@ -68,8 +87,8 @@ def run_format(spark: Any, pg: dict[str, Any], lake: str, fmt: str) -> dict[str,
         if fmt == "delta":
             rows = spark.sql(f"DESCRIBE HISTORY delta.`{lake}/delta/events`").collect()
             return [str(v) for v in sorted(int(r["version"]) for r in rows)]
-        rows = spark.sql(f"SELECT snapshot_id FROM {catalog_name('lake')}.default.events"
-                         ".snapshots ORDER BY committed_at").collect()
+        rows = spark.sql(f"SELECT snapshot_id FROM {iceberg_table}.snapshots "
+                         "ORDER BY committed_at").collect()
         return [str(r["snapshot_id"]) for r in rows]
 
     def step(name: str, write: WriteRequest, read: ReadRequest | None = None,
@@ -90,13 +109,15 @@ def run_format(spark: Any, pg: dict[str, Any], lake: str, fmt: str) -> dict[str,
     psql(f'CREATE TABLE "{src}" (id int PRIMARY KEY, name text, seq bigint)')
     psql(f"INSERT INTO \"{src}\" SELECT g, 'n' || g, g * 10 FROM generate_series(1, 5) g")
     try:
+        if run["chain"] == "short":
+            short_chain(psql, step, src, table)
+            return steps
         step("overwrite", WriteRequest(table=table, mode="overwrite", partition_by=("name",)))
         if fmt == "delta":
             detail = spark.sql(f"DESCRIBE DETAIL delta.`{lake}/delta/events`").first()
             steps["overwrite"]["partitioning"] = list(detail["partitionColumns"])
         else:
-            spec = spark.sql(f"SELECT * FROM {catalog_name('lake')}.default.events.partitions"
-                             ).columns
+            spec = spark.sql(f"SELECT * FROM {iceberg_table}.partitions").columns
             steps["overwrite"]["partitioning"] = [c for c in spec if c == "partition"]
         step("append", WriteRequest(table=table, mode="append"))
         step("truncate", WriteRequest(table=table, mode="truncate"))
@@ -117,6 +138,15 @@ def run_format(spark: Any, pg: dict[str, Any], lake: str, fmt: str) -> dict[str,
                                                   schema_evolution="add"),
              columns=("id", "name", "seq", "extra"))
         steps["schema_evolution_add"]["source"] = source_rows("id, name, seq, extra")
+        # backfill seq in [140, 160): id 4 (140) deleted at the source, id 5 (150) changed, id 8
+        # (155) new; id 1 (110) changed too but outside the range, so the table keeps its row
+        psql(f'DELETE FROM "{src}" WHERE id = 4; '
+             f"UPDATE \"{src}\" SET name = 'back' WHERE id IN (1, 5); "
+             f"INSERT INTO \"{src}\" VALUES (8, 'n8', 155, 'x8')")
+        step("backfill", WriteRequest(table=table, mode="backfill", update_key="seq",
+                                      range="140..160"),
+             columns=("id", "name", "seq", "extra"))
+        steps["backfill"]["source"] = source_rows("id, name, seq, extra")
         # the table as a source, into PostgreSQL: --where, --columns and --as-of
         first = steps["overwrite"]["history"][0]
         psql(f'DROP TABLE IF EXISTS "{back}"')
@@ -129,7 +159,60 @@ def run_format(spark: Any, pg: dict[str, Any], lake: str, fmt: str) -> dict[str,
                               "target": psql(f'SELECT id, name FROM "{back}" ORDER BY id')}
     finally:
         psql(f'DROP TABLE IF EXISTS "{src}"; DROP TABLE IF EXISTS "{back}"')
+        if run.get("catalog"):  # the catalog outlives the run's folder: leave no entry behind
+            spark.sql(f"DROP TABLE IF EXISTS {iceberg_table}")
+            spark.sql(f"DROP NAMESPACE IF EXISTS {catalog_name(target.name)}.{namespace}")
     return steps
+
+
+def short_chain(psql: Any, step: Any, src: str, table: TableRef) -> None:
+    """Overwrite, merge, then a transfer that fails half way (PostgreSQL's division by zero at
+    id 4) and must leave the merge's snapshot current."""
+    step("overwrite", WriteRequest(table=table, mode="overwrite"))
+    psql(f"UPDATE \"{src}\" SET name = 'changed', seq = 60 WHERE id = 2; "
+         f"INSERT INTO \"{src}\" VALUES (6, 'n6', 70)")
+    step("merge", WriteRequest(table=table, mode="merge", primary_key=("id",)))
+    step("failure", WriteRequest(table=table, mode="overwrite"),
+         ReadRequest(query=f'SELECT id, name, seq / (id - 4) AS seq FROM "{src}"'))
+
+
+def run_matrix(spark: Any, pg: dict[str, Any], lake: str, fmt: str) -> dict[str, Any]:
+    """The fidelity matrix's PostgreSQL table into a new ``fmt`` table through ``transfer()``;
+    the table's data files (one commit, so every file is live) read with pyarrow and compared
+    with the source read with psycopg. The verdict: ``exact``, the differences, or the refusal.
+    """
+    import pyarrow.parquet as pq
+
+    src = f"dvtl_matrix_{fmt}_{uuid.uuid4().hex[:8]}"
+    target = connection(f"matrix_{fmt}", {"type": "files", "path": f"{lake}/{fmt}",
+                                          "format": fmt})
+    with pg_client(pg) as conn, conn.cursor() as cur:
+        cur.execute(PG_DDL.format(table=src))
+        cur.executemany(f"INSERT INTO {src} VALUES ({', '.join(['%s'] * len(PG_ROWS[0]))})",
+                        PG_ROWS)
+    verdict: dict[str, Any] = {}
+    root = Path(lake.removeprefix("file://")) / fmt
+    try:
+        for connector in ("jdbc",):  # the bulk read hands Spark the same rows (fidelity tests)
+            name = f"matrix_{connector}"
+            try:
+                transfer(spark, pg_connection(pg), target, ReadRequest(table=TableRef(src)),
+                         WriteRequest(table=TableRef(name), mode="overwrite"),
+                         connector=connector, console=CaptureConsole())
+            except DvtError as exc:
+                verdict[connector] = {"refused": str(exc)}
+                continue
+            files = root / name if fmt == "delta" else root / "default" / name / "data"
+            got = pq.read_table(files).to_pylist()  # pyarrow skips _delta_log
+            try:
+                as_source(pg_rows(pg, src), got, float32=PG_FLOAT32, instants=PG_INSTANTS)
+                verdict[connector] = {"exact": len(got)}
+            except AssertionError as exc:
+                verdict[connector] = {"differs": str(exc)[:3000]}
+    finally:
+        with pg_client(pg) as conn:
+            conn.execute(f'DROP TABLE IF EXISTS "{src}"')
+    return verdict
 
 
 if __name__ == "__main__":

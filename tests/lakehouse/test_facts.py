@@ -95,6 +95,22 @@ def test_a_lakehouse_output_needs_its_runtime_and_a_parquet_one_does_not(tmp_pat
     assert connection_needs(plain) == []
     keys = [n.key for n in needs_for([delta, iceberg, plain], {}, _spark("4.1"))]
     assert keys.count("format:delta") == 1 and keys.count("format:iceberg") == 1
+    # `dvt sync` fetches what the transfer will check for: the bucket path's filesystem too,
+    # with no buckets.yml entry
+    assert keys.count("bucket:s3") == 1
+
+
+def test_an_iceberg_jdbc_catalog_needs_its_database_driver(tmp_path) -> None:
+    ice = _files("ice", path=str(tmp_path), format="iceberg",
+                 catalog={"type": "jdbc", "uri": "jdbc:postgresql://db:5432/iceberg"})
+    assert connection_needs(ice) == ["format:iceberg", "adapter:postgres"]
+    keys = [n.key for n in needs_for([ice], {}, _spark("4.1"))]
+    assert "adapter:postgres" in keys
+    maria = _files("m", path=str(tmp_path), format="iceberg",
+                   catalog={"type": "jdbc", "uri": "jdbc:mariadb://db/iceberg"})
+    assert connection_needs(maria) == ["format:iceberg", "adapter:mariadb"]
+    hadoop = _files("h", path=str(tmp_path), format="iceberg")
+    assert connection_needs(hadoop) == ["format:iceberg"]
 
 
 def test_session_starts_with_the_extensions_only_when_needed() -> None:
@@ -203,6 +219,18 @@ def test_a_synced_build_for_the_installed_minor_is_not_refused() -> None:
     assert runtime_refusal(DELTA, _spark("4.3"), ["io.delta:delta-spark_4.3_2.13:4.5.0"]) is None
     # one synced before dvt refused builds for another minor
     assert runtime_refusal(DELTA, _spark("4.3"), ["io.delta:delta-spark_4.2_2.13:4.4.0"])
+
+
+def test_a_runtime_synced_under_another_pyspark_counts_as_missing() -> None:
+    """A jars folder synced on PySpark 4.2 and used on 4.1 holds delta-spark_4.2, which fails
+    on 4.1 (NoSuchMethodError): a transfer asks for `dvt sync` instead of starting Spark."""
+    from dvt_connect.jars.plan import synced_for_another_minor
+
+    built_42 = ["io.delta:delta-spark_4.2_2.13:4.4.0"]
+    assert synced_for_another_minor(DELTA, _spark("4.1"), built_42)
+    assert not synced_for_another_minor(DELTA, _spark("4.2"), built_42)
+    assert not synced_for_another_minor(DELTA, _spark("4.1"), [])  # never synced: missing
+    assert runtime_refusal(DELTA, _spark("4.1"), built_42) is None  # 4.1 has a build to fetch
 
 
 def test_debug_reports_a_runtime_synced_for_another_minor(tmp_path: Path) -> None:

@@ -3,6 +3,11 @@ from Maven Central. One Spark session in its own process runs every step (scenar
 tests here compare what it saw: the target read with the format's own Spark reader against the
 source read with psycopg, after each step.
 
+On local disk every mode runs; in moto's S3 server on loopback (through s3a, with the hadoop-aws
+`dvt sync` fetched for the lakehouse PySpark's own Hadoop) and through an Iceberg JDBC catalog
+kept in PostgreSQL, overwrite, merge and a failed transfer. The fidelity type matrix goes through
+both formats: every type arrives exact, read back from the data files with pyarrow.
+
 No Delta or Iceberg runtime is built for every Spark minor (none for 4.3: Delta 4.4.0 is built
 for 4.2, Iceberg 1.12.0 for 4.1), and dvt refuses a build for another minor. So these tests carry
 the `lakehouse_runtime` marker: `make test` leaves them out of its main run and runs them in
@@ -20,30 +25,38 @@ from typing import Any
 
 import pytest
 import yaml
+from objectstore.conftest import ACCESS_KEY, REGION, SECRET_KEY, S3Server
 
 from dvt_connect.console import CaptureConsole
 from dvt_connect.jars.manifest import Manifest
 from dvt_connect.jars.spark_versions import installed_spark
 from dvt_connect.jars.sync import SyncOptions, sync
 
-pytestmark = [pytest.mark.spark, pytest.mark.postgres, pytest.mark.maven,
+pytestmark = [pytest.mark.spark, pytest.mark.postgres, pytest.mark.maven, pytest.mark.network,
               pytest.mark.lakehouse_runtime]
 
 FORMATS = ("delta", "iceberg")
+BUCKET = "dvt-lakehouse"
+# runs with the short chain (overwrite, merge, a failure): in the S3 server, and an Iceberg
+# JDBC catalog in PostgreSQL
+SHORT = ("s3-delta", "s3-iceberg", "jdbc-iceberg")
 SCENARIO = Path(__file__).with_name("scenario.py")
 _MINOR = installed_spark().spark_minor
 
 
 @pytest.fixture(scope="module")
-def results(maven_cache: Path, pg: dict[str, Any], tmp_path_factory: pytest.TempPathFactory,
-            ) -> dict[str, Any]:
+def results(maven_cache: Path, pg: dict[str, Any], s3_server: S3Server,
+            tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("lakehouse")
     cfg = tmp / "cfg"
     cfg.mkdir()
+    s3_lake = f"s3a://{BUCKET}/lake"
+    # the outputs `dvt sync` reads: both formats, and a bucket path (hadoop-aws and its SDK)
     (cfg / "profiles.yml").write_text(yaml.safe_dump({"lake": {"target": "pg", "outputs": {
         "pg": {"type": "postgres", "host": pg["host"], "port": pg["port"], "user": pg["user"],
                "dbname": pg["database"]},
         **{fmt: {"type": "files", "path": str(tmp / fmt), "format": fmt} for fmt in FORMATS},
+        "s3": {"type": "files", "path": s3_lake, "format": "delta"},
     }}}))
     home = maven_cache / f"dvt-home-spark{_MINOR}"
     jars_dir = maven_cache / f"jars-spark{_MINOR}"
@@ -61,10 +74,25 @@ def results(maven_cache: Path, pg: dict[str, Any], tmp_path_factory: pytest.Temp
             os.environ["DVT_HOME"] = old
     manifest = Manifest.load(jars_dir)
     jars = [str(p) for p in manifest.jars_for(["adapter:postgres", "format:delta",
-                                                "format:iceberg"])]
+                                                "format:iceberg", "bucket:s3"])]
+    s3_server.client().create_bucket(Bucket=BUCKET)
+    jdbc_catalog = {"type": "jdbc", "uri": "jdbc:postgresql://{host}:{port}/{database}".format(
+        **pg), "jdbc.user": pg["user"]}
+    if pg.get("password"):
+        jdbc_catalog["jdbc.password"] = pg["password"]
+    local = f"file://{tmp}/lake"
+    runs = [*({"name": fmt, "format": fmt, "lake": local, "chain": "full"} for fmt in FORMATS),
+            *({"name": f"s3-{fmt}", "format": fmt, "lake": s3_lake, "chain": "short"}
+              for fmt in FORMATS),
+            {"name": "jdbc-iceberg", "format": "iceberg", "lake": local, "chain": "short",
+             "catalog": jdbc_catalog, "namespace": f"dvt_{tmp.name.replace('-', '_')}"}]
+    buckets = {"moto": {"type": "s3", "bucket": BUCKET, "region": REGION,
+                        "endpoint_url": s3_server.endpoint, "aws_access_key_id": ACCESS_KEY,
+                        "aws_secret_access_key": SECRET_KEY}}
     env = {**os.environ, "DVT_HOME": str(tmp / "home")}
     run = subprocess.run([sys.executable, str(SCENARIO), json.dumps(
-        {"pg": pg, "lake": f"file://{tmp}/lake", "jars": jars, "formats": FORMATS})],
+        {"pg": pg, "jars": jars, "formats": FORMATS, "runs": runs, "buckets": buckets,
+         "matrix": str(tmp / "matrix")})],
         capture_output=True, text=True, timeout=1800, env=env)
     lines = [ln for ln in run.stdout.splitlines() if ln.startswith("RESULT ")]
     assert run.returncode == 0 and lines, run.stdout[-3000:] + run.stderr[-6000:]
@@ -97,6 +125,7 @@ def test_merge_and_incremental(results: dict[str, Any], fmt: str) -> None:
     merge = results[fmt]["merge"]
     assert merge["target"] == merge["source"]
     assert merge["inserted"] == 1 and merge["updated"] == (5 if fmt == "delta" else None)
+    assert merge["rows"] == 6  # the source's rows, each counted once
     assert len(merge["history"]) == 4
     inc = results[fmt]["incremental"]
     assert inc["read_from"] == "70" and inc["mark"] == "90"
@@ -128,7 +157,54 @@ def test_schema_evolution(results: dict[str, Any], fmt: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_backfill_replaces_the_range_in_one_commit(results: dict[str, Any], fmt: str) -> None:
+    steps = results[fmt]
+    backfill = steps["backfill"]
+    assert "error" not in backfill, backfill
+    before = {r[0]: r for r in steps["schema_evolution_add"]["target"]}
+    now = {r[0]: r for r in backfill["source"]}
+    # the range seq 140..160: the source's rows (4 deleted, 5 changed, 8 new); the rest as it was
+    in_range = {i: r for i, r in now.items() if 140 <= r[2] < 160}
+    kept = {i: r for i, r in before.items() if not 140 <= r[2] < 160}
+    assert backfill["target"] == sorted([*in_range.values(), *kept.values()])
+    assert before[1][1] == "n1" and now[1][1] == "back"  # changed outside the range: kept
+    assert sorted(in_range) == [5, 8]
+    assert len(backfill["history"]) == len(steps["schema_evolution_add"]["history"]) + 1
+    assert backfill["rows"] == 2
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_table_as_a_source_as_of_the_first_commit(results: dict[str, Any], fmt: str) -> None:
     back = results[fmt]["read_back"]
     assert back["rows"] == 4
     assert back["target"] == [[i, f"n{i}"] for i in range(2, 6)]
+
+
+# -- in the S3 server, and through an Iceberg JDBC catalog ---------------------------------------
+
+@pytest.mark.parametrize("run", SHORT)
+def test_overwrite_merge_and_a_failure(results: dict[str, Any], run: str) -> None:
+    steps = results[run]
+    over = steps["overwrite"]
+    assert "error" not in over, over
+    assert over["target"] == over["source"] == _five()
+    assert len(over["history"]) == 1
+    merge = steps["merge"]
+    assert "error" not in merge, merge
+    assert merge["target"] == merge["source"]
+    assert [2, "changed", 60] in merge["target"] and [6, "n6", 70] in merge["target"]
+    assert merge["inserted"] == 1 and len(merge["history"]) == 2
+    failure = steps["failure"]
+    assert failure.get("error"), failure
+    assert failure["exit_code"] == 1
+    assert failure["history"] == merge["history"]
+    assert failure["target"] == merge["target"]
+
+
+# -- the fidelity type matrix ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_type_matrix(results: dict[str, Any], fmt: str) -> None:
+    """Every type of the fidelity matrix arrives exact (compared on the data files, read with
+    pyarrow, against the source read with psycopg)."""
+    assert results["matrix"][fmt]["jdbc"] == {"exact": 8}
