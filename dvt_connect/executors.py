@@ -1,11 +1,12 @@
-"""Our Python code on a classic cluster's executors: ship it, then check what it imports.
+"""Our Python code on executors that are not this interpreter: ship it, then check what it imports.
 
 The bulk paths run Python inside Spark tasks (a Python data source, a staged export). On
-``local[N]`` the tasks run this interpreter; on a standalone, YARN or Kubernetes master they run
-the workers' Python, which has neither our package nor, unless installed there, the database
-drivers. The package goes with the job as a zip built once per version of its source in the dvt
-cache (``SparkContext.addPyFile``); the drivers cannot travel (compiled wheels), so a tiny job
-asks the executors which ones they lack before any data moves.
+``local[N]`` the tasks run this interpreter; on a standalone, YARN or Kubernetes master, or on a
+Spark Connect server elsewhere, they run the workers' Python, which has neither our package nor,
+unless installed there, the database drivers. The package goes with the job as a zip built once
+per version of its source in the dvt cache (``SparkContext.addPyFile``; on Connect
+``SparkSession.addArtifacts(pyfile=True)``); the drivers cannot travel (compiled wheels), so a tiny
+job asks the executors which ones they lack before any data moves.
 """
 
 from __future__ import annotations
@@ -13,23 +14,18 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dvt_connect.errors import ConfigError
 
 if TYPE_CHECKING:
-    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
 
 PACKAGE = "dvt_connect"
 _SHIPPED = (".py", ".properties")
 _checked: dict[tuple[int, tuple[str, ...]], list[str]] = {}
-
-
-def on_classic_cluster(sc: SparkContext) -> bool:
-    """Tasks run outside this interpreter: a standalone, YARN or Kubernetes master."""
-    return not str(sc.master).startswith("local")
 
 
 def package_files(root: Path) -> list[Path]:
@@ -61,50 +57,73 @@ def package_zip(cache: Path) -> Path:
     return target
 
 
-def ship_package(sc: SparkContext, cache: Path) -> Path:
-    """Send the package with the job: every executor puts the zip on its ``sys.path``."""
+def ship_package(spark: SparkSession, cache: Path) -> Path:
+    """Send the package with the job: every executor puts the zip on its ``sys.path`` (on Spark
+    Connect the zip is uploaded to the server as a Python artifact of this session)."""
+    from dvt_connect.spark import is_connect
+
     path = package_zip(cache)
-    sc.addPyFile(str(path))
+    if is_connect(spark):
+        spark.addArtifacts(str(path), pyfile=True)
+    else:
+        spark.sparkContext.addPyFile(str(path))
     return path
 
 
-def missing_on_executors(sc: SparkContext, modules: Iterable[str]) -> list[str]:
+def missing_on_executors(spark: SparkSession, modules: Iterable[str]) -> list[str]:
     """The modules some executor cannot import, found by one task per default-parallel slot
-    (asked once per session and module list)."""
+    (asked once per session and module list). On Connect, which has no RDDs, the tasks are an
+    Arrow map (the workers of a Connect server have pyarrow: PySpark needs it there)."""
+    from dvt_connect.spark import default_parallelism, is_connect
+
     wanted = tuple(dict.fromkeys([PACKAGE, *modules]))
-    key = (id(sc), wanted)
+    key = (id(spark), wanted)
     if key in _checked:
         return _checked[key]
 
-    def probe(_rows: Iterable[Any]) -> Iterable[str]:  # pickled by value: needs no dvt_connect
+    def lacking(_rows: Iterable[Any]) -> Iterable[str]:  # pickled by value: needs no dvt_connect
         import importlib.util
 
         return [m for m in wanted if importlib.util.find_spec(m) is None]
 
-    slots = max(1, int(sc.defaultParallelism))
-    found = sc.parallelize(range(slots), slots).mapPartitions(probe).collect()
-    missing = [m for m in wanted if m in set(found)]
+    def lacking_arrow(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
+        yield pa.RecordBatch.from_pydict({"module": list(lacking(batches))},
+                                         schema=pa.schema([("module", pa.string())]))
+
+    slots = default_parallelism(spark)
+    if is_connect(spark):
+        found = {row[0] for row in spark.range(slots, numPartitions=slots)
+                 .mapInArrow(lacking_arrow, "module string").collect()}
+    else:
+        found = set(spark.sparkContext.parallelize(range(slots), slots)
+                    .mapPartitions(lacking).collect())
+    missing = [m for m in wanted if m in found]
     _checked[key] = missing
     return missing
 
 
-def require_on_executors(sc: SparkContext, modules: Iterable[str], *, what: str,
+def require_on_executors(spark: SparkSession, modules: Iterable[str], *, what: str,
                          extra: str | None) -> None:
-    """One error naming the modules the cluster's executors lack, and the pip command to run
-    on every worker, instead of a task failure deep in the executor log."""
-    missing = missing_on_executors(sc, modules)
+    """One error naming the modules the executors lack, and the pip command to run on every
+    worker, instead of a task failure deep in the executor log."""
+    from dvt_connect.spark import master_of
+
+    missing = missing_on_executors(spark, modules)
     if not missing:
         return
+    where = master_of(spark)
     install = f'pip install "dvt-connect[{extra}]"' if extra else "pip install " + " ".join(
         missing)
     if missing == [PACKAGE]:
         raise ConfigError(
-            f"{what} runs Python on the executors of {sc.master}, and they cannot import "
+            f"{what} runs Python on the executors of {where}, and they cannot import "
             f"`{PACKAGE}` although it was shipped with the job.",
             hint="Check that the workers' Python (spark.pyspark.python) matches the driver's "
                  f"version, or install dvt-connect on the workers (`{install}`).")
     raise ConfigError(
-        f"{what} runs Python on the executors of {sc.master}, and they cannot import "
+        f"{what} runs Python on the executors of {where}, and they cannot import "
         + ", ".join(f"`{m}`" for m in missing) + ".",
         hint=f"Install them in the workers' Python (`{install}` on every worker, or set "
              "spark.pyspark.python to a Python that has them), or use --connector jdbc.")

@@ -364,7 +364,7 @@ def _start(spec: SessionSpec) -> SparkSession:
     if spec.kind == "cluster":
         from dvt_connect.executors import ship_package
 
-        ship_package(session.sparkContext, dvt_home() / "cache")
+        ship_package(session, dvt_home() / "cache")
     return session
 
 
@@ -396,7 +396,7 @@ def _start_connect(spec: SessionSpec) -> SparkSession:
     url = connect_url(spec.master)
     try:
         builder: Any = SparkSession.builder.remote(url)
-        return builder.getOrCreate()
+        session = builder.getOrCreate()
     except Exception as exc:
         raise DvtError(
             f"could not reach the Spark Connect server {url} ({type(exc).__name__}: "
@@ -404,6 +404,13 @@ def _start_connect(spec: SessionSpec) -> SparkSession:
             hint="Check it runs (`dvt server status` for the local one) and that "
                  '`pip install "dvt-connect[connect]"` installed the Connect client.',
         ) from exc
+    if not on_loopback(spec.master):
+        # a server elsewhere: its Python workers get our package as an artifact of the session
+        from dvt_connect.executors import ship_package
+        from dvt_connect.paths import dvt_home
+
+        ship_package(session, dvt_home() / "cache")
+    return session
 
 
 def _launch_quiet_gateway(spec: SessionSpec) -> None:
@@ -491,7 +498,11 @@ def runs_here(spark: Any) -> bool:
         return False
     if not is_connect(spark):
         return True
-    master = _session_spec.master if _session_spec is not None else ""
+    return on_loopback(_session_spec.master if _session_spec is not None else "")
+
+
+def on_loopback(master: str) -> bool:
+    """A Spark Connect master on this machine: the warm local server, or ``sc://`` to loopback."""
     if master == LOCAL_SERVER:
         return True
     host = re.sub(r"^sc://", "", master).split("/", 1)[0].split(";", 1)[0].rsplit(":", 1)[0]

@@ -334,3 +334,44 @@ def test_the_profiles_runtime_conf_applies_on_connect_and_static_keys_are_named(
     assert len(warnings) == 1, planned.stdout + planned.stderr
     assert "`spark.driver.memory`, `spark.executor.cores` cannot be applied" in warnings[0]
     assert "spark.sql.shuffle.partitions" not in warnings[0]
+
+
+PACKAGE_CLIENT = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    from pyspark.sql import SparkSession
+    from dvt_connect.executors import missing_on_executors, ship_package
+    spark = SparkSession.builder.remote(sys.argv[1]).getOrCreate()
+    missing = missing_on_executors(spark, ["pyarrow", "dvt_no_such_module"])
+    shipped = ship_package(spark, Path(sys.argv[2]))
+
+    def paths(batches):
+        import sys
+        import pyarrow as pa
+        for _ in batches:
+            pass
+        yield pa.RecordBatch.from_pydict({"path": [";".join(sys.path)]},
+                                         schema=pa.schema([("path", pa.string())]))
+
+    seen = [row[0] for row in spark.range(2, numPartitions=2)
+            .mapInArrow(paths, "path string").collect()]
+    print(json.dumps({"missing": missing, "zip": shipped.name, "seen": seen}))
+""")
+
+
+def test_the_package_reaches_a_connect_servers_workers_and_what_they_lack_is_named(
+        cli: Cli, server: dict[str, object], tmp_path: Path) -> None:
+    # what the bulk paths do before any data moves on a Connect server elsewhere: upload our
+    # package as a Python artifact of the session, and ask the server's Python workers which of
+    # the task-side modules they cannot import (run here against the loopback server)
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", PACKAGE_CLIENT,
+                           str(server["url"]), str(tmp_path / "cache")],
+                          capture_output=True, text=True, env=cli.env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    doc = json.loads(done.stdout.strip().splitlines()[-1])
+    assert doc["missing"] == ["dvt_no_such_module"]
+    assert doc["zip"].startswith("dvt_connect-") and doc["zip"].endswith(".zip")
+    # each task's Python has the uploaded zip on its path
+    assert len(doc["seen"]) == 2, doc
+    for path in doc["seen"]:
+        assert any(entry.endswith(doc["zip"]) for entry in path.split(";")), path

@@ -59,9 +59,9 @@ from dvt_connect.connectors.jdbc.ddl import dialect_for
 from dvt_connect.connectors.staging import guard_values
 from dvt_connect.databases.spec import NativeFacts
 from dvt_connect.errors import ConfigError, UsageError
-from dvt_connect.executors import on_classic_cluster, require_on_executors
+from dvt_connect.executors import require_on_executors
 from dvt_connect.incremental import Mark
-from dvt_connect.spark import is_connect
+from dvt_connect.spark import runs_here
 from dvt_connect.transfer.causes import texts_of, worker_exception
 
 if TYPE_CHECKING:
@@ -150,8 +150,8 @@ class BulkConnector(BaseConnector):
                 f"{', '.join(missing)}, which are not installed.",
                 hint=f'Install them with `pip install "dvt-connect[{self.python_extra}]"`, or '
                      "use --connector jdbc.")
-        if not is_connect(spark) and on_classic_cluster(spark.sparkContext):
-            require_on_executors(spark.sparkContext, self.python_modules,
+        if not runs_here(spark):  # a classic cluster, or a Connect server elsewhere
+            require_on_executors(spark, self.python_modules,
                                  what=f"the native {self.product} connector",
                                  extra=self.python_extra)
         self.jdbc = JDBCConnector(spark, connection, console=console,
