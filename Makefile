@@ -55,7 +55,7 @@ services-status:
 # venv is built (pip, network-bound) while the main run goes, its log in $(LAKE_VENV).log.
 test: setup services
 	@$(MAKE) --no-print-directory $(LAKE_VENV)/.installed > $(LAKE_VENV).log 2>&1 & venv=$$!; \
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not lakehouse_runtime" $(PYTEST_ARGS); \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not lakehouse_runtime" $(PYTEST_ARGS); \
 	status=$$?; \
 	if ! wait $$venv; then cat $(LAKE_VENV).log >&2; \
 	  echo "make test: building $(LAKE_VENV) failed (its log is above)" >&2; exit 1; fi; \

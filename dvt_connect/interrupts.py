@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
@@ -50,7 +51,26 @@ def _handler(signum: int, _frame: FrameType | None) -> None:
         return
     _received.append(signum)
     stop_all()
+    _cut_jvm_call()
     raise Interrupted(signum)
+
+
+def _cut_jvm_call() -> None:
+    """The main thread may be inside a call into Spark's JVM: that call's answer still comes, on
+    the thread's own py4j connection, after the exception has moved us on, and the next call on
+    that connection would read it as its own (every answer off by one: "Answer from Java side is
+    empty", a staging table's DROP that never ran). Close the connection: the next call opens a
+    fresh one."""
+    if "pyspark" not in sys.modules:
+        return
+    with contextlib.suppress(Exception):
+        from pyspark import SparkContext
+
+        client = getattr(SparkContext._gateway, "_gateway_client", None)
+        get = getattr(client, "get_thread_connection", None)
+        connection = get() if get is not None else None
+        if connection is not None:
+            connection.close(reset=True)
 
 
 def stop_all(timeout: float = STOP_SECONDS) -> None:

@@ -6,11 +6,13 @@ Service-backed tests never skip: a missing service fails loudly, because CI must
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,6 +39,8 @@ def _own_databases_per_worker() -> None:
     if not worker:
         return
     for kind, address in dvt_services.addresses().items():
+        if address.database.endswith(f"_{worker}"):
+            continue  # set already (this file imported a second time)
         mine = dataclasses.replace(address, database=f"{address.database}_{worker}")
         os.environ[dvt_services.SERVERS[kind].env] = mine.url()
         if _reachable(mine.host, mine.port):
@@ -146,23 +150,50 @@ def maven_cache() -> Iterator[Path]:
 _FIRST_GROUPS = ("cluster", "faults", "maven")
 
 
+def _uses_maven_cache(item: pytest.Item) -> bool:
+    return "maven_cache" in getattr(item, "fixturenames", ())
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """For `--dist loadgroup`: a test file runs in one worker (its module fixtures start once),
-    and every test using the shared Maven cache runs in one worker, since `maven_cache` holds
-    the cache's lock for the worker's whole session (the other worker would wait for it)."""
+    """In an xdist worker: the cluster, faults and Maven-cache tests first (what the workers
+    collect in this order, the scheduler below hands out in this order)."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         return
-    for item in items:
-        cached = "maven_cache" in getattr(item, "fixturenames", ())
-        group = "maven" if cached else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
 
     def weight(item: pytest.Item) -> int:
         marked = [i for i, m in enumerate(_FIRST_GROUPS) if item.get_closest_marker(m)
-                  or (m == "maven" and "maven_cache" in getattr(item, "fixturenames", ()))]
+                  or (m == "maven" and _uses_maven_cache(item))]
         return marked[0] if marked else len(_FIRST_GROUPS)
 
     items.sort(key=weight)  # stable: the collection order within each weight
+
+
+@functools.cache
+def _file_uses_maven_cache(root: Path, path: str) -> bool:
+    """A test file that takes `maven_cache`, itself or through its folder's conftest.py (not
+    this one, which defines it)."""
+    here = root / path
+    return any("maven_cache" in f.read_text(encoding="utf-8")
+               for f in (here, here.parent / "conftest.py")
+               if f.is_file() and f.resolve() != Path(__file__).resolve())
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`make test`'s two workers: a test file runs in one worker (its module fixtures start
+    once), and every file using the shared Maven cache runs in one worker, since `maven_cache`
+    holds the cache's lock for the worker's whole session (the other worker would wait for it).
+    (xdist's own `loadgroup` cannot do this on pytest 9.2, whose node ids it can no longer
+    rename.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    root = Path(str(config.rootpath))
+
+    class FileOrMavenCache(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "maven-cache" if _file_uses_maven_cache(root, path) else path
+
+    return FileOrMavenCache(config, log)
 
 
 INTEGRATION_MARKERS = ("spark", "postgres", "mariadb", "network", "maven", "faults", "cluster")
