@@ -16,9 +16,12 @@ race tasks still writing (a staging folder deleted, then re-created by a running
 from __future__ import annotations
 
 import contextlib
+import os
+import select
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
@@ -46,31 +49,48 @@ _stoppers: dict[int, Callable[[], None]] = {}
 _lock = threading.Lock()
 
 
-def _handler(signum: int, _frame: FrameType | None) -> None:
+def _handler(signum: int, frame: FrameType | None) -> None:
     if _received:  # already stopping: let the clean-up of the first signal finish
         return
     _received.append(signum)
     stop_all()
-    _cut_jvm_call()
+    _settle_jvm_call(frame)
     raise Interrupted(signum)
 
 
-def _cut_jvm_call() -> None:
-    """The main thread may be inside a call into Spark's JVM: that call's answer still comes, on
-    the thread's own py4j connection, after the exception has moved us on, and the next call on
-    that connection would read it as its own (every answer off by one: "Answer from Java side is
-    empty", a staging table's DROP that never ran). Close the connection: the next call opens a
-    fresh one."""
-    if "pyspark" not in sys.modules:
+def _in_jvm_call(frame: FrameType | None) -> bool:
+    """The main thread was waiting for Spark's JVM to answer a call (a write's ``save()``)."""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "send_command" and f"{os.sep}py4j{os.sep}" in code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _settle_jvm_call(frame: FrameType | None, timeout: float = STOP_SECONDS) -> None:
+    """When the signal cut a call into Spark's JVM short, the JVM still runs it: wait until it
+    answers (cancelling the jobs it starts meanwhile: a write signalled before its job began
+    would otherwise start it after the clean-up, and re-create a staging table just dropped),
+    then close the main thread's py4j connection, whose next read would take that answer for
+    its own (every answer off by one); the clean-up's calls open a fresh one."""
+    if "pyspark" not in sys.modules or not _in_jvm_call(frame):
         return
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(Exception):  # the JVM may be gone: nothing to wait for
         from pyspark import SparkContext
 
         client = getattr(SparkContext._gateway, "_gateway_client", None)
         get = getattr(client, "get_thread_connection", None)
         connection = get() if get is not None else None
-        if connection is not None:
-            connection.close(reset=True)
+        if connection is None or connection.socket is None:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            answered, _, _ = select.select([connection.socket], [], [], 0.5)
+            if answered:
+                break
+            stop_all(max(0.0, deadline - time.monotonic()))
+        connection.close(reset=True)
 
 
 def stop_all(timeout: float = STOP_SECONDS) -> None:
