@@ -145,29 +145,6 @@ def maven_cache() -> Iterator[Path]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-# Under pytest-xdist the longest groups go out first, so that no worker is left with one of them
-# at the end while the other idles.
-_FIRST_GROUPS = ("cluster", "faults", "maven")
-
-
-def _uses_maven_cache(item: pytest.Item) -> bool:
-    return "maven_cache" in getattr(item, "fixturenames", ())
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """In an xdist worker: the cluster, faults and Maven-cache tests first (what the workers
-    collect in this order, the scheduler below hands out in this order)."""
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        return
-
-    def weight(item: pytest.Item) -> int:
-        marked = [i for i, m in enumerate(_FIRST_GROUPS) if item.get_closest_marker(m)
-                  or (m == "maven" and _uses_maven_cache(item))]
-        return marked[0] if marked else len(_FIRST_GROUPS)
-
-    items.sort(key=weight)  # stable: the collection order within each weight
-
-
 @functools.cache
 def _file_uses_maven_cache(root: Path, path: str) -> bool:
     """A test file that takes `maven_cache`, itself or through its folder's conftest.py (not
