@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
-# Two pytest-xdist workers: the suite waits on JVM starts, servers and processes more than it
+# Three pytest-xdist workers: the suite waits on JVM starts, servers and processes more than it
 # computes. Each worker has its own test databases (tests/conftest.py).
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 # The Delta/Iceberg real-table tests run in a second venv on a Spark minor both runtimes are built
 # for (no Delta or Iceberg build exists for Spark 4.3 yet); see databases/files.py for the builds.
 LAKE_VENV ?= .venv-lakehouse
@@ -51,16 +51,23 @@ services-stop:
 services-status:
 	@$(PYTHON) tools/dvt_services.py status
 
-# The main run on the project's PySpark, then the lakehouse runtime tests in their own venv; that
-# venv is built (pip, network-bound) while the main run goes, its log in $(LAKE_VENV).log.
+# The main run on the project's PySpark in $(TEST_WORKERS) workers and, beside it, the lakehouse
+# runtime tests in their own venv, which is built (pip, network-bound) first; that side's output
+# goes to $(LAKE_LOG) and is printed when both are done. It has a Maven cache of its own, since
+# the shared one is locked by one process for a whole session.
+LAKE_LOG ?= .test-lakehouse.log
 test: setup services
-	@$(MAKE) --no-print-directory $(LAKE_VENV)/.installed > $(LAKE_VENV).log 2>&1 & venv=$$!; \
+	@( $(MAKE) --no-print-directory $(LAKE_VENV)/.installed && \
+	   DVT_TEST_MAVEN_CACHE="$${DVT_TEST_MAVEN_CACHE:-$$HOME/.cache/dvt-test-maven}-lakehouse" \
+	   $(MAKE) --no-print-directory test-lakehouse \
+	) > $(LAKE_LOG) 2>&1 & lake=$$!; \
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not lakehouse_runtime" $(PYTEST_ARGS); \
 	status=$$?; \
-	if ! wait $$venv; then cat $(LAKE_VENV).log >&2; \
-	  echo "make test: building $(LAKE_VENV) failed (its log is above)" >&2; exit 1; fi; \
-	exit $$status
-	$(MAKE) test-lakehouse
+	echo "make test: the main run ended ($$status); waiting for the lakehouse tests ($(LAKE_LOG))"; \
+	wait $$lake; lake_status=$$?; \
+	echo "---- lakehouse tests ($(LAKE_LOG)) ----"; cat $(LAKE_LOG); \
+	if [ $$lake_status -ne 0 ]; then echo "make test: the lakehouse tests failed (above)" >&2; fi; \
+	if [ $$status -ne 0 ]; then exit $$status; fi; exit $$lake_status
 
 $(LAKE_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(LAKE_VENV)

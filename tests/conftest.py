@@ -155,22 +155,54 @@ def _file_uses_maven_cache(root: Path, path: str) -> bool:
                if f.is_file() and f.resolve() != Path(__file__).resolve())
 
 
+# Seconds each test file took in a recorded run (setup, call and teardown summed), which the
+# scheduler below reads to start the longest files first. Refresh it with
+# `DVT_TEST_DURATIONS_OUT=tests/durations.json make test`; a file missing from it counts
+# _UNKNOWN_TEST_SECONDS per test.
+DURATIONS = Path(__file__).with_name("durations.json")
+_UNKNOWN_TEST_SECONDS = 2.0
+_file_seconds: dict[str, float] = {}
+
+
+def _recorded_durations() -> dict[str, float]:
+    import json
+
+    if not DURATIONS.is_file():
+        return {}
+    return {str(k): float(v) for k, v in json.loads(DURATIONS.read_text(encoding="utf-8")).items()}
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """`make test`'s two workers: a test file runs in one worker (its module fixtures start
-    once), and every file using the shared Maven cache runs in one worker, since `maven_cache`
-    holds the cache's lock for the worker's whole session (the other worker would wait for it).
-    (xdist's own `loadgroup` cannot do this on pytest 9.2, whose node ids it can no longer
-    rename.)"""
+    """`make test`'s workers: a test file runs in one worker (its module fixtures start once),
+    and every file using the shared Maven cache runs in one worker, since `maven_cache` holds
+    the cache's lock for the worker's whole session (the other worker would wait for it). A
+    free worker takes the unit with the most recorded seconds left (tests/durations.json), so
+    the long files do not end up last on one worker while the others stand idle. (xdist's own
+    `loadgroup` cannot group like this on pytest 9.2, whose node ids it can no longer rename;
+    its `loadfile` orders by the number of tests, not their time.)"""
     from xdist.scheduler import LoadScopeScheduling
 
     root = Path(str(config.rootpath))
+    recorded = _recorded_durations()
 
-    class FileOrMavenCache(LoadScopeScheduling):  # type: ignore[misc]
+    def cost(work_unit: dict[str, bool]) -> float:
+        files: dict[str, int] = {}
+        for nodeid in work_unit:
+            path = nodeid.split("::", 1)[0]
+            files[path] = files.get(path, 0) + 1
+        return sum(recorded.get(path, _UNKNOWN_TEST_SECONDS * n) for path, n in files.items())
+
+    class LongestFileOrMavenCacheFirst(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
             return "maven-cache" if _file_uses_maven_cache(root, path) else path
 
-    return FileOrMavenCache(config, log)
+        def _assign_work_unit(self, node: Any) -> None:
+            longest = max(self.workqueue, key=lambda scope: cost(self.workqueue[scope]))
+            self.workqueue.move_to_end(longest, last=False)
+            super()._assign_work_unit(node)
+
+    return LongestFileOrMavenCacheFirst(config, log)
 
 
 INTEGRATION_MARKERS = ("spark", "postgres", "mariadb", "network", "maven", "faults", "cluster")
@@ -178,12 +210,25 @@ _skipped_integration: list[str] = []
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    path = report.nodeid.split("::", 1)[0]
+    _file_seconds[path] = _file_seconds.get(path, 0.0) + report.duration
     if report.skipped and any(m in report.keywords for m in INTEGRATION_MARKERS):
         _skipped_integration.append(report.nodeid)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """In CI (DVT_REQUIRE_INTEGRATION=1) a skipped integration test fails the run."""
+    """In CI (DVT_REQUIRE_INTEGRATION=1) a skipped integration test fails the run. With
+    DVT_TEST_DURATIONS_OUT set, the run's seconds per test file are merged into that file (in
+    the controlling process only, which sees every worker's reports)."""
+    out = os.environ.get("DVT_TEST_DURATIONS_OUT")
+    if out and not hasattr(session.config, "workerinput") and _file_seconds:
+        import json
+
+        path = Path(out)
+        merged = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        merged.update({k: round(v, 1) for k, v in _file_seconds.items()})
+        path.write_text(json.dumps(dict(sorted(merged.items())), indent=1) + "\n",
+                        encoding="utf-8")
     if os.environ.get("DVT_REQUIRE_INTEGRATION") and _skipped_integration:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
