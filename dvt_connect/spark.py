@@ -261,16 +261,30 @@ def class_data_sharing(cache: Path) -> list[str]:
     where = hashlib.sha256(str(Path(pyspark.__file__).parent).encode()).hexdigest()[:10]
     archive = cache / f"spark-{pyspark.__version__}-java{java.major}-{where}.jsa"
     quiet = "-Xlog:cds*=off"
-    if not archive.exists():
-        for partial in cache.glob(f"{archive.name}.*.partial"):
-            pid = partial.name.rsplit(".", 2)[-2]
-            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-                partial.replace(archive)  # its JVM has exited: the archive is whole
-                break
+    for partial in cache.glob(f"{archive.name}.*.partial"):
+        pid = partial.name.rsplit(".", 2)[-2]
+        if not pid.isdigit() or Path(f"/proc/{pid}").exists() or _held_open(partial):
+            continue  # its process lives, or its JVM (which outlives it) is still writing
+        if archive.exists():
+            partial.unlink(missing_ok=True)  # a second writer's copy: not needed
+        else:
+            partial.replace(archive)  # its JVM has exited: the archive is whole
     if archive.exists():
         return [f"-XX:SharedArchiveFile={archive}", "-Xshare:auto", quiet]
     cache.mkdir(parents=True, exist_ok=True)
     return [f"-XX:ArchiveClassesAtExit={archive}.{os.getpid()}.partial", quiet]
+
+
+def _held_open(path: Path) -> bool:
+    """Whether any process has ``path`` open (Linux ``/proc``; elsewhere: no)."""
+    target = str(path)
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            if any(os.readlink(fd) == target for fd in fd_dir.iterdir()):
+                return True
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+    return False
 
 
 def get_session(spec: SessionSpec | None = None) -> SparkSession:

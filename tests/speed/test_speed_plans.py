@@ -116,6 +116,16 @@ def test_the_jvm_archive_is_written_once_then_mapped(tmp_path: Path,
     assert f"-XX:SharedArchiveFile={tmp_path / archive}" in mapped
     assert "-Xshare:auto" in mapped
 
+    # a second writer's copy, once its process is gone, is removed: the archive is in place
+    late = dead.with_name(dead.name.replace(".999999999.", ".999999998."))
+    late.write_bytes(b"archive")
+    with open(dead.with_name(dead.name.replace(".999999999.", ".999999997.")), "wb") as held:
+        # still held open by a writer (the JVM outlives the Python process it is named after)
+        assert f"-XX:SharedArchiveFile={tmp_path / archive}" in spark_mod.class_data_sharing(
+            tmp_path)
+        assert Path(held.name).exists()
+    assert not late.exists()
+
     monkeypatch.setenv("DVT_CDS", "0")
     assert spark_mod.class_data_sharing(tmp_path) == []
 
