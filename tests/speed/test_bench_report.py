@@ -6,24 +6,40 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 
-
-def _load(name: str) -> Any:
-    """A bench module by its path (``speed`` would import this test package)."""
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"dvt_bench_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-speed = _load("speed")  # puts benchmarks/ on sys.path for its own imports
-native = speed.native
+def _bench_modules() -> ModuleType:
+    """benchmarks/speed.py with its sibling modules. They import each other by bare names, and
+    `native` and `speed` are also test packages here: the bench's are loaded by path under those
+    names for the import only, then the test packages' entries are put back."""
+    names = ("native", "warm_server", "speed")
+    kept = {name: sys.modules.pop(name, None) for name in names}
+    try:
+        for name in names:
+            spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+        return sys.modules["speed"]
+    finally:
+        for name, module in kept.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
+speed: Any = _bench_modules()
+native: Any = speed.native
 
 
 def test_no_filter_selects_every_case_in_run_order() -> None:
