@@ -237,9 +237,10 @@ def connect_refusal(failed: native.StepFailed) -> str | None:
     if failed.returncode != 2 or not failed.out.strip():
         return None
     try:
-        message = str(json.loads(failed.out.strip().splitlines()[-1]).get("error", ""))
+        document = json.loads(failed.out.strip().splitlines()[-1])
     except ValueError:
         return None
+    message = str(document.get("error", "")) if isinstance(document, dict) else ""
     return message if "cannot be used on Spark Connect" in message else None
 
 
