@@ -321,7 +321,18 @@ class TreeMemory:
         return total
 
 
+class StepFailed(SystemExit):
+    """A benchmark step's process exited non-zero; its exit code and output are kept, so a
+    caller can tell a refusal (exit 2, the error on stdout with ``--json``) from a failure."""
+
+    def __init__(self, cmd: list[str], returncode: int, out: str, err: str) -> None:
+        super().__init__(f"benchmark step failed (exit {returncode}): {' '.join(cmd[:4])} ..."
+                         f"\n{(out + err)[-6000:]}")
+        self.returncode, self.out, self.err = returncode, out, err
+
+
 def run_process(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """Run ``cmd``; (wall seconds, peak memory of its process tree, stdout)."""
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
@@ -329,8 +340,7 @@ def run_process(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
         out, err = proc.communicate()
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
-        sys.stderr.write(out + err)
-        raise SystemExit(f"benchmark step failed: {' '.join(cmd[:4])} ...")
+        raise StepFailed(cmd, proc.returncode, out, err)
     return elapsed, memory.peak, out
 
 

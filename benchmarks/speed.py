@@ -12,11 +12,21 @@ the median is kept) as a fresh process whose whole process tree's peak memory is
   PostgreSQL -> MariaDB   dvt; Spark JDBC read + batched write
   PostgreSQL -> PostgreSQL dvt; Spark JDBC read + batched write
   Spark start             a session started and stopped (the JVM's fixed cost)
+  on the warm server      pg->parquet, parquet->pg, parquet->mariadb, pg->mariadb, pg->pg: dvt
+                          with ``--master local-server``, each a fresh client process, on one
+                          `dvt server` per size (started, warmed up by a 10,000-row transfer,
+                          stopped at the end of the size; its start is reported on its own)
+  in a session            pg->parquet through the Python API (``transfer.run.transfer``) in one
+                          process whose session is started and warmed up first; timed inside
+
+``BENCH_CASES`` (``--cases``) runs only the cases whose names contain one of its comma-separated
+parts (``warm,connectorx``). A case Spark Connect refuses is reported as refused, with why.
 
 Every dvt output is verified against the source (count, sum of ids, of amounts, of timestamp
 microseconds); a mismatch fails the bench. With two sizes or more, each path's fixed cost and
 cost per million rows are fitted (least squares); with one size, seconds per million rows are
-printed as measured. Ratios against the issue's targets are printed with PASS/FAIL.
+printed as measured. Ratios against the issue's targets are printed with PASS/FAIL (those whose
+cases ran), and each warm case's time over the same move's cold one (what the warm engine saves).
 
     BENCH_SIZES=1000000 BENCH_REPEAT=1 python benchmarks/speed.py
 """
@@ -37,6 +47,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import native  # noqa: E402  (servers, table generator, process-tree memory)
+import warm_server  # noqa: E402  (`dvt server start|stop` around the warm cases)
 
 ROOT = Path(__file__).resolve().parent.parent
 PG, MARIADB = native.PG, native.MARIADB
@@ -152,7 +163,90 @@ def same(source: tuple[int, int, str, int], out: tuple[int, int, str, int]) -> b
 
 # ---- cases --------------------------------------------------------------------------------
 
-def run_size(rows: int, repeat: int, work: Path) -> dict[str, Any]:
+# each dvt case on the warm server (`--master local-server`, a fresh client process) and the
+# same move on its own JVM, for the warm/cold ratio
+WARM = {
+    "pg->parquet dvt warm": "pg->parquet dvt auto",
+    "parquet->pg dvt warm": "parquet->pg dvt",
+    "parquet->mariadb dvt warm": "parquet->mariadb dvt",
+    "pg->mariadb dvt warm": "pg->mariadb dvt",
+    "pg->pg dvt warm": "pg->pg dvt",
+}
+# the product's Python API in one process with a running session (timed in that process)
+SESSION = "pg->parquet dvt warm session"
+COLD_OF = {**WARM, SESSION: "pg->parquet dvt auto"}
+
+# every case, in the order a size runs them; BENCH_CASES / --cases pick some by substring
+CASES = (
+    "spark start",
+    "pg->parquet dvt auto", "pg->parquet dvt rows", "pg->parquet dvt jdbc",
+    "pg->parquet spark defaults", "pg->parquet spark tuned", "pg->parquet connectorx",
+    "pg binary COPY /dev/null",
+    "parquet->pg dvt", "parquet->pg spark batched", "parquet->pg COPY FROM csv",
+    "parquet->mariadb dvt", "parquet->mariadb spark batched", "parquet->mariadb LOAD DATA",
+    "pg->mariadb dvt", "pg->mariadb spark jdbc", "pg->pg dvt", "pg->pg spark jdbc",
+    *WARM, SESSION,
+)
+# the small table that warms the server (and the session) before anything is timed
+WARMUP_TABLE, WARMUP_ROWS = "orders_warmup", 10_000
+
+SESSION_SCRIPT = textwrap.dedent("""
+    import json, sys, time
+    from dvt_connect import spark as spark_mod
+    from dvt_connect.config import load_project
+    from dvt_connect.connectors.base import ReadRequest, TableRef, WriteRequest
+    from dvt_connect.console import CaptureConsole
+    from dvt_connect.transfer.job import start_session
+    from dvt_connect.transfer.run import transfer
+    source, warmup = sys.argv[1], sys.argv[2]
+    clock = time.perf_counter()
+    project = load_project(profile="bench")
+    pg, lake = project.connection("pg"), project.connection("lake")
+    spark = start_session(project, pg, lake).spark  # the synced jars, as `dvt transfer` does
+    spark.range(1).collect()
+    session_start = time.perf_counter() - clock
+    def move(table, out, **options):
+        started = time.perf_counter()
+        stats = transfer(spark, pg, lake, ReadRequest(table=TableRef.parse(table)),
+                         WriteRequest(table=TableRef(out)), console=CaptureConsole(), **options)
+        return time.perf_counter() - started, stats
+    warmup_seconds, _ = move(warmup, "warmup", connector="native")
+    seconds, stats = move(source, "pg_out")
+    print(json.dumps({"seconds": seconds, "session_start_seconds": session_start,
+                      "warmup_seconds": warmup_seconds, "stats": stats.to_dict()}))
+    spark_mod.stop_session()
+""")
+
+
+def select(filters: str | None) -> tuple[str, ...]:
+    """The cases whose names contain one of the comma-separated ``filters`` (any case), in run
+    order; every case when there is none. A filter matching no case is a ValueError."""
+    wanted = [f.strip().lower() for f in (filters or "").split(",") if f.strip()]
+    if not wanted:
+        return CASES
+    unknown = [f for f in wanted if not any(f in name.lower() for name in CASES)]
+    if unknown:
+        raise ValueError(f"no case matches {', '.join(repr(f) for f in unknown)}; the cases "
+                         "are: " + ", ".join(CASES))
+    return tuple(name for name in CASES if any(f in name.lower() for f in wanted))
+
+
+def connect_refusal(failed: native.StepFailed) -> str | None:
+    """The reason a `dvt transfer --json` on Spark Connect refused its outputs (exit 2, before
+    anything was read or written), or None for any other failure."""
+    if failed.returncode != 2 or not failed.out.strip():
+        return None
+    try:
+        document = json.loads(failed.out.strip().splitlines()[-1])
+    except ValueError:
+        return None
+    message = str(document.get("error", "")) if isinstance(document, dict) else ""
+    return message if "cannot be used on Spark Connect" in message else None
+
+
+def run_size(rows: int, repeat: int, work: Path,
+             selected: tuple[str, ...] = CASES) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The selected cases at ``rows``: (results by case, the warm server's own figures)."""
     table = f"orders_{rows}"
     native.generate(rows, table)
     source = f"{SCHEMA}.{table}"
@@ -171,39 +265,83 @@ def run_size(rows: int, repeat: int, work: Path) -> dict[str, Any]:
                         f"file://{native.DEBIAN_REPO}"], env)
     expected = pg_figures(source)
     results: dict[str, Any] = {}
+    server: dict[str, Any] = {}
+
+    def check(name: str, found: tuple[int, int, str, int]) -> None:
+        if not same(expected, found):
+            raise SystemExit(f"{name}: output differs from the source: {found} != {expected}")
 
     def case(name: str, cmd: list[str], verify: Callable[[], Any] | None = None,
-             before: Callable[[], Any] | None = None) -> None:
-        times, peaks, stats = [], [], None
+             before: Callable[[], Any] | None = None, prepare: Callable[[], Any] | None = None,
+             in_process: bool = False) -> None:
+        """Time ``cmd`` ``repeat`` times if ``name`` is selected. ``prepare`` runs once first
+        (an input the case reads), ``before`` before each run; ``in_process``: the process
+        prints its own timing as JSON (``seconds``, ``stats`` and further figures)."""
+        assert name in CASES, name
+        if name not in selected:
+            return
+        if prepare is not None:
+            prepare()
+        times, peaks, stats, figures = [], [], None, {}
         for _ in range(repeat):
             if before is not None:
                 before()
-            seconds, peak, out = native.run_process(cmd, env)
+            try:
+                seconds, peak, out = native.run_process(cmd, env)
+            except native.StepFailed as failed:
+                reason = connect_refusal(failed) if "local-server" in cmd else None
+                if reason is None:
+                    raise
+                results[name] = {"refused": reason}
+                print(f"  {name:<28}refused on Spark Connect: {reason}", flush=True)
+                return
+            if in_process:
+                figures = json.loads(out.strip().splitlines()[-1])
+                seconds, stats = figures.pop("seconds"), figures.pop("stats")
+            elif cmd[0] == dvt:
+                stats = json.loads(out)
             times.append(seconds)
             peaks.append(peak)
-            if cmd[0] == dvt:
-                stats = json.loads(out)
             if verify is not None:
-                found = verify()
-                if not same(expected, found):
-                    raise SystemExit(f"{name}: output differs from the source: {found} != "
-                                     f"{expected}")
+                check(name, verify())
         entry: dict[str, Any] = {"seconds": statistics.median(times), "runs": times,
-                                 "peak_mib": round(max(peaks) / 1024**2)}
+                                 "peak_mib": round(max(peaks) / 1024**2), **figures}
         if stats is not None:
             entry.update(connector=stats["connector"], planning_parts=stats["planning_parts"],
                          planning_seconds=stats["planning_seconds"],
                          moving_seconds=stats["moving_seconds"], route=stats["notes"][0])
         results[name] = entry
         print(f"  {name:<28}{entry['seconds']:>8.1f} s  {entry['peak_mib']:>6} MiB"
-              + (f"  ({entry.get('connector')})" if stats else ""), flush=True)
+              + (f"  ({entry.get('connector')})" if stats else "")
+              + (f"  in-process; session start {figures['session_start_seconds']:.1f} s, "
+                 f"warm-up {figures['warmup_seconds']:.1f} s" if in_process else ""),
+              flush=True)
 
     def transfer(source_output: str, table_arg: str, target: str, target_table: str,
                  *extra: str) -> list[str]:
         return [dvt, "transfer", "--profile", "bench", "--source", source_output, "--table",
                 table_arg, "--target", target, "--target-table", target_table, "--json", *extra]
 
-    out_lake = lake / "pg_out"
+    # inputs of this size, made when a selected case first needs them
+    out_lake, parquet_in, csv = lake / "pg_out", lake / "pg_in", work / "in.csv"
+    shutil.rmtree(out_lake, ignore_errors=True)
+    shutil.rmtree(parquet_in, ignore_errors=True)
+    csv.unlink(missing_ok=True)
+
+    def parquet_input() -> None:
+        """The Parquet the loads read: dvt's own output of the source, verified (moved here,
+        untimed, when no PostgreSQL -> Parquet case has run at this size)."""
+        if parquet_in.exists():
+            return
+        if not out_lake.exists():
+            native.run_process(transfer("pg", source, "lake", "pg_out"), env)
+            check("the loads' Parquet input", parquet_figures(out_lake))
+        shutil.copytree(out_lake, parquet_in)
+
+    def csv_input() -> None:
+        if not csv.exists():
+            _csv(source, csv)
+
     spark = [sys.executable, "-c", SPARK]
     print(f"\n{rows:,} rows, median of {repeat}:", flush=True)
     case("spark start", [*spark, "start", "-", "-"])
@@ -225,29 +363,23 @@ def run_size(rows: int, repeat: int, work: Path) -> dict[str, Any]:
          lambda: parquet_figures(work / "cx.parquet"))
     case("pg binary COPY /dev/null", [sys.executable, "-c", COPY_DEVNULL, source])
 
-    # the Parquet the loads read: dvt's own output of the source (verified above)
-    parquet_in = lake / "pg_in"
-    shutil.rmtree(parquet_in, ignore_errors=True)
-    shutil.copytree(out_lake, parquet_in)
-    csv = work / "in.csv"
-    _csv(source, csv)
-
     case("parquet->pg dvt", transfer("lake", "pg_in", "pg", "bench_out"),
-         lambda: pg_figures(f"{SCHEMA}.bench_out"))
+         lambda: pg_figures(f"{SCHEMA}.bench_out"), prepare=parquet_input)
     case("parquet->pg spark batched", [*spark, "parquet_pg", str(parquet_in),
-                                       f"{SCHEMA}.bench_spark"])
+                                       f"{SCHEMA}.bench_spark"], prepare=parquet_input)
     like = f"CREATE TABLE {SCHEMA}.bench_copy (LIKE {source})"
     case("parquet->pg COPY FROM csv", [sys.executable, "-c", _PSQL_COPY, f"{SCHEMA}.bench_copy",
                                        str(csv)],
          lambda: pg_figures(f"{SCHEMA}.bench_copy"),
-         before=lambda: native.pg_execute(f"DROP TABLE IF EXISTS {SCHEMA}.bench_copy; {like}"))
+         before=lambda: native.pg_execute(f"DROP TABLE IF EXISTS {SCHEMA}.bench_copy; {like}"),
+         prepare=csv_input)
 
     case("parquet->mariadb dvt", transfer("lake", "pg_in", "maria", "bench_out"),
-         lambda: maria_figures("bench_out"))
+         lambda: maria_figures("bench_out"), prepare=parquet_input)
     case("parquet->mariadb spark batched", [*spark, "parquet_mariadb", str(parquet_in),
-                                            "bench_spark"])
+                                            "bench_spark"], prepare=parquet_input)
     case("parquet->mariadb LOAD DATA", [sys.executable, "-c", _LOAD_DATA, str(csv)],
-         lambda: maria_figures("bench_load"), before=_maria_load_table)
+         lambda: maria_figures("bench_load"), before=_maria_load_table, prepare=csv_input)
 
     case("pg->mariadb dvt", transfer("pg", source, "maria", "bench_out"),
          lambda: maria_figures("bench_out"))
@@ -255,7 +387,41 @@ def run_size(rows: int, repeat: int, work: Path) -> dict[str, Any]:
     case("pg->pg dvt", transfer("pg", source, "pg", "bench_out"),
          lambda: pg_figures(f"{SCHEMA}.bench_out"))
     case("pg->pg spark jdbc", [*spark, "pg_pg", source, f"{SCHEMA}.bench_spark"])
-    return results
+
+    warmup = f"{SCHEMA}.{WARMUP_TABLE}"
+    if any(name in selected for name in (*WARM, SESSION)):
+        native.generate(WARMUP_ROWS, WARMUP_TABLE)
+    if any(name in selected for name in WARM):
+        # one server for the size's warm cases: started, warmed up by one small transfer on
+        # the Arrow route, each case a fresh client process, then stopped (also on failure)
+        def warm(*args: str) -> list[str]:
+            return transfer(*args, "--master", "local-server")
+
+        with warm_server.running_server(env) as (state, start_seconds), \
+                native.TreeMemory(int(state["pid"])) as server_memory:
+            warmup_seconds, _, _ = native.run_process(
+                warm("pg", warmup, "lake", "warmup", "--connector", "native"), env)
+            server.update(pid=state["pid"], start_seconds=round(start_seconds, 1),
+                          warmup_seconds=round(warmup_seconds, 1))
+            print(f"  warm server (pid {state['pid']}): started in {start_seconds:.1f} s, "
+                  f"warm-up transfer of {WARMUP_ROWS:,} rows {warmup_seconds:.1f} s "
+                  "(in no case below)", flush=True)
+            case("pg->parquet dvt warm", warm("pg", source, "lake", "pg_out"),
+                 lambda: parquet_figures(out_lake))
+            case("parquet->pg dvt warm", warm("lake", "pg_in", "pg", "bench_out"),
+                 lambda: pg_figures(f"{SCHEMA}.bench_out"), prepare=parquet_input)
+            case("parquet->mariadb dvt warm", warm("lake", "pg_in", "maria", "bench_out"),
+                 lambda: maria_figures("bench_out"), prepare=parquet_input)
+            case("pg->mariadb dvt warm", warm("pg", source, "maria", "bench_out"),
+                 lambda: maria_figures("bench_out"))
+            case("pg->pg dvt warm", warm("pg", source, "pg", "bench_out"),
+                 lambda: pg_figures(f"{SCHEMA}.bench_out"))
+        server["peak_mib"] = round(server_memory.peak / 1024**2)
+        print(f"  warm server stopped; its own peak memory {server['peak_mib']} MiB (the warm "
+              "cases' peaks are their client processes')", flush=True)
+    case(SESSION, [sys.executable, "-c", SESSION_SCRIPT, source, warmup],
+         lambda: parquet_figures(out_lake), in_process=True)
+    return results, server
 
 
 def _csv(source: str, path: Path) -> None:
@@ -311,6 +477,10 @@ TARGETS = (
      "pg->parquet dvt auto", 2.5, True),
     ("PG->Parquet dvt / ConnectorX (<= 3x)", "pg->parquet dvt auto", "pg->parquet connectorx",
      3.0, False),
+    ("PG->Parquet dvt warm server / ConnectorX (<= 1.5x)", "pg->parquet dvt warm",
+     "pg->parquet connectorx", 1.5, False),
+    ("PG->Parquet dvt in a session / ConnectorX (<= 1.5x)", SESSION, "pg->parquet connectorx",
+     1.5, False),
     ("Parquet->PG dvt / COPY FROM (<= 1.5x)", "parquet->pg dvt", "parquet->pg COPY FROM csv",
      1.5, False),
     ("Parquet->MariaDB dvt / LOAD DATA (<= 1.3x)", "parquet->mariadb dvt",
@@ -332,47 +502,106 @@ def fit(points: list[tuple[float, float]]) -> tuple[float, float] | None:
     return my - slope * mx, slope
 
 
-def report(by_size: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+def seconds_of(results: dict[str, Any], name: str) -> float | None:
+    """A case's median seconds; None when it did not run or was refused."""
+    entry = results.get(name)
+    return None if entry is None else entry.get("seconds")
+
+
+def ratio_of(results: dict[str, Any], top: str, bottom: str) -> float | None:
+    a, b = seconds_of(results, top), seconds_of(results, bottom)
+    return None if a is None or not b else a / b
+
+
+def report(by_size: dict[int, dict[str, Any]],
+           servers: dict[int, dict[str, Any]] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Print the cases, the targets that could be measured and what the warm engine saves;
+    return the verdicts and warm/cold ratios (by size) for the JSON."""
     sizes = sorted(by_size)
-    names = list(by_size[sizes[0]])
+    names = [n for n in CASES if any(n in by_size[s] for s in sizes)]
     print(f"\n{'case':<32}" + "".join(f"{f'{s / 1e6:g}M s':>10}" for s in sizes)
           + f"{'fixed s':>9}{'s/M rows':>10}{'peak MiB':>10}")
     for name in names:
-        points = [(s / 1e6, by_size[s][name]["seconds"]) for s in sizes if name in by_size[s]]
+        cells = []
+        for s in sizes:
+            entry = by_size[s].get(name)
+            cells.append("-" if entry is None else "refused" if "refused" in entry
+                         else f"{entry['seconds']:.1f}")
+        points = [(s / 1e6, t) for s in sizes if (t := seconds_of(by_size[s], name)) is not None]
+        if not points:
+            print(f"{name:<32}" + "".join(f"{c:>10}" for c in cells))
+            continue
         fitted = fit(points)
         fixed, per = fitted if fitted else (None, points[-1][1] / points[-1][0])
-        peak = max(by_size[s][name]["peak_mib"] for s in sizes if name in by_size[s])
-        print(f"{name:<32}" + "".join(f"{by_size[s][name]['seconds']:>10.1f}" for s in sizes)
+        peak = max(by_size[s][name]["peak_mib"] for s in sizes
+                   if seconds_of(by_size[s], name) is not None)
+        print(f"{name:<32}" + "".join(f"{c:>10}" for c in cells)
               + f"{'-' if fixed is None else format(fixed, '.1f'):>9}{per:>10.1f}{peak:>10}")
-    verdicts = []
-    print(f"\n{'target':<52}" + "".join(f"{f'{s / 1e6:g}M':>9}" for s in sizes))
+    for s, server in sorted((servers or {}).items()):
+        if server:
+            print(f"warm server at {s / 1e6:g}M: start {server['start_seconds']:.1f} s and "
+                  f"warm-up {server['warmup_seconds']:.1f} s (once, in no case), its peak "
+                  f"memory {server['peak_mib']} MiB")
+
+    verdicts, skipped = [], 0
+    print(f"\n{'target':<54}" + "".join(f"{f'{s / 1e6:g}M':>11}" for s in sizes))
     for what, top, bottom, target, at_least in TARGETS:
-        cells, row = [], {"target": what, "ratios": {}}
-        for s in sizes:
-            r = by_size[s]
-            ratio = r[top]["seconds"] / r[bottom]["seconds"]
+        ratios = {s: ratio_of(by_size[s], top, bottom) for s in sizes}
+        if all(r is None for r in ratios.values()):
+            skipped += 1
+            continue
+        cells, measured = [], {}
+        for s, ratio in ratios.items():
+            if ratio is None:
+                cells.append("n/a")
+                continue
             ok = ratio >= target if at_least else ratio <= target
-            row["ratios"][s] = {"ratio": round(ratio, 2), "pass": ok}
+            measured[s] = {"ratio": round(ratio, 2), "pass": ok}
             cells.append(f"{ratio:.2f}x {'ok' if ok else 'NO'}")
-        verdicts.append(row)
-        print(f"{what:<52}" + "".join(f"{c:>9}" for c in cells))
+        verdicts.append({"target": what, "ratios": measured})
+        print(f"{what:<54}" + "".join(f"{c:>11}" for c in cells))
+    if skipped:
+        print(f"({skipped} target(s) not measured: their cases were not run or were refused)")
     for s in sizes:
         r = by_size[s]
-        memory_ok = r["pg->parquet dvt auto"]["peak_mib"] <= r["pg->parquet spark defaults"][
-            "peak_mib"]
-        print(f"peak memory at {s / 1e6:g}M: dvt {r['pg->parquet dvt auto']['peak_mib']} MiB, "
-              f"Spark JDBC {r['pg->parquet spark defaults']['peak_mib']} MiB "
-              f"({'ok' if memory_ok else 'NO'})")
-    return verdicts
+        dvt_peak, spark_peak = (r.get(n, {}).get("peak_mib") for n in (
+            "pg->parquet dvt auto", "pg->parquet spark defaults"))
+        if dvt_peak is not None and spark_peak is not None:
+            print(f"peak memory at {s / 1e6:g}M: dvt {dvt_peak} MiB, Spark JDBC {spark_peak} "
+                  f"MiB ({'ok' if dvt_peak <= spark_peak else 'NO'})")
+
+    saved: list[dict[str, Any]] = []
+    warm = [name for name in COLD_OF if any(name in by_size[s] for s in sizes)]
+    if warm:
+        print(f"\n{'warm / cold (what the warm engine saves)':<54}"
+              + "".join(f"{f'{s / 1e6:g}M':>16}" for s in sizes))
+    for name in warm:
+        cold, cells, measured = COLD_OF[name], [], {}
+        for s in sizes:
+            warm_s, cold_s = seconds_of(by_size[s], name), seconds_of(by_size[s], cold)
+            if warm_s is None or not cold_s:
+                cells.append("refused" if "refused" in by_size[s].get(name, {})
+                             else "-" if warm_s is None else "cold not run")
+                continue
+            ratio, gain = warm_s / cold_s, cold_s - warm_s
+            measured[s] = {"ratio": round(ratio, 2), "saved_seconds": round(gain, 1)}
+            cells.append(f"{ratio:.2f}x (-{gain:.1f} s)")
+        saved.append({"case": name, "cold": cold, "ratios": measured})
+        print(f"{f'{name} / {cold}':<54}" + "".join(f"{c:>16}" for c in cells))
+    return {"targets": verdicts, "warm_vs_cold": saved}
 
 
-def run(sizes: list[int], repeat: int, out_dir: Path) -> dict[str, Any]:
+def run(sizes: list[int], repeat: int, out_dir: Path,
+        cases: tuple[str, ...] = CASES) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="dvt-speed-bench-"))
     env_maria = {"host": MARIADB["host"], "port": MARIADB["port"], "user": MARIADB["user"],
                  "password": MARIADB["password"], "database": MARIADB["database"]}
     os.environ["BENCH_MARIA"] = json.dumps(env_maria)
+    by_size: dict[int, dict[str, Any]] = {}
+    servers: dict[int, dict[str, Any]] = {}
     try:
-        by_size = {rows: run_size(rows, repeat, work) for rows in sizes}
+        for rows in sizes:
+            by_size[rows], servers[rows] = run_size(rows, repeat, work, cases)
     finally:
         native.maria_execute("DROP TABLE IF EXISTS bench_out")
         native.maria_execute("DROP TABLE IF EXISTS bench_spark")
@@ -380,14 +609,15 @@ def run(sizes: list[int], repeat: int, out_dir: Path) -> dict[str, Any]:
         native.pg_execute(f"DROP TABLE IF EXISTS {SCHEMA}.bench_out, {SCHEMA}.bench_spark, "
                           f"{SCHEMA}.bench_copy")
         shutil.rmtree(work, ignore_errors=True)
-    machine = {"cpus": os.cpu_count(), "platform": platform.platform(),
+    machine: dict[str, Any] = {"cpus": os.cpu_count(), "platform": platform.platform(),
                "load_average": os.getloadavg()}
     print(f"\nmachine: {machine['cpus']} cores, {machine['platform']}, load average "
           f"{machine['load_average'][0]:.1f}")
-    verdicts = report(by_size)
+    verdicts = report(by_size, servers)
     return native.save(out_dir, "speed-bench", {
-        "machine": machine, "repeat": repeat, "results": {str(k): v for k, v in by_size.items()},
-        "targets": verdicts})
+        "machine": machine, "repeat": repeat, "cases": list(cases),
+        "results": {str(k): v for k, v in by_size.items()},
+        "warm_server": {str(k): v for k, v in servers.items() if v}, **verdicts})
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,7 +17,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import native  # noqa: E402
@@ -32,6 +35,26 @@ def dvt(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     if done.returncode != 0:
         raise SystemExit(f"dvt {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return done
+
+
+@contextmanager
+def running_server(env: dict[str, str]) -> Iterator[tuple[dict[str, Any], float]]:
+    """`dvt server start` for ``env``'s DVT_HOME, yielding its state (``--json``) and the
+    seconds the start took; on leaving, also on failure, `dvt server stop`, which must have
+    stopped that PID. A server already running there is not ours: refused, left alone."""
+    if json.loads(dvt(env, "server", "status", "--json").stdout)["running"]:
+        raise SystemExit(f"a Spark Connect server already runs for DVT_HOME={env['DVT_HOME']}; "
+                         "the bench times one it starts itself (stop that one first)")
+    started = time.perf_counter()
+    state = json.loads(dvt(env, "server", "start", "--json").stdout)
+    seconds = time.perf_counter() - started
+    try:
+        yield state, seconds
+    finally:
+        stopped = json.loads(dvt(env, "server", "stop", "--json").stdout)
+        if stopped.get("pid") != state["pid"]:
+            print(f"warning: the server started as pid {state['pid']} was no longer running "
+                  f"when the bench stopped it ({stopped})", file=sys.stderr, flush=True)
 
 
 def main() -> None:
@@ -56,20 +79,18 @@ def main() -> None:
         env = dict(os.environ, DVT_HOME=str(home / "home"), DVT_PROFILES_DIR=str(home),
                    DVT_PROFILE="bench")
         dvt(env, "sync", "--repository", "file://" + native.DEBIAN_REPO)
-        started = time.perf_counter()
-        state = json.loads(dvt(env, "server", "start", "--json").stdout)
-        server_start = time.perf_counter() - started
         try:
-            for run in range(args.runs):
-                for label, master in ((COLD, "local[*]"), (WARM, "local-server")):
-                    started = time.perf_counter()
-                    dvt(env, "transfer", "--source", "pg", "--table", f"{native.SCHEMA}.{TABLE}",
-                        "--target-table", f"out_{run}_{len(label)}", "--master", master,
-                        "--connector", args.connector)
-                    times[label].append(time.perf_counter() - started)
-                    print(f"run {run + 1} {label}: {times[label][-1]:.1f} s", flush=True)
+            with running_server(env) as (state, server_start):
+                for run in range(args.runs):
+                    for label, master in ((COLD, "local[*]"), (WARM, "local-server")):
+                        started = time.perf_counter()
+                        dvt(env, "transfer", "--source", "pg", "--table",
+                            f"{native.SCHEMA}.{TABLE}", "--target-table",
+                            f"out_{run}_{len(label)}", "--master", master,
+                            "--connector", args.connector)
+                        times[label].append(time.perf_counter() - started)
+                        print(f"run {run + 1} {label}: {times[label][-1]:.1f} s", flush=True)
         finally:
-            dvt(env, "server", "stop")
             pg.client(f"DROP TABLE IF EXISTS {native.SCHEMA}.{TABLE}")
     cold, warm = statistics.median(times[COLD]), statistics.median(times[WARM])
     print(f"server start (once, pid {state['pid']}): {server_start:.1f} s")
