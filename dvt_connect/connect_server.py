@@ -77,6 +77,33 @@ def _is_server(pid: int) -> bool:
     return SERVER_CLASS.encode() in cmdline
 
 
+def python_workers(pid: int) -> int | None:
+    """How many PySpark Python processes (daemons and their workers) run under the server
+    ``pid``; None where there is no ``/proc``. Spark Connect starts a set per client session
+    and keeps it until the server stops, so each `dvt` command through the server adds some."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    parents: dict[int, int] = {}
+    python: set[int] = set()
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            child = int(stat.parent.name)
+            parents[child] = int(fields[1])
+            if b"pyspark" in (stat.parent / "cmdline").read_bytes():
+                python.add(child)
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+    count = 0
+    for child in python:
+        ancestor = parents.get(child)
+        while ancestor is not None and ancestor not in (pid, 0, 1):
+            ancestor = parents.get(ancestor)
+        count += ancestor == pid
+    return count
+
+
 def connect_url(master: str) -> str:
     """The ``sc://`` URL a master names; ``local-server`` is the one `dvt server` runs."""
     if master != LOCAL_SERVER:

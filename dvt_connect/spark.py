@@ -7,6 +7,8 @@ one clear error, not a Py4J trace.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hashlib
 import os
 import re
@@ -418,6 +420,9 @@ def _start_connect(spec: SessionSpec) -> SparkSession:
             hint="Check it runs (`dvt server status` for the local one) and that "
                  '`pip install "dvt-connect[connect]"` installed the Connect client.',
         ) from exc
+    # released when the process ends: the server keeps an unreleased session (its state and
+    # artifacts) until its idle timeout
+    atexit.register(_release_connect, session)
     if not on_loopback(spec.master):
         # a server elsewhere: its Python workers get our package as an artifact of the session
         from dvt_connect.executors import ship_package
@@ -425,6 +430,12 @@ def _start_connect(spec: SessionSpec) -> SparkSession:
 
         ship_package(session, dvt_home() / "cache")
     return session
+
+
+def _release_connect(session: Any) -> None:
+    # best effort at exit (the server times the session out anyway); the server keeps running
+    with contextlib.suppress(Exception):
+        session.stop()
 
 
 def _launch_quiet_gateway(spec: SessionSpec) -> None:

@@ -17,7 +17,7 @@ def _describe(state: connect_server.ServerState | None) -> dict[str, object]:
         return {"running": False}
     return {"running": True, "pid": state.pid, "port": state.port, "url": state.url,
             "uptime_seconds": round(time.time() - state.started, 1), "jars": len(state.jars),
-            "log": state.log}
+            "python_workers": connect_server.python_workers(state.pid), "log": state.log}
 
 
 def _show(title: str, state: connect_server.ServerState | None, as_json: bool) -> None:
@@ -58,5 +58,6 @@ def stop(as_json: bool) -> None:
 @json_option
 @debug_option
 def status(as_json: bool) -> None:
-    """Whether the server runs, its PID, port and URL."""
+    """Whether the server runs, its PID, port and URL, and its Python worker processes (a set
+    per client session, kept until the server stops: restart it to free them)."""
     _show("Spark Connect server", connect_server.read_state(), as_json)

@@ -73,6 +73,7 @@ def test_status_shows_the_server_on_loopback_with_the_synced_jars(
     assert doc["running"] is True and doc["pid"] == server["pid"]
     assert doc["url"] == f"sc://localhost:{server['port']}"
     assert int(doc["jars"]) >= 2  # the PostgreSQL and MariaDB drivers from `dvt sync`
+    assert isinstance(doc["python_workers"], int)
     cmdline = read_proc(int(server["pid"]), "cmdline")
     assert "SparkConnectServer" in cmdline
     assert "spark.connect.grpc.binding.address=127.0.0.1" in cmdline
@@ -165,6 +166,9 @@ def test_postgres_to_parquet_on_connect_is_exact_with_no_secret_on_a_command_lin
         assert (stats["notes"][0].startswith("Arrow end to end")) == (connector == "native")
         assert parquet_rows(cli.lake / table) == source_rows(table)
         assert_no_secret(Path(str(server["log"])).read_text(errors="replace"))
+        if connector == "native":  # its tasks ran in the server's Python workers, still there
+            status = json.loads(cli.run("server", "status", "--json").stdout)
+            assert status["python_workers"] >= 1, status
     finally:
         psql(f"DROP TABLE IF EXISTS {table}")
 
