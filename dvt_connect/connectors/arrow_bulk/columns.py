@@ -82,9 +82,14 @@ class BulkRead:
 def arrow_schema_of(schema: Any) -> pa.Schema:
     """The Arrow schema Spark expects from a Python data source for ``schema`` (the function
     PySpark's own worker checks batches against)."""
+    import inspect
+
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    return to_arrow_schema(schema, timezone="UTC")
+    # PySpark 4.3 takes a zone, 4.1 a flag for UTC: the same schema either way
+    if "timezone" in inspect.signature(to_arrow_schema).parameters:
+        return to_arrow_schema(schema, timezone="UTC")
+    return to_arrow_schema(schema, timestamp_utc=True)
 
 
 def conform(batch: pa.RecordBatch, target: pa.Schema, columns: Sequence[ColumnRead],
