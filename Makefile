@@ -72,7 +72,7 @@ test: setup services
 $(LAKE_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(LAKE_VENV)
 	$(LAKE_VENV)/bin/pip install -q --upgrade pip
-	$(LAKE_VENV)/bin/pip install -q -e ".[test]" "pyspark==$(LAKEHOUSE_PYSPARK)"
+	$(LAKE_VENV)/bin/pip install -q -e ".[test,lakehouse-test]" "pyspark==$(LAKEHOUSE_PYSPARK)"
 	touch $@
 
 # Delta and Iceberg tables written and read for real, on PySpark $(LAKEHOUSE_PYSPARK).

@@ -476,18 +476,22 @@ def stage_native_notes(connection: Connection, choice: Choice) -> list[str]:
 def _table_format_notes(connection: Connection, jars: JarStatus) -> list[str]:
     """A Delta or Iceberg output: its format, catalog, runtime jar and whether it is here."""
     from dvt_connect.databases.files import TABLE_FORMATS, catalog_name
+    from dvt_connect.secrets import redact_url
 
     fmt = TABLE_FORMATS.get(connection.format)
     if fmt is None:
         return []
-    runtime = next((c for c in jars.coordinates
-                    if c.startswith(f"{fmt.runtime.group}:")), "no release found")
-    here = ("missing from the jars folder" if fmt.need_key in jars.missing
+    ours = [c for c in jars.coordinates if c.startswith(f"{fmt.runtime.group}:")]
+    runtime = " + ".join(ours) or "no release found"  # with a catalog's packages after it
+    missing = any(k == fmt.need_key or k.startswith(f"catalog:{fmt.name}-")
+                  for k in jars.missing)
+    here = ("missing from the jars folder" if missing
             else "present" if jars.present is not None else "not checked")
     if fmt.name == "iceberg":
         settings = dict(connection.extra.get("catalog") or {})
         kind = str(settings.get("type") or "hadoop")
-        where = settings.get("uri") or settings.get("warehouse") or connection.path
+        where = redact_url(str(settings.get("uri") or settings.get("warehouse")
+                               or connection.path))
         catalog = f"{kind} catalog `{catalog_name(connection.name)}` at {where}"
     else:
         catalog = "tables by path (no catalog)"
@@ -530,10 +534,11 @@ def jar_status(connection: Connection, choice: Choice, spark: SparkInstall | Dvt
                 need = None
         if need is None:
             continue
-        synced = manifest.needs.get(key) if key.startswith("format:") else None
+        synced = manifest.needs.get(key) if key.startswith(("format:", "catalog:")) else None
         if synced:  # the runtime `dvt sync` picked from the repositories, not the offline list
             status.coordinates.extend(synced)
-            refusal = runtime_refusal(TABLE_FORMATS[key.partition(":")[2]], spark, synced)
+            fmt = TABLE_FORMATS.get(key.partition(":")[2])
+            refusal = runtime_refusal(fmt, spark, synced) if fmt is not None else None
             if refusal is not None:  # synced before dvt refused builds for another minor
                 status.problems.append(str(refusal))
             continue

@@ -133,7 +133,8 @@ class LakehouseConnector(FilesConnector):
         return ".".join(quote(p) for p in (self.catalog(), self.namespace(table), table.name))
 
     def lock_path(self, table: TableRef | None) -> str:
-        """The folder the lock file sits beside: the table's own (Hadoop catalog layout)."""
+        """The folder the lock file sits beside: the table's own (Hadoop catalog layout), in
+        the output's ``path`` whatever the catalog (a REST catalog's tables are elsewhere)."""
         if self.is_delta or table is None:
             return self.table_path(table)
         return join_path(self.root(), self.namespace(table), table.name)
@@ -154,10 +155,11 @@ class LakehouseConnector(FilesConnector):
         if request.table is None:
             raise UsageError(f"{self.format} output `{self.connection.name}` is read with "
                              "--table; --query needs a database.")
-        if not self.exists(request.table):
-            raise SourceError(f"no {self.format} table `{request.table}` in output "
-                              f"`{self.connection.name}` ({self.lock_path(request.table)}).")
         ident = self.identifier(request.table)
+        if not self.exists(request.table):
+            where = self.table_path(request.table) if self.is_delta else ident
+            raise SourceError(f"no {self.format} table `{request.table}` in output "
+                              f"`{self.connection.name}` ({where}).")
         columns = ", ".join(quote(c) for c in request.columns) if request.columns else "*"
         sql = f"SELECT {columns} FROM {ident}{as_of_clause(request.as_of)}"
         if request.where:

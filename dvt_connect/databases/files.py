@@ -29,6 +29,8 @@ class TableFormat:
     session must start with (MERGE INTO, time travel), ``session_conf`` further start-up
     settings, ``catalog_class`` the Spark catalog an output's tables are reached through.
     ``transitive``: whether the runtime's POM dependencies are needed (Iceberg's is shaded).
+    ``catalog_packages``: per catalog type, artifacts of the runtime's group at the runtime's
+    version that an output with that catalog also needs.
     Unlike a warehouse connector, a runtime built for another Spark minor is never used: it
     fails on it (Spark's internal APIs it extends change between minors).
     """
@@ -40,6 +42,7 @@ class TableFormat:
     catalog_class: str
     session_conf: Mapping[str, str] = field(default_factory=dict)
     transitive: bool = True
+    catalog_packages: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def need_key(self) -> str:
@@ -84,6 +87,10 @@ ICEBERG = TableFormat(
     extension="org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
     catalog_class="org.apache.iceberg.spark.SparkCatalog",
     transitive=False,  # iceberg-spark-runtime is a shaded jar
+    # A REST catalog tells its clients which FileIO to use: S3FileIO for the S3 warehouses of
+    # Nessie, Polaris and the other servers, whose AWS SDK the runtime leaves out (Iceberg's
+    # own bundle of it, built with each release)
+    catalog_packages={"rest": ("iceberg-aws-bundle",)},
 )
 
 TABLE_FORMATS: Mapping[str, TableFormat] = {f.name: f for f in (DELTA, ICEBERG)}
@@ -94,8 +101,28 @@ ICEBERG_CATALOGS: Mapping[str, tuple[str, ...]] = {
     "rest": ("uri",),
     "jdbc": ("uri", "warehouse"),
 }
-# catalog keys whose values are secrets (never in output, never on the JVM command line)
-ICEBERG_SECRET_KEYS = ("token", "credential", "jdbc.password", "password")
+# Iceberg catalog properties holding secrets (never in output, never on the JVM command line):
+# REST `token` and `credential`, JDBC `jdbc.password`, FileIO keys (`s3.secret-access-key`,
+# `s3.session-token`, `gcs.oauth2.token`, `adls.sas-token.<account>`, the ADLS shared key) and
+# a REST `header.Authorization`. Named exactly: `token-refresh-enabled` is not a secret.
+_SECRET_CATALOG_KEY = re.compile(
+    r"(^|[.])(token|credential|password|secret-access-key|session-token)$"
+    r"|^adls[.]sas-token[.]|^adls[.]auth[.]shared-key[.]account[.]key$"
+    r"|^header[.]authorization$", re.I)
+
+
+def is_secret_catalog_key(key: str) -> bool:
+    """Whether an Iceberg catalog property's value is a secret."""
+    return bool(_SECRET_CATALOG_KEY.search(key))
+
+
+def iceberg_catalog_type(connection: Any) -> str | None:
+    """The catalog type of an Iceberg output (``hadoop`` when none is set), else None."""
+    if str(getattr(connection, "format", "") or "") != ICEBERG.name:
+        return None
+    catalog = getattr(connection, "catalog", None)
+    catalog = catalog if isinstance(catalog, Mapping) else {}
+    return str(catalog.get("type") or "hadoop").lower()
 
 
 def session_conf(formats: Iterable[str]) -> dict[str, str]:
@@ -142,8 +169,10 @@ class FilesConnection(Connection):
             raise fail(f"an Iceberg `{kind}` catalog needs " + ", ".join(
                 f"`catalog.{k}`" for k in missing) + ".", f"catalog.{missing[0]}")
         for key, value in catalog.items():
-            if str(key).lower() in ICEBERG_SECRET_KEYS and value:
+            if is_secret_catalog_key(str(key)) and value:
                 secrets.register(str(value))
+        if catalog.get("uri"):
+            secrets.register_url(str(catalog["uri"]))
 
     @property
     def bucket(self) -> str | None:

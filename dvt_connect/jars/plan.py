@@ -3,8 +3,10 @@
 Need keys: ``adapter:<type>`` (the JDBC driver of an adapter type), ``output:<name>`` (an output
 with its own ``packages:``, which replace the adapter's driver), ``native:<adapter>`` (a native
 bulk connector, needed when a bucket it can stage through is configured), ``format:<name>`` (the
-runtime of a table format, Delta or Iceberg, for a files output in that format) and
-``bucket:<type>`` (the Hadoop filesystem of a bucket type).
+runtime of a table format, Delta or Iceberg, for a files output in that format),
+``catalog:<format>-<type>`` (what an output's catalog type needs beside the runtime, at the
+runtime's version: the AWS SDK bundle of an Iceberg REST catalog) and ``bucket:<type>`` (the
+Hadoop filesystem of a bucket type).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from dvt_connect.adapters import FILESYSTEMS, filesystem_of
 from dvt_connect.databases import DATABASES, database, database_of_jdbc_url
-from dvt_connect.databases.files import TABLE_FORMATS, TableFormat
+from dvt_connect.databases.files import TABLE_FORMATS, TableFormat, iceberg_catalog_type
 from dvt_connect.databases.spec import Database, NativeFacts
 from dvt_connect.errors import NotFoundError, UsageError
 from dvt_connect.jars.coordinates import Coordinate
@@ -115,6 +117,28 @@ def format_need(fmt: TableFormat, spark: SparkInstall,
                 note=f"release {release.describe()}", transitive=fmt.transitive)
 
 
+def catalog_key(fmt: TableFormat, kind: str) -> str:
+    return f"catalog:{fmt.name}-{kind}"
+
+
+def catalog_need(fmt: TableFormat, kind: str, runtime: Need) -> Need | None:
+    """What an output's ``kind`` of catalog needs beside the runtime (``fmt.catalog_packages``),
+    at the version of the runtime release ``runtime`` resolved; None when nothing."""
+    artifacts = fmt.catalog_packages.get(kind, ())
+    if not artifacts or runtime.problem or not runtime.coordinates:
+        return None  # nothing, or the runtime's problem says why there is nothing to match
+    version = runtime.coordinates[0].version
+    return Need(catalog_key(fmt, kind),
+                tuple(Coordinate(fmt.runtime.group, a, version) for a in artifacts),
+                note=f"for the {kind} catalog's file IO, at the runtime's version {version}",
+                transitive=False)
+
+
+def _catalog_kind(connection: Any, fmt: TableFormat) -> str | None:
+    kind = iceberg_catalog_type(connection)
+    return kind if kind in fmt.catalog_packages else None
+
+
 def native_need(native: NativeFacts, spark: SparkInstall,
                 releases: ReleasePicker = from_facts, *, key: str | None = None,
                 transitive: bool = True) -> Need:
@@ -167,6 +191,11 @@ def needs_for(connections: Iterable[Any], buckets: Iterable[Any] | Mapping[str, 
             if facts.kind == "files" else None
         if fmt is not None and fmt.need_key not in needs:
             needs[fmt.need_key] = format_need(fmt, spark, releases)
+        kind = _catalog_kind(conn, fmt) if fmt is not None else None
+        if fmt is not None and kind is not None and catalog_key(fmt, kind) not in needs:
+            extra = catalog_need(fmt, kind, needs[fmt.need_key])
+            if extra is not None:
+                needs[extra.key] = extra
         driver = catalog_driver(conn) if facts.kind == "files" else None
         if driver is not None:
             needs.setdefault(f"adapter:{driver.name}", adapter_need(driver))
@@ -202,9 +231,21 @@ def with_releases(needs: Iterable[Need], spark: SparkInstall,
     natives = {f"native:{f.native.name}": f.native for f in DATABASES.values()
                if f.native is not None}
     formats = {f.need_key: f for f in TABLE_FORMATS.values()}
-    return [native_need(natives[n.key], spark, releases) if n.key in natives
-            else format_need(formats[n.key], spark, releases) if n.key in formats else n
-            for n in needs]
+    catalogs = {catalog_key(f, kind): (f, kind) for f in TABLE_FORMATS.values()
+                for kind in f.catalog_packages}
+    picked = [native_need(natives[n.key], spark, releases) if n.key in natives
+              else format_need(formats[n.key], spark, releases) if n.key in formats else n
+              for n in needs]
+    runtimes = {n.key: n for n in picked if n.key in formats}
+    out: list[Need] = []
+    for need in picked:  # a catalog's packages follow the runtime release picked again
+        if need.key in catalogs and catalogs[need.key][0].need_key in runtimes:
+            fmt, kind = catalogs[need.key]
+            again = catalog_need(fmt, kind, runtimes[fmt.need_key])
+            out += [again] if again is not None else []
+        else:
+            out.append(need)
+    return out
 
 
 def all_types() -> tuple[list[str], list[str]]:
@@ -232,7 +273,10 @@ def connection_needs(connection: Any) -> list[str]:
         driver = catalog_driver(connection)
         keys += [f"adapter:{driver.name}"] if driver is not None else []
         fmt = TABLE_FORMATS.get(str(getattr(connection, "format", "") or ""))
-        return [fmt.need_key, *keys] if fmt is not None else keys
+        if fmt is None:
+            return keys
+        kind = _catalog_kind(connection, fmt)
+        return [fmt.need_key, *([catalog_key(fmt, kind)] if kind else []), *keys]
     if getattr(connection, "packages", ()):
         return [f"output:{connection.name}"]
     return [f"adapter:{facts.name}"]

@@ -24,6 +24,10 @@ SECRETS = {
     "AWS secret key from a plain variable": "aws-secret-7q8r",
     "secret variable in an invalid port (an error)": "bad-port-secret-9s0t",
     "secret variable in an invalid region (an error)": "secret-region-x1y2",
+    "Iceberg REST catalog token": "ice-rest-token-4u5v",
+    "Iceberg REST catalog credential": "ice-client-cred-6w7x",
+    "Iceberg catalog S3 secret key": "ice-s3-secret-8y9z",
+    "password in an Iceberg REST catalog's uri": "ice-uri-pw-0a1b",
 }
 
 PROFILES = """
@@ -65,6 +69,17 @@ default:
     lake:
       type: files
       path: {lake}
+    ice:
+      type: files
+      path: {lake}
+      format: iceberg
+      catalog:
+        type: rest
+        uri: "https://svc:ice-uri-pw-0a1b@catalog.invalid/iceberg/"
+        warehouse: prod
+        token: ice-rest-token-4u5v
+        credential: "client:ice-client-cred-6w7x"
+        s3.secret-access-key: ice-s3-secret-8y9z
 """
 
 BUCKETS = """

@@ -6,17 +6,21 @@ argv: a JSON object with ``pg`` (connection parameters), ``jars``, ``formats`` (
 extensions), ``buckets`` (bucket outputs as in buckets.yml, whose Hadoop settings the session gets
 the way a transfer sets them), ``runs`` (each: ``name``, ``format``, ``lake`` (a folder or an
 s3a:// URI), ``chain`` (``full``: every mode; ``short``: overwrite, merge, then a failure),
-optionally ``catalog`` (the output's Iceberg ``catalog:``) and ``namespace``) and ``matrix`` (a
-lake folder: the fidelity type matrix through each format). Prints one JSON line: per run, per
-step, the source rows (read with psycopg), the target rows (read with the format's own Spark
-reader, not through dvt), the commit history and what dvt reported; per format, the matrix's
-verdict (the target's data files read with pyarrow against the source read with psycopg).
+optionally ``catalog`` (the output's Iceberg ``catalog:``), ``namespace`` and ``read_back``
+(after a short chain, the table as a source as in a full one, as of that index of the merge's
+history)) and ``matrix`` (a lake folder:
+the fidelity type matrix through each format). Prints one JSON line: per run, per step, the
+source rows (read with psycopg), the target rows (read with the format's own Spark reader, not
+through dvt), the commit history and what dvt reported; each run's seconds; per format, the
+matrix's verdict (the target's data files read with pyarrow against the source read with
+psycopg).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -46,7 +50,11 @@ def main() -> None:
     apply_bucket_credentials(spark, [
         parse_bucket(name, data, path=Path("buckets.yml"), key=f"lake.outputs.{name}")
         for name, data in (args.get("buckets") or {}).items()])
-    out: dict[str, Any] = {run["name"]: run_chain(spark, pg, run) for run in args["runs"]}
+    out: dict[str, Any] = {"seconds": {}}
+    for run in args["runs"]:
+        start = time.monotonic()
+        out[run["name"]] = run_chain(spark, pg, run)
+        out["seconds"][run["name"]] = round(time.monotonic() - start, 1)
     if args.get("matrix"):
         out["matrix"] = {fmt: run_matrix(spark, pg, args["matrix"], fmt)
                          for fmt in args["formats"]}
@@ -111,6 +119,9 @@ def run_chain(spark: Any, pg: dict[str, Any], run: dict[str, Any]) -> dict[str, 
     try:
         if run["chain"] == "short":
             short_chain(psql, step, src, table)
+            if "read_back" in run:  # the index of the snapshot in the merge's history
+                steps["read_back"] = read_back(spark, target, source, table, back, psql,
+                                               steps["merge"]["history"][run["read_back"]])
             return steps
         step("overwrite", WriteRequest(table=table, mode="overwrite", partition_by=("name",)))
         if fmt == "delta":
@@ -147,16 +158,8 @@ def run_chain(spark: Any, pg: dict[str, Any], run: dict[str, Any]) -> dict[str, 
                                       range="140..160"),
              columns=("id", "name", "seq", "extra"))
         steps["backfill"]["source"] = source_rows("id, name, seq, extra")
-        # the table as a source, into PostgreSQL: --where, --columns and --as-of
-        first = steps["overwrite"]["history"][0]
-        psql(f'DROP TABLE IF EXISTS "{back}"')
-        back_stats = transfer(
-            spark, target, source,
-            ReadRequest(table=table, columns=("id", "name"), where="id > 1", as_of=first),
-            WriteRequest(table=TableRef(back, schema="public"), mode="overwrite"),
-            console=CaptureConsole())
-        steps["read_back"] = {"rows": back_stats.rows,
-                              "target": psql(f'SELECT id, name FROM "{back}" ORDER BY id')}
+        steps["read_back"] = read_back(spark, target, source, table, back, psql,
+                                       steps["overwrite"]["history"][0])
     finally:
         psql(f'DROP TABLE IF EXISTS "{src}"; DROP TABLE IF EXISTS "{back}"')
         if run.get("catalog"):  # the catalog outlives the run's folder: leave no entry behind
@@ -174,6 +177,18 @@ def short_chain(psql: Any, step: Any, src: str, table: TableRef) -> None:
     step("merge", WriteRequest(table=table, mode="merge", primary_key=("id",)))
     step("failure", WriteRequest(table=table, mode="overwrite"),
          ReadRequest(query=f'SELECT id, name, seq / (id - 4) AS seq FROM "{src}"'))
+
+
+def read_back(spark: Any, target: Any, source: Any, table: TableRef, back: str, psql: Any,
+              as_of: str) -> dict[str, Any]:
+    """The table as a source, into PostgreSQL: --where, --columns and --as-of ``as_of``."""
+    psql(f'DROP TABLE IF EXISTS "{back}"')
+    stats = transfer(
+        spark, target, source,
+        ReadRequest(table=table, columns=("id", "name"), where="id > 1", as_of=as_of),
+        WriteRequest(table=TableRef(back, schema="public"), mode="overwrite"),
+        console=CaptureConsole())
+    return {"rows": stats.rows, "target": psql(f'SELECT id, name FROM "{back}" ORDER BY id')}
 
 
 def run_matrix(spark: Any, pg: dict[str, Any], lake: str, fmt: str) -> dict[str, Any]:

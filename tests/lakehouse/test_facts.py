@@ -113,6 +113,51 @@ def test_an_iceberg_jdbc_catalog_needs_its_database_driver(tmp_path) -> None:
     assert connection_needs(hadoop) == ["format:iceberg"]
 
 
+def test_an_iceberg_rest_catalog_needs_the_aws_bundle_at_the_runtime_version(tmp_path) -> None:
+    """A REST catalog hands its clients S3FileIO (Nessie does), whose AWS SDK the shaded
+    runtime leaves out: Iceberg's own bundle of it, the runtime's release."""
+    from dvt_connect.jars.plan import with_releases
+
+    rest = _files("ice", path=str(tmp_path), format="iceberg",
+                  catalog={"type": "rest", "uri": "http://127.0.0.1:19120/iceberg/"})
+    assert connection_needs(rest) == ["format:iceberg", "catalog:iceberg-rest"]
+    needs = {n.key: n for n in needs_for([rest], {}, _spark("4.1"))}
+    bundle = needs["catalog:iceberg-rest"]
+    assert [str(c) for c in bundle.coordinates] == ["org.apache.iceberg:iceberg-aws-bundle:1.12.0"]
+    assert not bundle.transitive
+    assert "aws" not in " ".join(
+        str(c) for n in needs_for([_files("h", path=str(tmp_path), format="iceberg")], {},
+                                  _spark("4.1")) for c in n.coordinates)
+    # the release `dvt sync` picks from the repositories: the bundle follows it
+    picked = with_releases(needs.values(), _spark("4.0"),
+                           lambda native, spark: release_for(native, spark, _reader()))
+    [again] = [n for n in picked if n.key == "catalog:iceberg-rest"]
+    assert [str(c) for c in again.coordinates] == ["org.apache.iceberg:iceberg-aws-bundle:1.11.0"]
+    # no runtime for the minor: the runtime's problem, and no bundle to fetch
+    none = {n.key: n for n in needs_for([rest], {}, _spark("4.3"))}
+    assert none["format:iceberg"].problem and "catalog:iceberg-rest" not in none
+
+
+def test_iceberg_catalog_secrets_are_masked_everywhere(tmp_path) -> None:
+    """Every secret a catalog can carry is registered, by its Iceberg property name; a
+    `token-refresh-enabled: false` is not a secret (else every `false` would be masked)."""
+    from dvt_connect import secrets
+    from dvt_connect.doctor import JarStatus, _table_format_notes
+
+    values = {"token": "tok-9f1e", "credential": "client:cred-77aa",
+              "s3.secret-access-key": "sak-31c0", "s3.session-token": "sst-5d2b",
+              "header.Authorization": "Bearer hdr-8e4c", "jdbc.password": "pw-0b9d"}
+    ice = _files("ice", path=str(tmp_path), format="iceberg", catalog={
+        "type": "rest", "uri": "https://svc:uri-pw-41f2@catalog.example/iceberg/",
+        "token-refresh-enabled": "false", "s3.access-key-id": "AKIDPUBLIC", **values})
+    shown = secrets.redact(f"{ice.catalog} false AKIDPUBLIC")
+    for secret in [*values.values(), "uri-pw-41f2"]:
+        assert secret not in shown
+    assert shown.endswith(" false AKIDPUBLIC")
+    [note] = _table_format_notes(ice, JarStatus(needs=["format:iceberg"]))
+    assert "uri-pw-41f2" not in note and "catalog.example/iceberg/" in note
+
+
 def test_session_starts_with_the_extensions_only_when_needed() -> None:
     assert session_conf(["parquet", "csv"]) == {}
     both = session_conf(["delta", "iceberg", "delta"])

@@ -4,9 +4,12 @@ tests here compare what it saw: the target read with the format's own Spark read
 source read with psycopg, after each step.
 
 On local disk every mode runs; in moto's S3 server on loopback (through s3a, with the hadoop-aws
-`dvt sync` fetched for the lakehouse PySpark's own Hadoop) and through an Iceberg JDBC catalog
-kept in PostgreSQL, overwrite, merge and a failed transfer. The fidelity type matrix goes through
-both formats: every type arrives exact, read back from the data files with pyarrow.
+`dvt sync` fetched for the lakehouse PySpark's own Hadoop), through an Iceberg JDBC catalog
+kept in PostgreSQL and through Project Nessie's Iceberg REST catalog (its tables in the same S3
+server, written through the S3FileIO it hands Spark, with the AWS bundle `dvt sync` fetched),
+overwrite, merge and a failed transfer; the REST catalog's table is read back into PostgreSQL.
+The fidelity type matrix goes through both formats: every type arrives exact, read back from
+the data files with pyarrow.
 
 No Delta or Iceberg runtime is built for every Spark minor (none for 4.3: Delta 4.4.0 is built
 for 4.2, Iceberg 1.12.0 for 4.1), and dvt refuses a build for another minor. So these tests carry
@@ -31,32 +34,44 @@ from dvt_connect.console import CaptureConsole
 from dvt_connect.jars.manifest import Manifest
 from dvt_connect.jars.spark_versions import installed_spark
 from dvt_connect.jars.sync import SyncOptions, sync
+from lakehouse.nessie import WAREHOUSE, NessieServer, nessie_fixture  # noqa: F401
 
 pytestmark = [pytest.mark.spark, pytest.mark.postgres, pytest.mark.maven, pytest.mark.network,
               pytest.mark.lakehouse_runtime]
 
 FORMATS = ("delta", "iceberg")
 BUCKET = "dvt-lakehouse"
-# runs with the short chain (overwrite, merge, a failure): in the S3 server, and an Iceberg
-# JDBC catalog in PostgreSQL
-SHORT = ("s3-delta", "s3-iceberg", "jdbc-iceberg")
+# runs with the short chain (overwrite, merge, a failure): in the S3 server, an Iceberg JDBC
+# catalog in PostgreSQL and Nessie's Iceberg REST catalog
+SHORT = ("s3-delta", "s3-iceberg", "jdbc-iceberg", "rest-iceberg")
+# the REST catalog's bearer token (Nessie runs without authentication and ignores it): it must
+# show nowhere in what dvt prints
+REST_TOKEN = "dvt-rest-token-5c0ffee1"
 SCENARIO = Path(__file__).with_name("scenario.py")
 _MINOR = installed_spark().spark_minor
 
 
 @pytest.fixture(scope="module")
-def results(maven_cache: Path, pg: dict[str, Any], s3_server: S3Server,
+def results(maven_cache: Path, pg: dict[str, Any], s3_server: S3Server, nessie: NessieServer,
             tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("lakehouse")
     cfg = tmp / "cfg"
     cfg.mkdir()
     s3_lake = f"s3a://{BUCKET}/lake"
-    # the outputs `dvt sync` reads: both formats, and a bucket path (hadoop-aws and its SDK)
+    # S3 endpoint, path-style access and region come from Nessie; the keys from the catalog
+    # (Nessie signs no requests for Iceberg 1.12 clients: lakehouse.nessie)
+    rest_catalog = {"type": "rest", "uri": nessie.iceberg_uri, "warehouse": WAREHOUSE,
+                    "token": REST_TOKEN, "s3.access-key-id": ACCESS_KEY,
+                    "s3.secret-access-key": SECRET_KEY}
+    # the outputs `dvt sync` reads: both formats, a bucket path (hadoop-aws and its SDK) and a
+    # REST catalog (Iceberg's AWS bundle)
     (cfg / "profiles.yml").write_text(yaml.safe_dump({"lake": {"target": "pg", "outputs": {
         "pg": {"type": "postgres", "host": pg["host"], "port": pg["port"], "user": pg["user"],
                "dbname": pg["database"]},
         **{fmt: {"type": "files", "path": str(tmp / fmt), "format": fmt} for fmt in FORMATS},
         "s3": {"type": "files", "path": s3_lake, "format": "delta"},
+        "rest": {"type": "files", "path": str(tmp / "rest"), "format": "iceberg",
+                 "catalog": rest_catalog},
     }}}))
     home = maven_cache / f"dvt-home-spark{_MINOR}"
     jars_dir = maven_cache / f"jars-spark{_MINOR}"
@@ -67,6 +82,7 @@ def results(maven_cache: Path, pg: dict[str, Any], s3_server: S3Server,
         outcome = sync(SyncOptions(profiles_dir=str(cfg), profile="lake", jars_dir=jars_dir),
                        console)
         assert outcome.exit_code == 0, console.text
+        assert REST_TOKEN not in console.text
     finally:
         if old is None:
             os.environ.pop("DVT_HOME", None)
@@ -74,7 +90,8 @@ def results(maven_cache: Path, pg: dict[str, Any], s3_server: S3Server,
             os.environ["DVT_HOME"] = old
     manifest = Manifest.load(jars_dir)
     jars = [str(p) for p in manifest.jars_for(["adapter:postgres", "format:delta",
-                                                "format:iceberg", "bucket:s3"])]
+                                                "format:iceberg", "catalog:iceberg-rest",
+                                                "bucket:s3"])]
     s3_server.client().create_bucket(Bucket=BUCKET)
     jdbc_catalog = {"type": "jdbc", "uri": "jdbc:postgresql://{host}:{port}/{database}".format(
         **pg), "jdbc.user": pg["user"]}
@@ -85,7 +102,10 @@ def results(maven_cache: Path, pg: dict[str, Any], s3_server: S3Server,
             *({"name": f"s3-{fmt}", "format": fmt, "lake": s3_lake, "chain": "short"}
               for fmt in FORMATS),
             {"name": "jdbc-iceberg", "format": "iceberg", "lake": local, "chain": "short",
-             "catalog": jdbc_catalog, "namespace": f"dvt_{tmp.name.replace('-', '_')}"}]
+             "catalog": jdbc_catalog, "namespace": f"dvt_{tmp.name.replace('-', '_')}"},
+            {"name": "rest-iceberg", "format": "iceberg", "lake": local, "chain": "short",
+             "catalog": rest_catalog, "namespace": f"dvt_rest_{tmp.name.replace('-', '_')}",
+             "read_back": -1}]
     buckets = {"moto": {"type": "s3", "bucket": BUCKET, "region": REGION,
                         "endpoint_url": s3_server.endpoint, "aws_access_key_id": ACCESS_KEY,
                         "aws_secret_access_key": SECRET_KEY}}
@@ -96,7 +116,17 @@ def results(maven_cache: Path, pg: dict[str, Any], s3_server: S3Server,
         capture_output=True, text=True, timeout=1800, env=env)
     lines = [ln for ln in run.stdout.splitlines() if ln.startswith("RESULT ")]
     assert run.returncode == 0 and lines, run.stdout[-3000:] + run.stderr[-6000:]
-    return json.loads(lines[-1][len("RESULT "):])
+    out: dict[str, Any] = json.loads(lines[-1][len("RESULT "):])
+    print(f"lakehouse runs, seconds each: {out['seconds']}", file=sys.stderr)
+    logs = [p.read_text(errors="replace") for p in (tmp / "home").rglob("*") if p.is_file()
+            and p.suffix in (".log", ".txt", ".out")]
+    out["rest_token_shown"] = [where for where, text in (
+        ("stdout", run.stdout), ("stderr", run.stderr), *(("log", t) for t in logs))
+        if REST_TOKEN in text]
+    # what Spark wrote through the S3FileIO Nessie handed it, in Nessie's warehouse bucket
+    listing = s3_server.client().list_objects_v2(Bucket=nessie.bucket, Prefix="warehouse/")
+    out["nessie_objects"] = [o["Key"] for o in listing.get("Contents", [])]
+    return out
 
 
 def _five() -> list[list[Any]]:
@@ -193,7 +223,10 @@ def test_overwrite_merge_and_a_failure(results: dict[str, Any], run: str) -> Non
     assert "error" not in merge, merge
     assert merge["target"] == merge["source"]
     assert [2, "changed", 60] in merge["target"] and [6, "n6", 70] in merge["target"]
-    assert merge["inserted"] == 1 and len(merge["history"]) == 2
+    # Nessie serves a table's metadata with its current snapshot only (the history is
+    # Nessie's own commits), so `.snapshots` lists one
+    assert merge["inserted"] == 1 and len(merge["history"]) == (
+        1 if run == "rest-iceberg" else 2)
     failure = steps["failure"]
     assert failure.get("error"), failure
     assert failure["exit_code"] == 1
@@ -208,3 +241,26 @@ def test_type_matrix(results: dict[str, Any], fmt: str) -> None:
     """Every type of the fidelity matrix arrives exact (compared on the data files, read with
     pyarrow, against the source read with psycopg)."""
     assert results["matrix"][fmt]["jdbc"] == {"exact": 8}
+
+
+def test_a_rest_catalog_table_as_a_source(results: dict[str, Any]) -> None:
+    """Nessie's table into PostgreSQL with --columns, --where and --as-of its current snapshot
+    (the only one Nessie serves)."""
+    back = results["rest-iceberg"]["read_back"]
+    assert back["rows"] == 5
+    assert back["target"] == [[2, "changed"], *([i, f"n{i}"] for i in range(3, 7))]
+
+
+def test_the_rest_catalog_wrote_to_its_own_warehouse(results: dict[str, Any]) -> None:
+    """The REST run's tables are where Nessie put them (its warehouse bucket), not in the
+    output's path: data files and metadata written through the S3FileIO it handed Spark."""
+    keys = results["nessie_objects"]
+    assert any(k.endswith(".parquet") and "/data/" in k for k in keys), keys
+    assert any(k.endswith(".metadata.json") for k in keys), keys
+
+
+def test_the_rest_catalog_token_is_never_shown(results: dict[str, Any]) -> None:
+    """The REST run's catalog carried a bearer token: neither the transfers' output, their
+    errors nor dvt's logs show it."""
+    assert "error" not in results["rest-iceberg"]["overwrite"]
+    assert results["rest_token_shown"] == []

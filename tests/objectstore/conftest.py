@@ -60,12 +60,17 @@ def moto_server(log: Path) -> Iterator[S3Server]:
                 time.sleep(0.2)
         yield S3Server(f"http://127.0.0.1:{port}", proc.pid)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc, grace=10)
+
+
+def stop_process(proc: subprocess.Popen[bytes], *, grace: float) -> None:
+    """Stop the server this test started, by its PID: SIGTERM, then SIGKILL after ``grace``."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
 
 
 @pytest.fixture(scope="module")
