@@ -89,7 +89,7 @@ def arrow_schema_of(schema: Any) -> pa.Schema:
     # PySpark 4.3 takes a zone, 4.1 a flag for UTC: the same schema either way
     if "timezone" in inspect.signature(to_arrow_schema).parameters:
         return to_arrow_schema(schema, timezone="UTC")
-    return to_arrow_schema(schema, timestamp_utc=True)
+    return to_arrow_schema(schema, timestamp_utc=True)  # type: ignore[call-arg]  # (4.1)
 
 
 def conform(batch: pa.RecordBatch, target: pa.Schema, columns: Sequence[ColumnRead],
