@@ -41,9 +41,11 @@ pytestmark = [pytest.mark.spark, pytest.mark.postgres, pytest.mark.maven, pytest
 
 FORMATS = ("delta", "iceberg")
 BUCKET = "dvt-lakehouse"
-# runs with the short chain (overwrite, merge, a failure): in the S3 server, an Iceberg JDBC
-# catalog in PostgreSQL and Nessie's Iceberg REST catalog
-SHORT = ("s3-delta", "s3-iceberg", "jdbc-iceberg", "rest-iceberg")
+# runs with every mode: on local disk and in the S3 server
+FULL = (*FORMATS, *(f"s3-{fmt}" for fmt in FORMATS))
+# runs with the short chain (overwrite, merge, a failure): an Iceberg JDBC catalog in PostgreSQL
+# and Nessie's Iceberg REST catalog
+SHORT = ("jdbc-iceberg", "rest-iceberg")
 # the REST catalog's bearer token (Nessie runs without authentication and ignores it): it must
 # show nowhere in what dvt prints
 REST_TOKEN = "dvt-rest-token-5c0ffee1"
@@ -99,7 +101,7 @@ def results(maven_cache: Path, pg: dict[str, Any], s3_server: S3Server, nessie: 
         jdbc_catalog["jdbc.password"] = pg["password"]
     local = f"file://{tmp}/lake"
     runs = [*({"name": fmt, "format": fmt, "lake": local, "chain": "full"} for fmt in FORMATS),
-            *({"name": f"s3-{fmt}", "format": fmt, "lake": s3_lake, "chain": "short"}
+            *({"name": f"s3-{fmt}", "format": fmt, "lake": s3_lake, "chain": "full"}
               for fmt in FORMATS),
             {"name": "jdbc-iceberg", "format": "iceberg", "lake": local, "chain": "short",
              "catalog": jdbc_catalog, "namespace": f"dvt_{tmp.name.replace('-', '_')}"},
@@ -133,9 +135,9 @@ def _five() -> list[list[Any]]:
     return [[i, f"n{i}", i * 10] for i in range(1, 6)]
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_overwrite_append_truncate(results: dict[str, Any], fmt: str) -> None:
-    steps = results[fmt]
+@pytest.mark.parametrize("run", FULL)
+def test_overwrite_append_truncate(results: dict[str, Any], run: str) -> None:
+    steps, fmt = results[run], run.removeprefix("s3-")
     over = steps["overwrite"]
     assert over["target"] == over["source"] == _five()
     assert over["partitioning"] == (["name"] if fmt == "delta" else ["partition"])
@@ -150,33 +152,34 @@ def test_overwrite_append_truncate(results: dict[str, Any], fmt: str) -> None:
     assert len(truncate["history"]) == 3  # one commit each
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_merge_and_incremental(results: dict[str, Any], fmt: str) -> None:
-    merge = results[fmt]["merge"]
+@pytest.mark.parametrize("run", FULL)
+def test_merge_and_incremental(results: dict[str, Any], run: str) -> None:
+    fmt = run.removeprefix("s3-")
+    merge = results[run]["merge"]
     assert merge["target"] == merge["source"]
     assert merge["inserted"] == 1 and merge["updated"] == (5 if fmt == "delta" else None)
     assert merge["rows"] == 6  # the source's rows, each counted once
     assert len(merge["history"]) == 4
-    inc = results[fmt]["incremental"]
+    inc = results[run]["incremental"]
     assert inc["read_from"] == "70" and inc["mark"] == "90"
     assert inc["rows"] == 2  # only id 3 (updated) and id 7 (new) were read
     assert inc["target"] == inc["source"]
     assert len(inc["history"]) == 5
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("run", FULL)
 def test_a_failed_transfer_leaves_the_previous_snapshot(results: dict[str, Any],
-                                                        fmt: str) -> None:
-    steps = results[fmt]
+                                                        run: str) -> None:
+    steps = results[run]
     failure = steps["failure"]
     assert failure.get("error"), failure
     assert failure["history"] == steps["incremental"]["history"]
     assert failure["target"] == steps["incremental"]["target"]
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_schema_evolution(results: dict[str, Any], fmt: str) -> None:
-    steps = results[fmt]
+@pytest.mark.parametrize("run", FULL)
+def test_schema_evolution(results: dict[str, Any], run: str) -> None:
+    steps = results[run]
     refused = steps["new_column_refused"]
     assert refused["exit_code"] == 2
     assert "`extra` (string)" in refused["message"]
@@ -186,9 +189,9 @@ def test_schema_evolution(results: dict[str, Any], fmt: str) -> None:
     assert [r[3] for r in added["target"]] == [f"x{i}" for i in range(1, 8)]
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_backfill_replaces_the_range_in_one_commit(results: dict[str, Any], fmt: str) -> None:
-    steps = results[fmt]
+@pytest.mark.parametrize("run", FULL)
+def test_backfill_replaces_the_range_in_one_commit(results: dict[str, Any], run: str) -> None:
+    steps = results[run]
     backfill = steps["backfill"]
     assert "error" not in backfill, backfill
     before = {r[0]: r for r in steps["schema_evolution_add"]["target"]}
@@ -203,9 +206,9 @@ def test_backfill_replaces_the_range_in_one_commit(results: dict[str, Any], fmt:
     assert backfill["rows"] == 2
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_table_as_a_source_as_of_the_first_commit(results: dict[str, Any], fmt: str) -> None:
-    back = results[fmt]["read_back"]
+@pytest.mark.parametrize("run", FULL)
+def test_table_as_a_source_as_of_the_first_commit(results: dict[str, Any], run: str) -> None:
+    back = results[run]["read_back"]
     assert back["rows"] == 4
     assert back["target"] == [[i, f"n{i}"] for i in range(2, 6)]
 
