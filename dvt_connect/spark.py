@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 MIN_JAVA = 17
 DEFAULT_MASTER = "local[*]"
 MASTER_ENV = "DVT_SPARK_MASTER"
+# JVM options added to those dvt gives the Spark driver and executors (never replacing them: the
+# UTC zone the drivers convert through stays), e.g. `-XX:TieredStopAtLevel=1` for short runs
+JAVA_OPTIONS_ENV = "DVT_JAVA_OPTIONS"
+_APPENDED = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
 _MASTER_FORMS = re.compile(r"local(\[(\*|\d+)(,\d+)?\])?|spark://\S+|yarn|k8s://\S+|sc://\S+"
                            r"|" + LOCAL_SERVER)
 
@@ -209,9 +213,14 @@ def session_spec(
         # Derby (the embedded demo source and Spark's own metastore) writes beside the CWD
         # unless told otherwise.
         "spark.driver.extraJavaOptions": _java_options(verbose),
-        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.executor.extraJavaOptions": " ".join(["-Duser.timezone=UTC",
+                                                     *extra_java_options()]),
     }
-    merged.update(conf or {})
+    for key, value in (conf or {}).items():
+        if key in _APPENDED and value:  # the profile's JVM options come after ours
+            merged[key] = f"{merged[key]} {value}"
+        else:
+            merged[key] = value
     merged.update(hadoop_conf or {})
     return SessionSpec(
         master=master or DEFAULT_MASTER,
@@ -234,7 +243,25 @@ def _java_options(verbose: bool) -> str:
     if not verbose:
         options += [f"-Ddvt.log.dir={dvt_home() / 'logs'}",
                     f"-Dlog4j2.configurationFile=file:{_log4j_file()}"]
-    return " ".join(options)
+    return " ".join([*options, *extra_java_options()])
+
+
+def extra_java_options() -> list[str]:
+    """``DVT_JAVA_OPTIONS``, split as a shell would: JVM options added after dvt's own."""
+    import shlex
+
+    raw = os.environ.get(JAVA_OPTIONS_ENV, "")
+    try:
+        options = shlex.split(raw)
+    except ValueError as exc:
+        raise UsageError(f"{JAVA_OPTIONS_ENV} cannot be split into JVM options ({exc}).",
+                         hint="Quote it as a shell would, e.g. '-Xss4m -Dkey=\"a b\"'.") from exc
+    wrong = [o for o in options if not o.startswith("-")]
+    if wrong:
+        raise UsageError(f"{JAVA_OPTIONS_ENV} holds {wrong[0]!r}, which is not a JVM option "
+                         "(each starts with '-').",
+                         hint="Set it to options only, e.g. DVT_JAVA_OPTIONS='-Xss4m'.")
+    return options
 
 
 def cache_dir() -> Path:

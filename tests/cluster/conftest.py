@@ -76,7 +76,8 @@ def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]
     home = spark_home()
     env = dict(os.environ, SPARK_HOME=str(home), SPARK_LOCAL_IP=HOST,
                SPARK_LOG_DIR=str(root / "logs"), SPARK_WORKER_DIR=str(root / "work"),
-               PYSPARK_PYTHON=sys.executable)
+               PYSPARK_PYTHON=sys.executable,
+               SPARK_DAEMON_JAVA_OPTS=os.environ.get("DVT_JAVA_OPTIONS", ""))
     port, ui, worker_ui = free_port(), free_port(), free_port()
     spark_class = str(home / "bin" / "spark-class")
     started: list[subprocess.Popen[bytes]] = []

@@ -11,7 +11,7 @@ from dvt_connect import connect_server, secrets
 from dvt_connect.cli.main import run
 from dvt_connect.errors import UsageError
 from dvt_connect.executors import package_zip
-from dvt_connect.spark import MASTER_ENV, choose_master, session_spec
+from dvt_connect.spark import JAVA_OPTIONS_ENV, MASTER_ENV, choose_master, session_spec
 
 
 @pytest.fixture(autouse=True)
@@ -56,6 +56,38 @@ def test_a_bad_master_flag_is_one_line_and_exit_2(tmp_path: Path,
     assert code == 2
     assert "--master is `mesos://h:5050`, which is not a Spark master" in err
     assert "Traceback" not in err
+
+
+def test_jvm_options_from_the_env_and_the_profile_come_after_dvts_own(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(JAVA_OPTIONS_ENV, "-XX:TieredStopAtLevel=1  '-Dnote=a b'")
+    conf = session_spec(conf={"spark.driver.extraJavaOptions": "-Xss8m",
+                              "spark.executor.extraJavaOptions": "-Xss2m"}).conf
+    driver = conf["spark.driver.extraJavaOptions"]
+    executor = conf["spark.executor.extraJavaOptions"]
+    # the UTC zone the JDBC drivers convert through survives a profile's own options
+    assert driver.startswith("-Duser.timezone=UTC ") and driver.endswith(
+        " -XX:TieredStopAtLevel=1 -Dnote=a b -Xss8m")
+    assert executor == "-Duser.timezone=UTC -XX:TieredStopAtLevel=1 -Dnote=a b -Xss2m"
+    monkeypatch.delenv(JAVA_OPTIONS_ENV)
+    assert "TieredStopAtLevel" not in session_spec().conf["spark.driver.extraJavaOptions"]
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("-Xss4m Xmx2g", "DVT_JAVA_OPTIONS holds 'Xmx2g', which is not a JVM option"),
+    ("-Dname='unclosed", "DVT_JAVA_OPTIONS cannot be split into JVM options"),
+])
+def test_a_bad_jvm_options_env_is_exit_2_naming_it(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        value: str, message: str) -> None:
+    monkeypatch.setenv(JAVA_OPTIONS_ENV, value)
+    (tmp_path / "profiles.yml").write_text(
+        "p:\n  target: lake\n  outputs:\n    lake: {type: files, path: /tmp/x}\n")
+    code = run(["transfer", "--profiles-dir", str(tmp_path), "-s", "lake", "--table", "t",
+                "--dry-run"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert message in err and "Traceback" not in err
 
 
 def test_secret_settings_never_reach_the_launch_conf_and_are_masked() -> None:
