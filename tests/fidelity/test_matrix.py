@@ -230,13 +230,28 @@ def move(spark: Any, source: Any, target: Any, table: str, target_table: str, pa
 @pytest.mark.parametrize("path", PATHS)
 def test_postgres_to_postgres(spark: Any, pg: dict[str, Any], sources: Mapping[str, str],
                               target_name: str, path: str) -> None:
-    # the declared types kept (uuid, numeric(38,9) from text) need JDBC's write, so Spark rows;
+    # the declared types kept (uuid from its text) need JDBC's write, so Spark rows;
     # a declared varchar(20) alone (MariaDB to MariaDB) takes the bulk load
     move(spark, pg_connection(pg), pg_connection(pg), sources["pg"], target_name, path,
          arrow_possible=False)
 
     assert pg_columns(pg, target_name) == pg_columns(pg, sources["pg"])  # declared types kept
     as_source(pg_rows(pg, sources["pg"]), pg_rows(pg, target_name),
+              float32=PG_FLOAT32, instants=PG_INSTANTS)
+
+
+def test_postgres_to_postgres_declared_numeric_is_arrow_end_to_end(
+        spark: Any, pg: dict[str, Any], sources: Mapping[str, str], target_name: str) -> None:
+    # numeric(38,9) is declared but read as decimal(38,9), not as text: the bulk load takes it,
+    # so without the uuid the move is Arrow end to end (it was JDBC's write: 2.7x slower at 1M)
+    columns = tuple(c for c in (*PG_FINITE, *NONFINITE) if c != "u")
+    move(spark, pg_connection(pg), pg_connection(pg), sources["pg"], target_name, "native",
+         columns=columns)
+
+    source_columns = pg_columns(pg, sources["pg"])
+    assert source_columns["num"] == "numeric(38,9)"
+    assert pg_columns(pg, target_name) == {c: source_columns[c] for c in columns}
+    as_source(pg_rows(pg, sources["pg"]), pg_rows(pg, target_name), leave_out=("u",),
               float32=PG_FLOAT32, instants=PG_INSTANTS)
 
 

@@ -327,11 +327,16 @@ class BulkConnector(BaseConnector):
     # ---- writing ---------------------------------------------------------------------------
 
     def _write_problems(self, schema: StructType, request: WriteRequest) -> list[str]:
+        from pyspark.sql.types import StringType
+
         problems = [f"`{f.name}` ({f.dataType.simpleString()})" for f in schema.fields
                     if not writable(f.dataType)]
-        # text into a character column is what the bulk loaders send anyway; other declared
-        # types (uuid, numeric from text) need JDBC's casts
-        declared = {n: t for n, t in request.column_types.items() if not _CHARACTER.match(t)}
+        # text into a character column is what the bulk loaders send anyway; text into other
+        # declared types (uuid, numeric read as its text) needs JDBC's casts. A declared column
+        # Spark reads as its own type (numeric(p,s) as decimal(p,s)) loads as it always does.
+        text = {f.name for f in schema.fields if isinstance(f.dataType, StringType)}
+        declared = {n: t for n, t in request.column_types.items()
+                    if n in text and not _CHARACTER.match(t)}
         if declared:
             problems.append("text into the source's own column types ("
                             + ", ".join(f"`{n}` {t}" for n, t in declared.items()) + ")")
