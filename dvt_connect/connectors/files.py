@@ -126,6 +126,10 @@ class FilesConnector(BaseConnector):
 
     connector_type = ConnectorType.FILES
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._schemas: dict[tuple[str, str], StructType] = {}
+
     @property
     def _files(self) -> FilesConnection:
         assert isinstance(self.connection, FilesConnection)
@@ -209,6 +213,14 @@ class FilesConnector(BaseConnector):
             hint=("Tables there: " + ", ".join(shown[:20]) + ".") if shown
             else f"{root} is empty or missing.",
         )
+
+    def read_schema(self, plan: ReadPlan) -> StructType:
+        """Spark infers a folder's schema with a job: once per folder and reader options, not
+        again for the route and the move (the files of one transfer do not change under it)."""
+        key = (plan.source, json.dumps(sorted(plan.options.items())))
+        if key not in self._schemas:
+            self._schemas[key] = self.load(plan).schema
+        return self._schemas[key]
 
     def load(self, plan: ReadPlan) -> DataFrame:
         options = dict(plan.options)

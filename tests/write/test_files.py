@@ -228,3 +228,27 @@ def test_local_paths_with_spaces_and_unicode(spark: Any, tmp_path: Path) -> None
     assert (root / "a b" / "part=x y").is_dir()
     assert appended.bytes_written == data_bytes(root / "a b" / "part=x y") > 0
     assert leftovers(root) == []
+
+
+def test_a_parquet_folders_schema_is_inferred_once_per_transfer(spark: Any,
+                                                                tmp_path: Path) -> None:
+    """Spark infers a Parquet folder's schema with a job: planning's types, the route's check
+    and the move ask the same connector, which runs that job once."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "t").mkdir()
+    pq.write_table(pa.table({"id": [1, 2], "label": ["a", "b"]}), tmp_path / "t" / "a.parquet")
+    lake = FilesConnector(spark, files_connection(tmp_path))
+    plan = lake.plan_read(ReadRequest(table=TableRef("t")))
+    context = spark.sparkContext
+    context.setJobGroup("dvt-schema-once", "schema inference")
+    try:
+        schemas = [lake.read_schema(plan), lake.read_schema(plan)]
+        lake.arrow_source(plan)
+    finally:
+        context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+    jobs = context.statusTracker().getJobIdsForGroup("dvt-schema-once")
+
+    assert schemas[0].names == schemas[1].names == ["id", "label"]
+    assert len(jobs) == 1, jobs
