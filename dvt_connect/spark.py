@@ -38,6 +38,10 @@ MASTER_ENV = "DVT_SPARK_MASTER"
 # JVM options added to those dvt gives the Spark driver and executors (never replacing them: the
 # UTC zone the drivers convert through stays), e.g. `-XX:TieredStopAtLevel=1` for short runs
 JAVA_OPTIONS_ENV = "DVT_JAVA_OPTIONS"
+# C1-only JIT for a driver that plans and schedules Python tasks (the Arrow route) or moves no
+# data: it cuts the JVM's fixed cost (README "Arrow end to end"); DVT_QUICK_JIT=0 never, =1 always
+QUICK_JIT_ENV = "DVT_QUICK_JIT"
+QUICK_JIT = "-XX:TieredStopAtLevel=1"
 _APPENDED = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
 _MASTER_FORMS = re.compile(r"local(\[(\*|\d+)(,\d+)?\])?|spark://\S+|yarn|k8s://\S+|sc://\S+"
                            r"|" + LOCAL_SERVER)
@@ -197,8 +201,10 @@ def session_spec(
     hadoop_conf: Mapping[str, str] | None = None,
     conf: Mapping[str, str] | None = None,
     verbose: bool = False,
+    quick_jit: bool = False,
 ) -> SessionSpec:
     """Build the spec: our defaults, then the profile's ``spark.conf``, then ``hadoop_conf``.
+    ``quick_jit``: the driver's work is short (see :func:`quick_jit_options`).
 
     Everything here reaches the JVM's command line: never pass a secret. Bucket credentials go
     to the running context (:mod:`dvt_connect.transfer.credentials`)."""
@@ -212,7 +218,7 @@ def session_spec(
         "spark.sql.sources.partitionOverwriteMode": "dynamic",
         # Derby (the embedded demo source and Spark's own metastore) writes beside the CWD
         # unless told otherwise.
-        "spark.driver.extraJavaOptions": _java_options(verbose),
+        "spark.driver.extraJavaOptions": _java_options(verbose, quick_jit),
         "spark.executor.extraJavaOptions": " ".join(["-Duser.timezone=UTC",
                                                      *extra_java_options()]),
     }
@@ -229,7 +235,7 @@ def session_spec(
     )
 
 
-def _java_options(verbose: bool) -> str:
+def _java_options(verbose: bool, quick_jit: bool = False) -> str:
     from dvt_connect.paths import dvt_home
 
     # JDBC drivers convert timestamps through the JVM's zone: run it in UTC so instants and
@@ -243,7 +249,20 @@ def _java_options(verbose: bool) -> str:
     if not verbose:
         options += [f"-Ddvt.log.dir={dvt_home() / 'logs'}",
                     f"-Dlog4j2.configurationFile=file:{_log4j_file()}"]
-    return " ".join([*options, *extra_java_options()])
+    return " ".join([*options, *quick_jit_options(quick_jit), *extra_java_options()])
+
+
+def quick_jit_options(short: bool) -> list[str]:
+    """C1-only JIT (``-XX:TieredStopAtLevel=1``) for a driver whose work is ``short``: planning
+    and scheduling Python tasks, no rows through the JVM. C2 spends CPU compiling code that a
+    short run never repays (measured: README "Arrow end to end"). ``DVT_QUICK_JIT=0`` never
+    uses it, ``=1`` always; ``DVT_JAVA_OPTIONS`` come after it and may override it."""
+    value = os.environ.get(QUICK_JIT_ENV, "").strip()
+    if value not in ("", "0", "1"):
+        raise UsageError(f"{QUICK_JIT_ENV} is {value!r}; valid: 0 (never C1-only JIT), 1 "
+                         "(always), or unset (when the driver only plans and schedules).",
+                         hint=f"Unset it, or set {QUICK_JIT_ENV}=0 or 1.")
+    return [QUICK_JIT] if value == "1" or (short and value != "0") else []
 
 
 def extra_java_options() -> list[str]:

@@ -132,11 +132,12 @@ class Session:
 def start_session(project: Project, source: Connection, target: Connection, *,
                   master: str | None = None, profile: str | None = None,
                   verbose: bool = False, conf: Mapping[str, str] | None = None,
-                  preferred_bucket: str | None = None) -> Session:
+                  preferred_bucket: str | None = None, quick_jit: bool = False) -> Session:
     """Find the jars moving data from ``source`` to ``target`` needs in the sync manifest (a
     missing one is one error naming the `dvt sync` to run) and start the one Spark session with
     them; set the credentials of the buckets the transfer can use on the running context.
-    ``conf`` comes before the profile's `spark.conf`."""
+    ``conf`` comes before the profile's `spark.conf`; ``quick_jit``: no rows will cross the
+    driver's JVM (:func:`dvt_connect.spark.quick_jit_options`)."""
     from dvt_connect import spark as spark_mod
     from dvt_connect.databases.files import TABLE_FORMATS, session_conf
     from dvt_connect.doctor import connector_unavailable, spark_install
@@ -194,7 +195,7 @@ def start_session(project: Project, source: Connection, target: Connection, *,
                                      profile_name=project.profile_name)
     spec = spark_mod.session_spec(master=choice.master, jars=jars,
                                   conf={**formats, **(conf or {}), **project.spark_conf},
-                                  verbose=verbose)
+                                  verbose=verbose, quick_jit=quick_jit)
     spark = spark_mod.get_session(spec)
     warnings: list[str] = []
     if spark_mod.is_connect(spark) and project.spark_conf:
@@ -218,6 +219,29 @@ def start_session(project: Project, source: Connection, target: Connection, *,
                    warnings=tuple(warnings))
 
 
+def arrow_expected(source: Connection, target: Connection, options: TransferOptions) -> bool:
+    """Whether the move is expected on the Arrow route, from what is known before the JVM starts:
+    both ends have an Arrow path (a Python bulk path, or a local Parquet folder) and no option
+    needs Spark rows. The route itself is chosen at planning (``run.choose_route``); a wrong
+    guess costs speed only (the driver's JIT, :func:`dvt_connect.spark.quick_jit_options`)."""
+    if (options.route == "rows" or options.connector == "jdbc" or options.partition_by
+            or options.tie_breaker):
+        return False
+    return _arrow_end(source) and _arrow_end(target)
+
+
+def _arrow_end(connection: Connection) -> bool:
+    from dvt_connect.connectors.selection import missing_python
+
+    if connection.is_files:
+        path = str(connection.location())
+        return (connection.format == "parquet" and not getattr(connection, "bucket", None)
+                and ("://" not in path or path.startswith("file://")))
+    native = connection.facts.native
+    return (native is not None and native.driver_module is not None
+            and not native.needs_bucket and not missing_python(native))
+
+
 def run_job(options: TransferOptions, console: Console, *,
             project: Project | None = None, verbose: bool = False) -> JobResult:
     """Plan (and unless ``dry_run``, run) one transfer from configuration."""
@@ -233,7 +257,8 @@ def run_job(options: TransferOptions, console: Console, *,
     configured = time.perf_counter()
     session = start_session(project, source, target, master=options.master,
                             profile=options.profile, verbose=verbose,
-                            preferred_bucket=options.bucket)
+                            preferred_bucket=options.bucket,
+                            quick_jit=options.dry_run or arrow_expected(source, target, options))
     spark = session.spark
     for warning in session.warnings:
         console.warn(warning)

@@ -138,7 +138,7 @@ def scan_session(project: Project, scan: Scan,
         return None
     spec = spark_mod.session_spec(master=project.spark_master,
                                   jars=[str(p) for p in manifest.jars_for(needs)],
-                                  conf=project.spark_conf)
+                                  conf=project.spark_conf, quick_jit=True)  # lists, drops
     spark = spark_mod.get_session(spec)
     if on_buckets:
         apply_bucket_credentials(spark, buckets_in_use(project, on_buckets, preferred=None))

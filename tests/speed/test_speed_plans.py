@@ -15,6 +15,8 @@ from dvt_connect.connectors.arrow_bulk.direct import parquet_groups
 from dvt_connect.connectors.base import ConnectorType, WriteRequest
 from dvt_connect.connectors.selection import choose_connector
 from dvt_connect.errors import UsageError
+from dvt_connect.spark import JAVA_OPTIONS_ENV, QUICK_JIT_ENV
+from dvt_connect.transfer.job import TransferOptions, arrow_expected
 from dvt_connect.transfer.run import ARROW_WHY, choose_route
 
 
@@ -157,3 +159,51 @@ def test_parquet_source_reads_columns_by_name_as_the_target_types(tmp_path: Path
     assert (rows, written) == (2, ["part-00003-run1.snappy.parquet"])
     assert size == (out / written[0]).stat().st_size
     assert pq.read_table(out).to_pylist() == batches[0].to_pylist()
+
+
+def files(path: str, fmt: str = "parquet") -> Any:
+    return parse_connection("lake", {"type": "files", "path": path, "format": fmt},
+                            path=Path("profiles.yml"), key="p.outputs.lake")
+
+
+@pytest.mark.parametrize(("source", "target", "options", "expected"), [
+    (conn("postgres"), files("/data/lake"), {}, True),
+    (files("/data/lake"), conn("mariadb"), {}, True),
+    (conn("postgres"), conn("postgres"), {}, True),
+    (conn("postgres"), files("/data/lake"), {"connector": "jdbc"}, False),
+    (conn("postgres"), files("/data/lake"), {"route": "rows"}, False),
+    (conn("postgres"), files("/data/lake"), {"partition_by": ("d",)}, False),
+    (conn("postgres"), conn("postgres"), {"tie_breaker": "ts"}, False),
+    (conn("postgres"), files("/data/lake", "csv"), {}, False),
+    (conn("postgres"), files("s3a://bucket/lake"), {}, False),
+    (parse_connection("ms", {"type": "sqlserver", "host": "db", "user": "u", "database": "d"},
+                      path=Path("profiles.yml"), key="p.outputs.ms"), files("/data/lake"), {},
+     False),
+])
+def test_the_arrow_route_is_expected_before_the_jvm_starts(
+        source: Any, target: Any, options: dict[str, Any], expected: bool) -> None:
+    assert arrow_expected(source, target, TransferOptions(source="src", **options)) is expected
+
+
+def test_the_driver_runs_c1_only_when_its_work_is_short(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(JAVA_OPTIONS_ENV, raising=False)
+    monkeypatch.delenv(QUICK_JIT_ENV, raising=False)
+
+    def options(quick: bool) -> tuple[str, str]:
+        conf = spark_mod.session_spec(quick_jit=quick).conf
+        return conf["spark.driver.extraJavaOptions"], conf["spark.executor.extraJavaOptions"]
+
+    driver, executor = options(True)
+    assert driver.endswith(" -XX:TieredStopAtLevel=1") and "Tiered" not in executor
+    assert "Tiered" not in options(False)[0]
+    monkeypatch.setenv(QUICK_JIT_ENV, "0")
+    assert "Tiered" not in options(True)[0]
+    monkeypatch.setenv(QUICK_JIT_ENV, "1")
+    assert options(False)[0].endswith(" -XX:TieredStopAtLevel=1")
+    # DVT_JAVA_OPTIONS come after: the JVM takes the last value of a flag
+    monkeypatch.delenv(QUICK_JIT_ENV)
+    monkeypatch.setenv(JAVA_OPTIONS_ENV, "-XX:TieredStopAtLevel=4")
+    assert options(True)[0].endswith(" -XX:TieredStopAtLevel=1 -XX:TieredStopAtLevel=4")
+    monkeypatch.setenv(QUICK_JIT_ENV, "yes")
+    with pytest.raises(UsageError, match="DVT_QUICK_JIT is 'yes'; valid: 0"):
+        options(True)
