@@ -52,9 +52,14 @@ def test_down_stops_exactly_the_recorded_server_and_nothing_else(
     """A recorded PID whose process is ours is stopped; a stale record naming somebody else's
     process (a reused PID) is dropped and that process is left alone."""
     monkeypatch.setenv("DVT_SERVICES_DIR", str(tmp_path))
-    sleeper = "import sys, time; time.sleep(120)"
-    ours = subprocess.Popen([sys.executable, "-c", sleeper, str(tmp_path / "postgres" / "data")])
-    other = subprocess.Popen([sys.executable, "-c", sleeper, "someone-else"])
+    # SIGINT at its default (a shell's `cmd &` starts its children with it ignored), and said
+    # so before the signal is sent
+    sleeper = ("import signal, time; signal.signal(signal.SIGINT, signal.default_int_handler);"
+               " print('ready', flush=True); time.sleep(120)")
+    ours, other = (subprocess.Popen([sys.executable, "-c", sleeper, arg], stdout=subprocess.PIPE,
+                                    text=True)
+                   for arg in (str(tmp_path / "postgres" / "data"), "someone-else"))
+    assert ours.stdout is not None and ours.stdout.readline() == "ready\n"
     try:
         (tmp_path / "postgres.pid").write_text(f"{ours.pid}\n")
         (tmp_path / "mariadb.pid").write_text(f"{other.pid}\n")

@@ -111,7 +111,9 @@ def results(maven_cache: Path, pg: dict[str, Any], s3_server: S3Server, nessie: 
     buckets = {"moto": {"type": "s3", "bucket": BUCKET, "region": REGION,
                         "endpoint_url": s3_server.endpoint, "aws_access_key_id": ACCESS_KEY,
                         "aws_secret_access_key": SECRET_KEY}}
-    env = {**os.environ, "DVT_HOME": str(tmp / "home")}
+    # one long session: the JVM's default JIT, not the suite's C1-only (tests/conftest.py)
+    env = {k: v for k, v in os.environ.items() if k != "DVT_JAVA_OPTIONS"}
+    env["DVT_HOME"] = str(tmp / "home")
     run = subprocess.run([sys.executable, str(SCENARIO), json.dumps(
         {"pg": pg, "jars": jars, "formats": FORMATS, "runs": runs, "buckets": buckets,
          "matrix": str(tmp / "matrix")})],
