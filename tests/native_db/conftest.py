@@ -7,7 +7,12 @@ values go through both paths and must come out equal.
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +21,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import dvt_services  # noqa: E402
 from write.fixtures import (  # noqa: E402
+    mariadb_client,
     mariadb_drop,
     mariadb_tables,
     pg_drop,
@@ -57,3 +64,60 @@ def nothing_left(pg: dict[str, Any], mariadb: dict[str, Any]) -> Iterator[None]:
     yield
     assert pg_tables(pg, "dvtn\\_%\\_\\_dvt\\_%") == []
     assert mariadb_tables(mariadb, "dvtn\\_%\\_\\_dvt\\_%") == []
+
+
+@pytest.fixture
+def mariadb_local_infile_off() -> Iterator[dict[str, Any]]:
+    """A throwaway MariaDB of its own, started with ``local_infile`` OFF, on a free loopback port.
+
+    The shared test server must not be switched: ``local_infile`` is a global variable, and the
+    other workers' LOAD DATA writes would see it OFF too. This server comes from the same binaries
+    (``make services`` installs them), takes about a second, and is stopped by its PID."""
+    binary = dvt_services.mariadbd_path()
+    install_db = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
+    if binary is None or install_db is None:
+        pytest.fail("mariadbd and mariadb-install-db are needed (`make services` installs them)")
+    owner = dvt_services.owner_of_servers("mariadb")
+    base = Path(tempfile.mkdtemp(prefix="dvt-maria-off-"))
+    data = base / "data"
+    user_args = [f"--user={owner}"] if owner else []
+    if owner:
+        shutil.chown(base, owner)
+    done = subprocess.run([install_db, "--no-defaults", f"--datadir={data}",
+                           "--auth-root-authentication-method=normal", "--skip-test-db",
+                           *user_args], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr or done.stdout
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [str(binary), "--no-defaults", f"--datadir={data}", f"--socket={base}/s.sock",
+         f"--pid-file={base}/s.pid", f"--log-error={base}/err.log", "--bind-address=127.0.0.1",
+         f"--port={port}", "--skip-grant-tables", "--local-infile=0",
+         "--innodb-buffer-pool-size=32M", *user_args],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    try:
+        address = {"host": "127.0.0.1", "port": port, "user": "root", "password": "",
+                   "database": "dvt_off"}
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, (base / "err.log").read_text(errors="replace")[-2000:]
+            try:
+                with mariadb_client({**address, "database": None}) as conn, \
+                        conn.cursor() as cur:
+                    cur.execute("CREATE DATABASE dvt_off")
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield address
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(base, ignore_errors=True)

@@ -13,6 +13,7 @@ from write.fixtures import (
     mariadb_client,
     mariadb_connection,
     mariadb_rows,
+    mariadb_tables,
     pg_client,
     pg_connection,
     pg_rows,
@@ -129,21 +130,16 @@ def test_failed_staged_read_leaves_no_files(spark: Any, pg: dict[str, Any], pg_n
 
 
 def test_mariadb_with_local_infile_off_writes_over_jdbc_and_says_how_to_fix(
-        spark: Any, mariadb: dict[str, Any], maria_names: Any, nothing_left: None) -> None:
-    table = maria_names("off")
+        spark: Any, mariadb_local_infile_off: dict[str, Any]) -> None:
+    server = mariadb_local_infile_off
     console = CaptureConsole()
-    native = MySQLNativeConnector(spark, mariadb_connection(mariadb), console=console)
-    with mariadb_client(mariadb) as conn, conn.cursor() as cur:
-        cur.execute("SET GLOBAL local_infile = OFF")
-        try:
-            outcome = native.write_dataframe(typed_dataframe(spark),
-                                             WriteRequest(table=TableRef(table)))
-        finally:
-            cur.execute("SET GLOBAL local_infile = ON")
+    native = MySQLNativeConnector(spark, mariadb_connection(server), console=console)
+    outcome = native.write_dataframe(typed_dataframe(spark), WriteRequest(table=TableRef("off")))
 
     assert LOCAL_INFILE_HELP in outcome.notes[0] and "writing over JDBC" in outcome.notes[0]
     assert any("SET GLOBAL local_infile = ON" in w for w in console.warnings())
-    assert len(mariadb_rows(mariadb, table)) == 7
+    assert len(mariadb_rows(server, "off")) == 7
+    assert mariadb_tables(server, "off\\_\\_dvt\\_%") == []
 
 
 def test_transfer_picks_the_native_path_for_a_large_table_and_says_why(
