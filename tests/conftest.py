@@ -245,3 +245,54 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 red=True,
             )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# CPU-seconds per test, for finding what to make lighter: with DVT_TEST_CPU_OUT=<file>, each test
+# appends one JSON line {"test", "cpu", "wall"} to it. The CPU is this process's, its reaped
+# children's (each `dvt` a test runs, with its JVM), and its live descendants' (the worker's Spark
+# JVM and Python workers). Servers that detach from the tree are not counted.
+def _tree_cpu() -> float:
+    import resource
+
+    tick = os.sysconf("SC_CLK_TCK")
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = own.ru_utime + own.ru_stime + reaped.ru_utime + reaped.ru_stime
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = sum(int(f) for f in fields[11:15]) / tick
+    mine = {os.getpid()}
+    grew = True
+    while grew:
+        grew = False
+        for pid, ppid in parents.items():
+            if ppid in mine and pid not in mine:
+                mine.add(pid)
+                grew = True
+    return total + sum(times[pid] for pid in mine if pid != os.getpid())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    out = os.environ.get("DVT_TEST_CPU_OUT")
+    if not out:
+        yield
+        return
+    import json
+    import time
+
+    cpu, wall = _tree_cpu(), time.monotonic()
+    yield
+    line = json.dumps({"test": item.nodeid, "cpu": round(_tree_cpu() - cpu, 1),
+                       "wall": round(time.monotonic() - wall, 1)})
+    with open(out, "a", encoding="utf-8") as sink:
+        sink.write(line + "\n")
