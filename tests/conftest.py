@@ -248,41 +248,65 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 # CPU-seconds per test, for finding what to make lighter: with DVT_TEST_CPU_OUT=<file>, each test
-# appends one JSON line {"test", "cpu", "wall"} to it. The CPU is this process's, its reaped
-# children's (each `dvt` a test runs, with its JVM), and its live descendants' (the worker's Spark
-# JVM and Python workers). Servers that detach from the tree are not counted.
-def _tree_cpu() -> float:
-    import resource
+# appends one JSON line {"test", "cpu", "wall"} to it. A thread samples this process's tree every
+# half second (each `dvt` a test runs, its JVM, which outlives its parent's wait, the worker's
+# Spark JVM and Python workers) and keeps each process's last CPU time; a test's CPU is what its
+# processes gained while it ran. Servers that detach from the tree are not counted, nor the last
+# half second of a process that ends.
+class _TreeCpu:
+    def __init__(self) -> None:
+        import threading
 
-    tick = os.sysconf("SC_CLK_TCK")
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
-    total = own.ru_utime + own.ru_stime + reaped.ru_utime + reaped.ru_stime
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry)] = int(fields[1])
-        times[int(entry)] = sum(int(f) for f in fields[11:15]) / tick
-    mine = {os.getpid()}
-    grew = True
-    while grew:
-        grew = False
-        for pid, ppid in parents.items():
-            if ppid in mine and pid not in mine:
-                mine.add(pid)
-                grew = True
-    return total + sum(times[pid] for pid in mine if pid != os.getpid())
+        self.seen: dict[tuple[int, str], float] = {}
+        self.lock = threading.Lock()
+        threading.Thread(target=self._loop, daemon=True, name="dvt-test-cpu").start()
+
+    def _loop(self) -> None:
+        import time
+
+        while True:
+            self.sample()
+            time.sleep(0.5)
+
+    def sample(self) -> None:
+        tick = os.sysconf("SC_CLK_TCK")
+        parents: dict[int, int] = {}
+        stats: dict[int, tuple[str, float]] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry)] = int(fields[1])
+            stats[int(entry)] = (fields[19], (int(fields[11]) + int(fields[12])) / tick)
+        mine = {os.getpid()}
+        grew = True
+        while grew:
+            grew = False
+            for pid, ppid in parents.items():
+                if ppid in mine and pid not in mine:
+                    mine.add(pid)
+                    grew = True
+        with self.lock:
+            for pid in mine:
+                start, cpu = stats[pid]
+                self.seen[(pid, start)] = cpu
+
+    def snapshot(self) -> dict[tuple[int, str], float]:
+        self.sample()
+        with self.lock:
+            return dict(self.seen)
+
+
+_tree_cpu: _TreeCpu | None = None
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    global _tree_cpu
     out = os.environ.get("DVT_TEST_CPU_OUT")
     if not out:
         yield
@@ -290,9 +314,13 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     import json
     import time
 
-    cpu, wall = _tree_cpu(), time.monotonic()
+    if _tree_cpu is None:
+        _tree_cpu = _TreeCpu()
+    before, wall = _tree_cpu.snapshot(), time.monotonic()
     yield
-    line = json.dumps({"test": item.nodeid, "cpu": round(_tree_cpu() - cpu, 1),
+    after = _tree_cpu.snapshot()
+    cpu = sum(v - before.get(k, 0.0) for k, v in after.items())
+    line = json.dumps({"test": item.nodeid, "cpu": round(cpu, 1),
                        "wall": round(time.monotonic() - wall, 1)})
     with open(out, "a", encoding="utf-8") as sink:
         sink.write(line + "\n")
