@@ -562,6 +562,12 @@ def master_of(spark: Any) -> str:
     return str(spark.sparkContext.master or "")
 
 
+def session_master_kind(spark: Any) -> str:
+    """:func:`master_kind` of a running session: ``connect`` for a Spark Connect client, else
+    that of the master its tasks run on."""
+    return "connect" if is_connect(spark) else master_kind(master_of(spark))
+
+
 def runs_here(spark: Any) -> bool:
     """The session's tasks run on this machine, so its local paths are theirs: a local master,
     or a Spark Connect server on loopback that runs a local master."""

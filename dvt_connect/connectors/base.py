@@ -310,14 +310,34 @@ class BaseConnector(ABC):
 
     # Arrow end to end (:mod:`dvt_connect.connectors.arrow_bulk.direct`): a source that tasks
     # read as Arrow, a target that tasks write Arrow into; both must agree or Spark rows are used.
+    # What is known before a session starts is said once, by the two class methods: the route
+    # (``transfer.run.choose_route``) and the driver's JIT guess (``transfer.job.arrow_expected``)
+    # both ask them. The instance methods add only what needs the session.
+    @classmethod
+    def arrow_read_problem(cls, connection: Connection, request: ReadRequest,
+                           master_kind: str) -> str | None:
+        """Why tasks cannot read ``request`` from ``connection`` as Arrow, from the output and
+        the request alone (``master_kind``: :func:`dvt_connect.spark.master_kind`'s ``local``,
+        ``connect`` or ``cluster``). None: nothing known yet stops them."""
+        return f"{cls.connector_type.value} reads are Spark rows"
+
+    @classmethod
+    def arrow_write_problem(cls, connection: Connection, request: WriteRequest,
+                            master_kind: str) -> str | None:
+        """Why tasks cannot write Arrow batches for ``request`` into ``connection``, from the
+        output and the request alone (see :meth:`arrow_read_problem`)."""
+        return f"{cls.connector_type.value} writes take Spark rows"
+
     def arrow_source(self, plan: ReadPlan) -> Any:
-        """An ``ArrowSource`` for ``plan``, or why this read hands Spark rows instead."""
+        """An ``ArrowSource`` for ``plan``, or why this read hands Spark rows instead; asked
+        once :meth:`arrow_read_problem` found nothing."""
         return f"{self.connector_type.value} reads are Spark rows"
 
     def arrow_sink_problem(self, request: WriteRequest,
                            schema: StructType | None) -> str | None:
-        """Why Arrow batches cannot be written here (None: they can, with :meth:`write_arrow`);
-        with no ``schema``, only what holds whatever the columns are."""
+        """Why Arrow batches cannot be written here in this session, beyond
+        :meth:`arrow_write_problem` (None: they can, with :meth:`write_arrow`); with no
+        ``schema``, only what holds whatever the columns are."""
         return f"{self.connector_type.value} writes take Spark rows"
 
     def write_arrow(self, source: Any, schema: StructType, request: WriteRequest) -> WriteOutcome:

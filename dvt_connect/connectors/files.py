@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
     from dvt_connect.config.buckets import Bucket
+    from dvt_connect.config.profiles import Connection
 
 _TS = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX"
 _TS_NTZ = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"
@@ -119,6 +120,29 @@ def files_root(connection: FilesConnection, bucket: Bucket | None) -> str:
         return raw.rstrip("/")
     # not Path.as_uri(): Hadoop's Path would keep its %-escapes as literal characters
     return "file://" + Path(raw).expanduser().resolve().as_posix()
+
+
+def _pyarrow_problem(connection: Connection, master_kind: str, verbs: tuple[str, str],
+                     request_problem: str | None) -> str | None:
+    """Why pyarrow in the session's tasks cannot read or write (``verbs``) the output's folder,
+    known before a session starts: a format other than Parquet, what of the request Spark must
+    apply, the output's Spark `options`, a bucket, or a cluster's executors (their own disks).
+    A Spark Connect server's disk is asked when it runs (``_local_folder``)."""
+    assert isinstance(connection, FilesConnection)
+    done, does = verbs
+    path = str(connection.path or "")
+    if connection.format != "parquet":
+        return f"{connection.format} files are {done} by Spark (pyarrow {does} Parquet only here)"
+    if request_problem:
+        return request_problem
+    if connection.options:
+        return f"the output's {'reader' if does == 'reads' else 'writer'} options are Spark's"
+    if connection.bucket or (_SCHEME.match(path) and not path.startswith("file://")):
+        return f"{path} is not a local folder (pyarrow {does} the local disk only)"
+    if master_kind == "cluster":
+        return (f"{path} is a folder of this machine, not of the cluster's executors that run "
+                "the tasks")
+    return None
 
 
 class FilesConnector(BaseConnector):
@@ -247,16 +271,26 @@ class FilesConnector(BaseConnector):
     def connect_problem(self) -> str | None:
         return connect_problem(self.spark, self.root())
 
+    @classmethod
+    def arrow_read_problem(cls, connection: Connection, request: ReadRequest,
+                           master_kind: str) -> str | None:
+        return _pyarrow_problem(connection, master_kind, ("read", "reads"),
+                                "a --where is applied by Spark"
+                                if request.where else None)
+
+    @classmethod
+    def arrow_write_problem(cls, connection: Connection, request: WriteRequest,
+                            master_kind: str) -> str | None:
+        return _pyarrow_problem(connection, master_kind, ("written", "writes"),
+                                "--partition-by is written by Spark"
+                                if request.partition_by else None)
+
     def arrow_source(self, plan: ReadPlan) -> Any:
         from dvt_connect.connectors.arrow_bulk.direct import ParquetSource, parquet_groups
 
-        if self.format != "parquet":
-            return f"{self.format} files are read by Spark (pyarrow reads Parquet only here)"
         folder = self._local_folder(plan.source or "")
-        if folder is None:
+        if folder is None:  # a Spark Connect server whose tasks do not run here
             return f"{plan.source} is not a local folder of this Spark session"
-        if any(p.predicate for p in plan.partitions) or set(plan.options) - {SELECT_KEY}:
-            return "a --where or reader options are applied by Spark"
         files = _parquet_files(folder)
         if files is None:
             return f"{plan.source} has partition folders or non-Parquet files"
@@ -276,14 +310,8 @@ class FilesConnector(BaseConnector):
 
     def arrow_sink_problem(self, request: WriteRequest,
                            schema: StructType | None) -> str | None:
-        if self.format != "parquet":
-            return f"{self.format} files are written by Spark (pyarrow writes Parquet only here)"
         if self._local_folder(self.table_path(request.table)) is None:
             return "the target folder is not local to this Spark session"
-        if request.partition_by:
-            return "--partition-by is written by Spark"
-        if self._files.options:
-            return "the output's writer options are Spark's"
         return None
 
     def write_arrow(self, source: Any, schema: StructType, request: WriteRequest) -> WriteOutcome:

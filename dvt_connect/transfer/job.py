@@ -19,12 +19,18 @@ from dvt_connect.connectors.base import ReadRequest, TableRef, WriteRequest
 from dvt_connect.errors import ConfigError, DvtError, JarsMissingError, UsageError
 from dvt_connect.paths import jars_dir
 from dvt_connect.transfer.credentials import apply_bucket_credentials, buckets_in_use
-from dvt_connect.transfer.run import TransferPlan, execute_transfer, plan_transfer
+from dvt_connect.transfer.run import (
+    TransferPlan,
+    arrow_problem,
+    execute_transfer,
+    plan_transfer,
+)
 from dvt_connect.transfer.stats import TransferStats
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from dvt_connect.config.buckets import Bucket
     from dvt_connect.console import Console
 
 @dataclass(frozen=True)
@@ -219,32 +225,37 @@ def start_session(project: Project, source: Connection, target: Connection, *,
                    warnings=tuple(warnings))
 
 
-def arrow_expected(source: Connection, target: Connection, options: TransferOptions) -> bool:
-    """Whether the move is expected on the Arrow route, from what is known before the JVM starts:
-    both ends have an Arrow path (a Python bulk path, or a local Parquet folder) and no option
-    needs Spark rows. The route itself is chosen at planning (``run.choose_route``); a wrong
-    guess costs speed only (the driver's JIT, :func:`dvt_connect.spark.quick_jit_options`)."""
-    if (options.route == "rows" or options.connector == "jdbc" or options.partition_by
-            or options.tie_breaker):
+def arrow_expected(source: Connection, read: ReadRequest, target: Connection,
+                   write: WriteRequest, *, connector: str = "auto", route: str = "auto",
+                   buckets: Mapping[str, Bucket] | None = None,
+                   master_kind: str = "local") -> bool:
+    """Whether the move is expected on the Arrow route, from what is known before the JVM
+    starts: the connectors the pure choice picks (without the row estimate, so a source small
+    enough for JDBC is missed) asked the route's own session-free question
+    (:func:`~dvt_connect.transfer.run.arrow_problem`). A wrong guess costs speed only (the
+    driver's JIT, :func:`dvt_connect.spark.quick_jit_options`)."""
+    from dvt_connect.connectors import connector_class
+    from dvt_connect.connectors.selection import choose_connector
+
+    if route == "rows":
         return False
-    return _arrow_end(source) and _arrow_end(target)
-
-
-def _arrow_end(connection: Connection) -> bool:
-    from dvt_connect.connectors.selection import missing_python
-
-    if connection.is_files:
-        path = str(connection.location())
-        return (connection.format == "parquet" and not getattr(connection, "bucket", None)
-                and ("://" not in path or path.startswith("file://")))
-    native = connection.facts.native
-    return (native is not None and native.driver_module is not None
-            and not native.needs_bucket and not missing_python(native))
+    try:
+        # --connector jdbc means JDBC both ways, as in plan_transfer
+        target_type = connector_class(choose_connector(
+            target, buckets or {}, mode="jdbc" if connector == "jdbc" else "auto").connector)
+        source_type = connector_class(choose_connector(source, buckets or {},
+                                                       mode=connector).connector)
+    except DvtError:
+        return False  # planning says why, once the session runs
+    return arrow_problem(source_type, source, read, target_type, target, write,
+                         master_kind) is None
 
 
 def run_job(options: TransferOptions, console: Console, *,
             project: Project | None = None, verbose: bool = False) -> JobResult:
     """Plan (and unless ``dry_run``, run) one transfer from configuration."""
+    from dvt_connect.spark import choose_master
+
     started = time.perf_counter()
     project = project or load_project(options.profiles_dir, options.profile, options.target)
     for warning in project.warnings:
@@ -255,10 +266,13 @@ def run_job(options: TransferOptions, console: Console, *,
     write = write_request(options, target)
 
     configured = time.perf_counter()
+    quick_jit = options.dry_run or arrow_expected(
+        source, read, target, write, connector=options.connector, route=options.route,
+        buckets=project.buckets, master_kind=choose_master(
+            options.master, project.spark_master, profile_name=project.profile_name).kind)
     session = start_session(project, source, target, master=options.master,
                             profile=options.profile, verbose=verbose,
-                            preferred_bucket=options.bucket,
-                            quick_jit=options.dry_run or arrow_expected(source, target, options))
+                            preferred_bucket=options.bucket, quick_jit=quick_jit)
     spark = session.spark
     for warning in session.warnings:
         console.warn(warning)

@@ -85,20 +85,44 @@ class Route:
     why: str
 
 
-def choose_route(source_connector: BaseConnector, read_plan: ReadPlan,
+TIE_BREAKER_WHY = "--tie-breaker keeps the latest row per key in Spark"
+
+
+def target_rows_problem(target_type: type[BaseConnector], target: Connection,
+                        write: WriteRequest, master_kind: str) -> str | None:
+    """Why the write side of the move needs Spark rows, from the output, the request and the
+    master's kind alone (no session)."""
+    if write.tie_breaker:
+        return TIE_BREAKER_WHY
+    return target_type.arrow_write_problem(target, write, master_kind)
+
+
+def arrow_problem(source_type: type[BaseConnector], source: Connection, read: ReadRequest,
+                  target_type: type[BaseConnector], target: Connection, write: WriteRequest,
+                  master_kind: str) -> str | None:
+    """Why the move cannot go Arrow end to end, from what is known before a session starts:
+    the two connector classes, outputs and requests, and the master's kind
+    (:func:`dvt_connect.spark.master_kind`). :func:`choose_route` asks it first, and the
+    driver's JIT is chosen from it before the JVM starts (``transfer.job.arrow_expected``),
+    so the two cannot drift apart."""
+    return (source_type.arrow_read_problem(source, read, master_kind)
+            or target_rows_problem(target_type, target, write, master_kind))
+
+
+def choose_route(source_connector: BaseConnector, read: ReadRequest, read_plan: ReadPlan,
                  target_connector: BaseConnector, write: WriteRequest,
-                 schema: StructType, wanted: str = "auto") -> Route:
+                 schema: StructType, wanted: str = "auto", *, master_kind: str) -> Route:
     """Arrow end to end when the source's tasks can read Arrow and the target's tasks can write
     it (measured faster in every case both can: docs/architecture.md); otherwise Spark rows,
-    saying which side needs them. ``wanted`` is ``--route``."""
+    saying which side needs them. ``wanted`` is ``--route``; ``master_kind`` the session's
+    (:func:`dvt_connect.spark.session_master_kind`)."""
     if wanted not in ROUTES:
         raise UsageError(f"unknown route `{wanted}`; valid: {', '.join(ROUTES)}.")
     if wanted == "rows":
         return Route(False, "Spark rows: requested with --route rows")
-    why: str | None = None
-    if write.tie_breaker:
-        why = "--tie-breaker keeps the latest row per key in Spark"
-    else:
+    why = arrow_problem(type(source_connector), source_connector.connection, read,
+                        type(target_connector), target_connector.connection, write, master_kind)
+    if why is None:  # then what only the session knows
         source = source_connector.arrow_source(read_plan)
         why = source if isinstance(source, str) else target_connector.arrow_sink_problem(
             write, schema)
@@ -171,6 +195,7 @@ def plan_transfer(
     """Choose connectors, plan the read (catalog statistics only; no data is read) and the
     column types (exact or lossy, before anything is created)."""
     from dvt_connect.connectors import ConnectorFactory
+    from dvt_connect.spark import session_master_kind
 
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -185,8 +210,10 @@ def plan_transfer(
                                native_unavailable=native_unavailable)
     # --connector jdbc means JDBC both ways; --connector native is about the source's bulk export
     target_connector = factory.for_target(target, mode="jdbc" if connector == "jdbc" else "auto")
+    master_kind = session_master_kind(spark)
     rows_target = ("requested with --route rows" if route == "rows"
-                   else target_connector.arrow_sink_problem(write, None))
+                   else target_rows_problem(type(target_connector), target, write, master_kind)
+                   or target_connector.arrow_sink_problem(write, None))
     source_connector = factory.for_source(source, read, mode=connector,
                                           preferred_bucket=preferred_bucket,
                                           rows_target=rows_target)
@@ -219,7 +246,8 @@ def plan_transfer(
                          read_as=read_as, allow_lossy=allow_lossy)
     write = replace(write, column_types=columns.declared)
     lap("types")
-    chosen = choose_route(source_connector, read_plan, target_connector, write, schema, route)
+    chosen = choose_route(source_connector, read, read_plan, target_connector, write, schema,
+                          route, master_kind=master_kind)
     lap("route")
     warnings = tuple(choice.warnings) if choice is not None else ()
     plan = TransferPlan(source=source, target=target, read=read_plan, write=write, jars=jars,

@@ -12,12 +12,17 @@ import pytest
 from dvt_connect import spark as spark_mod
 from dvt_connect.config.profiles import parse_connection
 from dvt_connect.connectors.arrow_bulk.direct import parquet_groups
-from dvt_connect.connectors.base import ConnectorType, WriteRequest
+from dvt_connect.connectors.base import ConnectorType, ReadRequest, TableRef, WriteRequest
 from dvt_connect.connectors.selection import choose_connector
 from dvt_connect.errors import UsageError
 from dvt_connect.spark import JAVA_OPTIONS_ENV, QUICK_JIT_ENV
-from dvt_connect.transfer.job import TransferOptions, arrow_expected
-from dvt_connect.transfer.run import ARROW_WHY, choose_route
+from dvt_connect.transfer.job import (
+    TransferOptions,
+    arrow_expected,
+    read_request,
+    write_request,
+)
+from dvt_connect.transfer.run import ARROW_WHY, Route, choose_route
 
 
 def conn(kind: str) -> Any:
@@ -45,20 +50,32 @@ def test_a_target_that_needs_spark_rows_reads_over_jdbc(kind: str) -> None:
 
 
 class SourceDouble:
-    """A connector double: an Arrow source, or why not."""
+    """A connector double: an Arrow source, or why not (nothing known before the session)."""
+
+    connection = None
 
     def __init__(self, source: Any) -> None:
         self.source = source
+
+    @classmethod
+    def arrow_read_problem(cls, connection: Any, request: Any, master_kind: str) -> str | None:
+        return None
 
     def arrow_source(self, plan: Any) -> Any:
         return self.source
 
 
 class TargetDouble:
-    """A connector double: takes Arrow, or says why not."""
+    """A connector double: takes Arrow, or says why not (nothing known before the session)."""
+
+    connection = None
 
     def __init__(self, problem: str | None) -> None:
         self.problem = problem
+
+    @classmethod
+    def arrow_write_problem(cls, connection: Any, request: Any, master_kind: str) -> str | None:
+        return None
 
     def arrow_sink_problem(self, request: Any, schema: Any) -> str | None:
         return self.problem
@@ -66,8 +83,9 @@ class TargetDouble:
 
 def route(source: Any, problem: str | None, wanted: str = "auto",
           **write: Any) -> Any:
-    return choose_route(SourceDouble(source), None, TargetDouble(problem),  # type: ignore[arg-type]
-                        WriteRequest(**write), None, wanted)  # type: ignore[arg-type]
+    return choose_route(SourceDouble(source), ReadRequest(table=TableRef("t")),  # type: ignore[arg-type]
+                        None, TargetDouble(problem), WriteRequest(**write),  # type: ignore[arg-type]
+                        None, wanted, master_kind="local")  # type: ignore[arg-type]
 
 
 def test_arrow_end_to_end_only_when_both_ends_can() -> None:
@@ -166,23 +184,75 @@ def files(path: str, fmt: str = "parquet") -> Any:
                             path=Path("profiles.yml"), key="p.outputs.lake")
 
 
-@pytest.mark.parametrize(("source", "target", "options", "expected"), [
+def files_with(path: str, **extra: Any) -> Any:
+    return parse_connection("lake", {"type": "files", "path": path, "format": "parquet",
+                                     **extra},
+                            path=Path("profiles.yml"), key="p.outputs.lake")
+
+
+def expected(source: Any, target: Any, master_kind: str = "local", **options: Any) -> bool:
+    opts = TransferOptions(source="src", table="t", **options)
+    return arrow_expected(source, read_request(opts, source), target,
+                          write_request(opts, target), connector=opts.connector,
+                          route=opts.route, master_kind=master_kind)
+
+
+@pytest.mark.parametrize(("source", "target", "options", "arrow"), [
     (conn("postgres"), files("/data/lake"), {}, True),
     (files("/data/lake"), conn("mariadb"), {}, True),
     (conn("postgres"), conn("postgres"), {}, True),
     (conn("postgres"), files("/data/lake"), {"connector": "jdbc"}, False),
     (conn("postgres"), files("/data/lake"), {"route": "rows"}, False),
     (conn("postgres"), files("/data/lake"), {"partition_by": ("d",)}, False),
-    (conn("postgres"), conn("postgres"), {"tie_breaker": "ts"}, False),
+    (conn("postgres"), conn("postgres"), {"tie_breaker": "ts", "primary_key": ("id",),
+                                          "mode": "merge"}, False),
     (conn("postgres"), files("/data/lake", "csv"), {}, False),
+    (conn("postgres"), files("/data/lake", "delta"), {}, False),
     (conn("postgres"), files("s3a://bucket/lake"), {}, False),
+    (conn("postgres"), files("file:///data/lake"), {}, True),
+    (files("/data/lake"), conn("postgres"), {"where": "id > 3"}, False),
     (parse_connection("ms", {"type": "sqlserver", "host": "db", "user": "u", "database": "d"},
                       path=Path("profiles.yml"), key="p.outputs.ms"), files("/data/lake"), {},
      False),
 ])
 def test_the_arrow_route_is_expected_before_the_jvm_starts(
-        source: Any, target: Any, options: dict[str, Any], expected: bool) -> None:
-    assert arrow_expected(source, target, TransferOptions(source="src", **options)) is expected
+        source: Any, target: Any, options: dict[str, Any], arrow: bool) -> None:
+    assert expected(source, target, **options) is arrow
+
+
+def test_the_guess_sees_what_the_route_refuses_writer_options_and_a_cluster() -> None:
+    """The JIT guess asks the connectors' own session-free question, so it misses neither a
+    files output's writer options nor a cluster master, whose executors do not share the
+    driver's disk (both were guessed Arrow, then planned as Spark rows)."""
+    compressed = files_with("/data/lake", options={"compression": "zstd"})
+    assert not expected(conn("postgres"), compressed)
+    assert not expected(compressed, conn("postgres"))
+
+    for kind, arrow in (("local", True), ("connect", True), ("cluster", False)):
+        assert expected(conn("postgres"), files("/data/lake"), kind) is arrow
+        assert expected(files("/data/lake"), conn("mariadb"), kind) is arrow
+    # the bulk paths run in any Spark task, on any master
+    assert expected(conn("postgres"), conn("mariadb"), "cluster")
+
+
+def test_route_and_guess_give_one_reason() -> None:
+    """``choose_route`` refuses for the reason the guess was made from, before asking the
+    session anything (the doubles' session methods would say Arrow)."""
+    from dvt_connect.connectors.files import FilesConnector
+
+    lake = FilesConnector.__new__(FilesConnector)
+    lake.connection = files_with("/data/lake", options={"compression": "zstd"})
+    source = SourceDouble(object())
+    source.connection = conn("postgres")
+    why = choose_route(source, ReadRequest(table=TableRef("t")), None,  # type: ignore[arg-type]
+                       lake, WriteRequest(table=TableRef("t")), None,  # type: ignore[arg-type]
+                       master_kind="local")
+    assert why == Route(False, "Spark rows: the output's writer options are Spark's")
+    lake.connection = files("/data/lake")
+    cluster = choose_route(source, ReadRequest(table=TableRef("t")), None,  # type: ignore[arg-type]
+                           lake, WriteRequest(table=TableRef("t")), None,  # type: ignore[arg-type]
+                           master_kind="cluster")
+    assert not cluster.arrow and "not of the cluster's executors" in cluster.why
 
 
 def test_the_driver_runs_c1_only_when_its_work_is_short(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -382,6 +382,16 @@ class BulkConnector(BaseConnector):
 
     # ---- Arrow end to end ------------------------------------------------------------------
 
+    @classmethod
+    def arrow_read_problem(cls, connection: Connection, request: ReadRequest,
+                           master_kind: str) -> str | None:
+        return None  # the bulk export runs in any Spark task, on any master
+
+    @classmethod
+    def arrow_write_problem(cls, connection: Connection, request: WriteRequest,
+                            master_kind: str) -> str | None:
+        return None  # the server's own settings are asked in the session (write_problems)
+
     def arrow_source(self, plan: ReadPlan) -> Any:
         if not isinstance(plan, NativeReadPlan):
             return (f"the {self.product} read goes over JDBC"
