@@ -23,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +105,9 @@ def results(maven_cache: Path, pg: dict[str, Any], s3_server: S3Server, nessie: 
             *({"name": f"s3-{fmt}", "format": fmt, "lake": s3_lake, "chain": "full"}
               for fmt in FORMATS),
             {"name": "jdbc-iceberg", "format": "iceberg", "lake": local, "chain": "short",
-             "catalog": jdbc_catalog, "namespace": f"dvt_{tmp.name.replace('-', '_')}"},
+             # the JDBC catalog lives in the shared database and outlives a killed run, whose
+             # entry points into a deleted folder: a namespace of this run's own
+             "catalog": jdbc_catalog, "namespace": f"dvt_{uuid.uuid4().hex[:12]}"},
             {"name": "rest-iceberg", "format": "iceberg", "lake": local, "chain": "short",
              "catalog": rest_catalog, "namespace": f"dvt_rest_{tmp.name.replace('-', '_')}",
              "read_back": -1}]
