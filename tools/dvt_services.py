@@ -248,6 +248,11 @@ def mariadbd_path() -> Path | None:
     return Path(found) if found else None
 
 
+def mariadb_install_db() -> str | None:
+    """The program that initialises a MariaDB data directory."""
+    return shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
+
+
 def owner_of_servers(kind: str) -> str | None:
     """The system user our server runs as when we are root (servers refuse to run as root)."""
     if not is_root():
@@ -388,7 +393,7 @@ def start_mariadb(addr: Address) -> int:
     fresh = not (data / "mysql").exists()
     if fresh:
         say(f"initialising a MariaDB data directory in {data} ...")
-        install_db = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
+        install_db = mariadb_install_db()
         if not install_db:
             raise ServiceError("MariaDB: mariadb-install-db was not found")
         args = [install_db, f"--defaults-file={cnf}", f"--datadir={data}",

@@ -22,6 +22,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dvt_services  # noqa: E402
+from objectstore.conftest import stop_process  # noqa: E402
 from write.fixtures import (  # noqa: E402
     mariadb_client,
     mariadb_drop,
@@ -74,7 +75,7 @@ def mariadb_local_infile_off() -> Iterator[dict[str, Any]]:
     other workers' LOAD DATA writes would see it OFF too. This server comes from the same binaries
     (``make services`` installs them), takes about a second, and is stopped by its PID."""
     binary = dvt_services.mariadbd_path()
-    install_db = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
+    install_db = dvt_services.mariadb_install_db()
     if binary is None or install_db is None:
         pytest.fail("mariadbd and mariadb-install-db are needed (`make services` installs them)")
     owner = dvt_services.owner_of_servers("mariadb")
@@ -114,10 +115,5 @@ def mariadb_local_infile_off() -> Iterator[dict[str, Any]]:
                 time.sleep(0.2)
         yield address
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, grace=30)
         shutil.rmtree(base, ignore_errors=True)
