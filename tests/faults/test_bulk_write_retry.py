@@ -33,8 +33,7 @@ def _move_killing_the_load(cli: Cli, source: str, output: str, target: str,
     deadline = time.monotonic() + 600
     while proc.poll() is None and not killed and time.monotonic() < deadline:
         found = backends()
-        if found:
-            time.sleep(0.3)  # rows are flowing into the staging table
+        if found:  # rows are flowing into the staging table: kill now, before the load ends
             for pid in found:
                 kill(pid)
             killed = found
@@ -60,6 +59,7 @@ def test_terminated_postgres_bulk_write_is_retried_to_an_exact_result(
     def copy_in() -> list[str]:
         # the COPY FROM STDIN into this run's staging table, nothing else on the server
         return psql("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND state = 'active' "
                     f"AND query ILIKE 'COPY %{target}\\_\\_dvt\\_stage%FROM STDIN%' "
                     "AND pid <> pg_backend_pid()").split()
 
