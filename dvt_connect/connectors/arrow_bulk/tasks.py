@@ -224,7 +224,9 @@ class BulkWrite:
     # instants Spark hands over as epoch microseconds (bigint): Spark's own conversion of
     # timestamps to Arrow costs more than the rest of a row together (see BulkConnector)
     micros_columns: tuple[str, ...] = ()
-    chunk_rows: int = 1_000_000
+    # rows per LOAD DATA file (MySQL/MariaDB): small enough that loading starts early and a
+    # task holds little, large enough that one statement's overhead does not count
+    chunk_rows: int = 250_000
     options: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
