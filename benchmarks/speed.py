@@ -87,13 +87,16 @@ SPARK = textwrap.dedent("""
     elif case == "parquet_pg":
         write(spark.read.parquet(source), dict(pg, url=pg["url"] + "?reWriteBatchedInserts=true"),
               batchsize="10000")
-    elif case == "parquet_mariadb":
+    # Spark's MariaDB DDL makes a timestamp a TIMESTAMP (seconds, up to 2038-01-19 03:14:07):
+    # the table's instants after that are refused and microseconds lost, so it is told DATETIME(6)
+    maria_ddl = dict(createTableColumnTypes="created_at DATETIME(6)")
+    if case == "parquet_mariadb":
         write(spark.read.parquet(source),
               dict(maria, url=maria["url"] + "&rewriteBatchedStatements=true"),
-              batchsize="10000")
+              batchsize="10000", **maria_ddl)
     elif case == "pg_mariadb":
         write(read_pg(), dict(maria, url=maria["url"] + "&rewriteBatchedStatements=true"),
-              batchsize="10000")
+              batchsize="10000", **maria_ddl)
     elif case == "pg_pg":
         write(read_pg(), dict(pg, url=pg["url"] + "?reWriteBatchedInserts=true"),
               batchsize="10000")
@@ -292,10 +295,16 @@ def run_size(rows: int, repeat: int, work: Path,
                 seconds, peak, out = native.run_process(cmd, env)
             except native.StepFailed as failed:
                 reason = connect_refusal(failed) if "local-server" in cmd else None
-                if reason is None:
-                    raise
-                results[name] = {"refused": reason}
-                print(f"  {name:<28}refused on Spark Connect: {reason}", flush=True)
+                if reason is not None:
+                    results[name] = {"refused": reason}
+                    print(f"  {name:<28}refused on Spark Connect: {reason}", flush=True)
+                    return
+                if cmd[0] == dvt or in_process:
+                    raise  # ours: a failure fails the bench
+                # a baseline that fails (Spark JDBC refusing a value) is reported, not timed
+                why = baseline_failure(failed)
+                results[name] = {"failed": why}
+                print(f"  {name:<28}failed: {why}", flush=True)
                 return
             if in_process:
                 figures = json.loads(out.strip().splitlines()[-1])
@@ -504,6 +513,17 @@ def fit(points: list[tuple[float, float]]) -> tuple[float, float] | None:
     return my - slope * mx, slope
 
 
+def baseline_failure(failed: native.StepFailed) -> str:
+    """The line of a failed baseline's output that says why (a Java or Python exception's
+    message), else its exit code."""
+    lines = [line.strip() for line in (failed.out + failed.err).splitlines()]
+    for marker in ("Caused by: ", "Exception: ", "Error: "):
+        found = [line for line in lines if marker in line and not line.startswith("at ")]
+        if found:
+            return found[-1].split(marker, 1)[1][:200]
+    return f"exit {failed.returncode}"
+
+
 def seconds_of(results: dict[str, Any], name: str) -> float | None:
     """A case's median seconds; None when it did not run or was refused."""
     entry = results.get(name)
@@ -528,7 +548,7 @@ def report(by_size: dict[int, dict[str, Any]],
         for s in sizes:
             entry = by_size[s].get(name)
             cells.append("-" if entry is None else "refused" if "refused" in entry
-                         else f"{entry['seconds']:.1f}")
+                         else "failed" if "failed" in entry else f"{entry['seconds']:.1f}")
         points = [(s / 1e6, t) for s in sizes if (t := seconds_of(by_size[s], name)) is not None]
         if not points:
             print(f"{name:<32}" + "".join(f"{c:>10}" for c in cells))
