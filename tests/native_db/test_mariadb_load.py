@@ -10,10 +10,10 @@ import threading
 from typing import Any
 
 import pytest
+from write.fixtures import mariadb_client
 
 from dvt_connect.connectors.arrow_bulk.tasks import BulkWrite
 from dvt_connect.connectors.mysql_native import driver
-from write.fixtures import mariadb_client
 
 pytestmark = [pytest.mark.mariadb]
 
