@@ -37,6 +37,20 @@ def _batches(count: int, size: int, bad_at: int | None = None) -> Any:
                                           "code": pa.array(codes, pa.string())})
 
 
+def _table(mariadb: dict[str, Any], maria_names: Any, prefix: str) -> str:
+    """A fresh table shaped like a staging table of the two columns the batches have."""
+    table = maria_names(prefix)
+    with mariadb_client(mariadb) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {table} (id BIGINT, code VARCHAR(8))")
+    return table
+
+
+def _count(mariadb: dict[str, Any], table: str) -> int:
+    with mariadb_client(mariadb) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {table}")
+        return int(cur.fetchone()[0])
+
+
 def _leftover_chunks() -> set[str]:
     tmp = tempfile.gettempdir()
     return {n for n in os.listdir(tmp) if n.startswith("dvt-load-")}
@@ -44,9 +58,7 @@ def _leftover_chunks() -> set[str]:
 
 def test_chunks_load_in_turn_into_one_transaction(mariadb: dict[str, Any],
                                                   maria_names: Any) -> None:
-    table = maria_names("load")
-    with mariadb_client(mariadb) as conn, conn.cursor() as cur:
-        cur.execute(f"CREATE TABLE {table} (id BIGINT, code VARCHAR(8))")
+    table = _table(mariadb, maria_names, "load")
     before = _leftover_chunks()
     spec = _spec(mariadb, table, chunk_rows=1_000)
     rows, sent = driver.load_batches(spec, mariadb.get("password"), _batches(7, 700))
@@ -64,16 +76,13 @@ def test_chunks_load_in_turn_into_one_transaction(mariadb: dict[str, Any],
 
 def test_a_warning_in_a_later_chunk_fails_the_task_and_keeps_nothing(
         mariadb: dict[str, Any], maria_names: Any) -> None:
-    table = maria_names("loadbad")
-    with mariadb_client(mariadb) as conn, conn.cursor() as cur:
-        cur.execute(f"CREATE TABLE {table} (id BIGINT, code VARCHAR(8))")
+    table = _table(mariadb, maria_names, "loadbad")
     before = _leftover_chunks()
     spec = _spec(mariadb, table, chunk_rows=1_000)
     with pytest.raises(driver.LoadWarning, match="LOAD DATA changed a value"):
         driver.load_batches(spec, mariadb.get("password"), _batches(7, 700, bad_at=5))
+    assert _count(mariadb, table) == 0  # the chunks loaded before it were rolled back
     with mariadb_client(mariadb) as conn, conn.cursor() as cur:
-        cur.execute(f"SELECT count(*) FROM {table}")
-        assert cur.fetchone()[0] == 0  # the chunks loaded before it were rolled back
         # the failed task's turn ended with its connection: another task gets it at once
         cur.execute("SELECT GET_LOCK(%s, 0)", (driver.load_lock(spec),))
         assert cur.fetchone()[0] == 1
@@ -85,9 +94,7 @@ def test_a_warning_in_a_later_chunk_fails_the_task_and_keeps_nothing(
 
 def test_a_failing_source_stops_the_load_and_keeps_nothing(mariadb: dict[str, Any],
                                                            maria_names: Any) -> None:
-    table = maria_names("loadsrc")
-    with mariadb_client(mariadb) as conn, conn.cursor() as cur:
-        cur.execute(f"CREATE TABLE {table} (id BIGINT, code VARCHAR(8))")
+    table = _table(mariadb, maria_names, "loadsrc")
     before = _leftover_chunks()
 
     def failing() -> Any:
@@ -97,17 +104,13 @@ def test_a_failing_source_stops_the_load_and_keeps_nothing(mariadb: dict[str, An
     with pytest.raises(OSError, match="the source went away"):
         driver.load_batches(_spec(mariadb, table, chunk_rows=1_000), mariadb.get("password"),
                             failing())
-    with mariadb_client(mariadb) as conn, conn.cursor() as cur:
-        cur.execute(f"SELECT count(*) FROM {table}")
-        assert cur.fetchone()[0] == 0
+    assert _count(mariadb, table) == 0
     assert _leftover_chunks() == before
 
 
 def test_tasks_of_one_table_take_turns(mariadb: dict[str, Any], maria_names: Any) -> None:
     """While one task holds the table's turn, another's chunk waits and then loads."""
-    table = maria_names("loadturn")
-    with mariadb_client(mariadb) as conn, conn.cursor() as cur:
-        cur.execute(f"CREATE TABLE {table} (id BIGINT, code VARCHAR(8))")
+    table = _table(mariadb, maria_names, "loadturn")
     spec = _spec(mariadb, table, chunk_rows=1_000)
     done: list[tuple[int, int]] = []
     with mariadb_client(mariadb) as holder, holder.cursor() as cur:
@@ -118,9 +121,7 @@ def test_tasks_of_one_table_take_turns(mariadb: dict[str, Any], maria_names: Any
         task.start()
         task.join(3)
         assert task.is_alive() and not done  # waiting for its turn, nothing loaded
-        with mariadb_client(mariadb) as conn, conn.cursor() as check:
-            check.execute(f"SELECT count(*) FROM {table}")
-            assert check.fetchone()[0] == 0
+        assert _count(mariadb, table) == 0
         cur.execute("SELECT RELEASE_LOCK(%s)", (driver.load_lock(spec),))
         task.join(60)
     assert done == [(1_400, done[0][1])]
