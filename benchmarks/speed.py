@@ -90,14 +90,14 @@ SPARK = textwrap.dedent("""
     # Spark's MariaDB DDL makes a timestamp a TIMESTAMP (seconds, up to 2038-01-19 03:14:07):
     # the table's instants after that are refused and microseconds lost, so the table is made
     # beforehand with DATETIME(6) (the bench's `before`) and Spark only truncates it
-    maria_ddl = dict(truncate="true")
+    keep_table = dict(truncate="true")
     if case == "parquet_mariadb":
         write(spark.read.parquet(source),
               dict(maria, url=maria["url"] + "&rewriteBatchedStatements=true"),
-              batchsize="10000", **maria_ddl)
+              batchsize="10000", **keep_table)
     elif case == "pg_mariadb":
         write(read_pg(), dict(maria, url=maria["url"] + "&rewriteBatchedStatements=true"),
-              batchsize="10000", **maria_ddl)
+              batchsize="10000", **keep_table)
     elif case == "pg_pg":
         write(read_pg(), dict(pg, url=pg["url"] + "?reWriteBatchedInserts=true"),
               batchsize="10000")
@@ -623,9 +623,8 @@ def prime_class_data_sharing() -> None:
     did: 17.9 s instead of 9.0 s for pg->parquet at 5M)."""
     from dvt_connect.spark import cache_dir, class_data_sharing
 
-    if any(o.startswith("-XX:SharedArchiveFile=") for o in class_data_sharing(cache_dir())):
-        return
-    if not class_data_sharing(cache_dir()):  # DVT_CDS=0, or a JVM older than 13
+    options = class_data_sharing(cache_dir())  # empty: DVT_CDS=0, or a JVM older than 13
+    if not options or any(o.startswith("-XX:SharedArchiveFile=") for o in options):
         return
     print("writing dvt's class-data-sharing archive (once per PySpark installation) ...",
           flush=True)

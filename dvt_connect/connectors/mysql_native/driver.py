@@ -89,48 +89,21 @@ def load_batches(spec: BulkWrite, password: str | None,
     for CSV. At most two chunk files exist at a time, and no batch is held once rendered."""
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    import pyarrow as pa
-
     folder = tempfile.mkdtemp(prefix="dvt-load-")
     rows = sent = 0
     conn = connect(spec.params, password, local_infile=True, autocommit=False)
-    loading: Future[None] | None = None
     try:
         with conn.cursor() as cur, ThreadPoolExecutor(1, "dvt-load") as loader:
             cur.execute("SET time_zone = '+00:00'")
-            chunk = out = None
-            binary: set[str] = set()
-            chunk_rows = chunks = 0
-            try:
-                for batch in batches:
-                    if not batch.num_rows:
-                        continue
-                    if out is None:
-                        chunk = os.path.join(folder, f"chunk-{chunks % 2}.csv")
-                        chunks += 1
-                        out = open(chunk, "wb")  # noqa: SIM115 - closed when the chunk is full
-                        binary = {f.name for f in batch.schema
-                                  if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)}
-                    data = csv_bytes(batch, CSV)
-                    out.write(data)
-                    sent += len(data)
-                    chunk_rows += batch.num_rows
-                    if chunk_rows >= spec.chunk_rows:
-                        out.close()
-                        out = None
-                        loading = _next_load(loader, loading, cur, spec, chunk, binary)
-                        rows += chunk_rows
-                        chunk_rows = 0
-                if out is not None:
-                    out.close()
-                    out = None
-                    loading = _next_load(loader, loading, cur, spec, chunk, binary)
-                    rows += chunk_rows
+            loading: Future[None] | None = None
+            for path, chunk_rows, size, binary in _csv_chunks(batches, folder, spec.chunk_rows):
                 if loading is not None:
-                    loading.result()
-            finally:
-                if out is not None:
-                    out.close()
+                    loading.result()  # the previous chunk's error, if any, fails the task here
+                loading = loader.submit(_load_file, cur, spec, path, binary)
+                rows += chunk_rows
+                sent += size
+            if loading is not None:
+                loading.result()
         conn.commit()
     finally:
         conn.close()  # an uncommitted transaction is rolled back by the server
@@ -138,12 +111,46 @@ def load_batches(spec: BulkWrite, password: str | None,
     return rows, sent
 
 
-def _next_load(loader: Any, loading: Any, cur: Any, spec: BulkWrite, path: str | None,
-               binary: set[str]) -> Any:
-    """Wait for the chunk being loaded (raising its error), then start loading ``path``."""
-    if loading is not None:
-        loading.result()
-    return loader.submit(_load_file, cur, spec, str(path), binary)
+def _csv_chunks(batches: Iterator[pa.RecordBatch], folder: str, chunk_rows: int,
+                ) -> Iterator[tuple[str, int, int, set[str]]]:
+    """Render ``batches`` into CSV files of about ``chunk_rows`` rows, two names in turn;
+    yields (path, rows, bytes, binary columns) as each file is complete."""
+    out = None
+    count = rows = size = 0
+    path = ""
+    binary: set[str] = set()
+    try:
+        for batch in batches:
+            if not batch.num_rows:
+                continue
+            if out is None:
+                path = os.path.join(folder, f"chunk-{count % 2}.csv")
+                out = open(path, "wb")  # noqa: SIM115 - closed when the chunk is full
+                count += 1
+                rows = size = 0
+                binary = _binary_columns(batch.schema)
+            data = csv_bytes(batch, CSV)
+            out.write(data)
+            rows += batch.num_rows
+            size += len(data)
+            if rows >= chunk_rows:
+                out.close()
+                out = None
+                yield path, rows, size, binary
+        if out is not None:
+            out.close()
+            out = None
+            yield path, rows, size, binary
+    finally:
+        if out is not None:
+            out.close()
+
+
+def _binary_columns(schema: pa.Schema) -> set[str]:
+    import pyarrow as pa
+
+    return {f.name for f in schema
+            if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)}
 
 
 def _load_file(cur: Any, spec: BulkWrite, path: str, binary: set[str]) -> None:
