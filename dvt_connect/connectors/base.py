@@ -340,6 +340,11 @@ class BaseConnector(ABC):
         ``schema``, only what holds whatever the columns are."""
         return f"{self.connector_type.value} writes take Spark rows"
 
+    def arrow_write_note(self, source: Any, schema: StructType) -> str | None:
+        """How :meth:`write_arrow` moves ``source`` when it is more than Arrow batches into the
+        staging (said by ``--dry-run``); None when it is just that."""
+        return None
+
     def write_arrow(self, source: Any, schema: StructType, request: WriteRequest) -> WriteOutcome:
         """Move ``source`` (an ``ArrowSource`` of ``schema``) into this connection, task by
         task, through the same staging as :meth:`write_dataframe`."""

@@ -248,6 +248,9 @@ def plan_transfer(
     lap("types")
     chosen = choose_route(source_connector, read, read_plan, target_connector, write, schema,
                           route, master_kind=master_kind)
+    if chosen.arrow:
+        note = target_connector.arrow_write_note(source_connector.arrow_source(read_plan), schema)
+        write_notes += (note,) if note else ()
     lap("route")
     warnings = tuple(choice.warnings) if choice is not None else ()
     plan = TransferPlan(source=source, target=target, read=read_plan, write=write, jars=jars,

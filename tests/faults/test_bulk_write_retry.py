@@ -13,19 +13,23 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from typing import Any, cast
 
 import pytest
 
 from faults.conftest import BIG, Cli, maria, psql, unique
+
+PIPED = "each task pipes its partition's binary COPY"
 
 pytestmark = [pytest.mark.faults, pytest.mark.spark, pytest.mark.postgres]
 
 
 def _move_killing_the_load(cli: Cli, source: str, output: str, target: str,
                            backends: Callable[[], list[str]],
-                           kill: Callable[[str], None]) -> None:
+                           kill: Callable[[str], None]) -> dict[str, Any]:
     """Move ``source`` into ``output`` on the bulk loader, Arrow end to end; kill every loading
-    connection (``backends``) once rows flow, and check the run retried and moved every row."""
+    connection (``backends``) once rows flow, and check the run retried and moved every row.
+    Returns the run's stats."""
     proc = cli.start("transfer", "--source", "pg", "--table", source, "--target", output,
                      "--target-table", target, "--connector", "native", "--route", "arrow",
                      "--partitions", "2", "--columns", "id,v", "--json")
@@ -44,6 +48,7 @@ def _move_killing_the_load(cli: Cli, source: str, output: str, target: str,
     assert "retrying" in err and "Traceback" not in err, err
     stats = json.loads(out)
     assert stats["rows"] == BIG and stats["retries"] >= 1, out
+    return cast(dict[str, Any], stats)
 
 
 def _source_sums(table: str) -> list[str]:
@@ -52,25 +57,41 @@ def _source_sums(table: str) -> list[str]:
                 f"md5(string_agg(v, ',' ORDER BY id)) FROM {table}").split("|")
 
 
-def test_terminated_postgres_bulk_write_is_retried_to_an_exact_result(
-        cli: Cli, big_table: str) -> None:
-    target = unique("bulk_wretry")
+def _pipe_with_a_backend_terminated(cli: Cli, big_table: str, target: str,
+                                    query_like: str) -> None:
+    """PostgreSQL to PostgreSQL (each task pipes the source's COPY TO STDOUT into the staging
+    table's COPY FROM STDIN); the backends whose query is ``ILIKE query_like`` terminated once
+    rows flow. The run retries to the source's exact rows and leaves no side table."""
 
-    def copy_in() -> list[str]:
-        # the COPY FROM STDIN into this run's staging table, nothing else on the server
+    def backends() -> list[str]:
         return psql("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND state = 'active' "
-                    f"AND query ILIKE 'COPY %{target}\\_\\_dvt\\_stage%FROM STDIN%' "
+                    f"AND state = 'active' AND query ILIKE '{query_like}' "
                     "AND pid <> pg_backend_pid()").split()
 
     try:
-        _move_killing_the_load(cli, big_table, "pg", target, copy_in,
-                               lambda pid: psql(f"SELECT pg_terminate_backend({pid})"))
+        stats = _move_killing_the_load(cli, big_table, "pg", target, backends,
+                                       lambda pid: psql(f"SELECT pg_terminate_backend({pid})"))
+        assert any(PIPED in n for n in stats["notes"]), stats["notes"]
         assert _source_sums(target) == _source_sums(big_table)
         assert psql(f"SELECT count(*) FROM pg_class WHERE relname LIKE "
                     f"'{target}\\_\\_dvt\\_%'") == "0"
     finally:
         psql(f"DROP TABLE IF EXISTS {target}")
+
+
+def test_terminated_postgres_bulk_write_is_retried_to_an_exact_result(
+        cli: Cli, big_table: str) -> None:
+    target = unique("bulk_wretry")
+    # the COPY FROM STDIN into this run's staging table, nothing else on the server
+    _pipe_with_a_backend_terminated(cli, big_table, target,
+                                    f"COPY %{target}\\_\\_dvt\\_stage%FROM STDIN%")
+
+
+def test_terminated_source_of_a_postgres_pipe_is_retried_to_an_exact_result(
+        cli: Cli, big_table: str) -> None:
+    # the other end of the pipe this time: the source's export
+    _pipe_with_a_backend_terminated(cli, big_table, unique("bulk_pretry"),
+                                    f"COPY (SELECT %{big_table}%TO STDOUT%")
 
 
 @pytest.mark.mariadb

@@ -40,6 +40,9 @@ class ColumnRead:
     name: str
     expr: str
     convert: str = "same"
+    # the value itself in the database's own type, where ``expr`` encodes it for Arrow (a
+    # ``scaled`` integer): what a pipe from this database into its own bulk loader selects
+    value: str = ""
 
     def __post_init__(self) -> None:
         if self.convert not in CONVERSIONS:
@@ -59,6 +62,8 @@ class BulkRead:
     time_zone: str = "UTC"
     batch_rows: int = 65_536
     options: dict[str, str] = field(default_factory=dict)
+    # the same partitions selecting each column's ``value`` where it has one (else its expr)
+    value_queries: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -67,6 +72,7 @@ class BulkRead:
     def from_json(cls, text: str) -> BulkRead:
         data = json.loads(text)
         data["queries"] = tuple(data["queries"])
+        data["value_queries"] = tuple(data.get("value_queries", ()))
         data["columns"] = tuple(ColumnRead(**c) for c in data["columns"])
         return cls(**data)
 

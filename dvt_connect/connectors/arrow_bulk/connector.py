@@ -32,7 +32,9 @@ from dvt_connect.connectors.arrow_bulk.direct import (
     BulkSink,
     BulkSource,
     Moved,
+    PipeTask,
     run_move,
+    run_pipe,
     run_tasks,
 )
 from dvt_connect.connectors.arrow_bulk.tables import SqlSession, Stage, staged_write
@@ -177,6 +179,12 @@ class BulkConnector(BaseConnector):
     def read_options(self) -> dict[str, str]:
         return {}
 
+    def copy_selects(self, read: BulkRead) -> tuple[str, ...] | str:
+        """The SQL each column of ``read`` (a bulk read of this same database) is selected as
+        when this database's bulk export is piped straight into its bulk loader, or why the
+        rows go through Arrow instead."""
+        return f"the native {self.product} load takes Arrow batches"
+
     def write_problems(self) -> list[str]:
         """Why the bulk loader cannot be used on this server (e.g. a setting that is off)."""
         return []
@@ -253,11 +261,16 @@ class BulkConnector(BaseConnector):
             return JdbcReadPlan(**base)
         path, notes = self._path_for_read()
         queries = tuple(self._query(plan, reads, predicate) for predicate in plan.predicates())
+        values = [replace(r, expr=r.value) if r.value else r for r in reads]
+        value_queries = (tuple(self._query(plan, values, predicate)
+                               for predicate in plan.predicates())
+                         if values != reads else ())
         from dvt_connect.connectors.jdbc.session import jvm_time_zone
 
         spec = BulkRead(dialect=self.dialect, params=self.params(), queries=queries,
                         columns=tuple(reads), schema_json=schema.json(),
-                        time_zone=jvm_time_zone(self.spark)[0], options=self.read_options())
+                        time_zone=jvm_time_zone(self.spark)[0], options=self.read_options(),
+                        value_queries=value_queries)
         how = (f"native {self.product} export: one bulk query per partition inside Spark "
                f"tasks, rows handed to Spark as "
                + ("Arrow batches" if path == "arrow" else "Parquet staged in "
@@ -406,27 +419,60 @@ class BulkConnector(BaseConnector):
             return f"the native {self.product} load cannot take " + "; ".join(problems)
         return None
 
-    def write_arrow(self, source: Any, schema: StructType, request: WriteRequest) -> WriteOutcome:
+    def _no_nan(self, schema: StructType) -> tuple[str, ...]:
+        """The float columns whose NaN and infinities this database cannot hold."""
         from pyspark.sql.types import DoubleType, FloatType
 
+        if dialect_for(self.facts).holds_nan:
+            return ()
+        return tuple(f.name for f in schema.fields
+                     if isinstance(f.dataType, (FloatType, DoubleType)))
+
+    def piped(self, source: Any, schema: StructType) -> tuple[str, ...] | str:
+        """The selects that pipe ``source`` server to server (:meth:`copy_selects`), or why the
+        tasks move Arrow batches."""
+        if not isinstance(source, BulkSource):
+            return "the source is not a database bulk export"
+        read = BulkRead.from_json(source.spec_json)
+        if read.dialect != self.dialect:
+            return f"the source is not {self.product}"
+        if self._no_nan(schema):
+            return "float columns are checked for NaN on the way"
+        return self.copy_selects(read)
+
+    def arrow_write_note(self, source: Any, schema: StructType) -> str | None:
+        if isinstance(self.piped(source, schema), str):
+            return None
+        return (f"{self.product} to {self.product}: each task pipes its partition's binary "
+                f"COPY from the source server into the staging table's {self.load_method}, "
+                "with no Arrow in between")
+
+    def write_arrow(self, source: Any, schema: StructType, request: WriteRequest) -> WriteOutcome:
         from dvt_connect.connectors.typeplan import nan_guard_message
 
         dialect = dialect_for(self.facts)
-        no_nan = () if dialect.holds_nan else tuple(
-            f.name for f in schema.fields if isinstance(f.dataType, (FloatType, DoubleType)))
+        no_nan = self._no_nan(schema)
         message = nan_guard_message("{column}", "{value}", dialect.title)
+        selects = self.piped(source, schema)
         moved: list[Moved] = []
 
         def fill(stage: Stage) -> None:
             spec = BulkWrite(dialect=self.dialect, params=self.params(), schema=stage.schema,
                              table=stage.name, columns=stage.columns)
-            sink = BulkSink(spec.to_json(), self.connection.password or "", no_nan, message)
-            moved.append(run_move(self.spark, source, sink, schema))
+            password = self.connection.password or ""
+            if isinstance(selects, str):
+                sink = BulkSink(spec.to_json(), password, no_nan, message)
+                moved.append(run_move(self.spark, source, sink, schema))
+            else:
+                moved.append(run_pipe(self.spark, PipeTask(source.spec_json, source.password,
+                                                           selects, spec.to_json(), password)))
 
+        note = self.arrow_write_note(source, schema)
+        how = (note if note is not None
+               else f"native {self.product} load: {self.load_method} per Spark task into the "
+                    "staging table, from Arrow batches")
         outcome = staged_write(self.connection, schema, request, open_session=self.open_session,
-                               fill=fill, console=self.console,
-                               how=f"native {self.product} load: {self.load_method} per Spark "
-                                   "task into the staging table, from Arrow batches")
+                               fill=fill, console=self.console, how=how)
         return replace(outcome, rows=moved[-1].rows if moved else 0,
                        bytes_sent=moved[-1].bytes if moved else 0)
 

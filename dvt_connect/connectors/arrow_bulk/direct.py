@@ -17,6 +17,7 @@ Spark would have handed the writer for the same columns (:func:`.columns.conform
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -201,6 +202,31 @@ class MoveTask:
 
 
 @dataclass(frozen=True)
+class PipeTask:
+    """``mapPartitions`` body when both ends are one database with a bulk protocol of its own
+    on each side (PostgreSQL's binary COPY): the dialect's driver pipes partition ``i`` of the
+    source's bulk read (``read_json``, a :class:`BulkRead`) into the staging table of
+    ``write_json`` (a :class:`~.tasks.BulkWrite`), each column selected as ``selects`` says."""
+
+    read_json: str
+    read_password: str | None
+    selects: tuple[str, ...]
+    write_json: str
+    write_password: str | None
+
+    def __call__(self, indexes: Iterable[int]) -> Iterator[tuple[int, int, int]]:
+        from dvt_connect.connectors.arrow_bulk.tasks import BulkWrite, driver, guarded
+
+        read = BulkRead.from_json(self.read_json)
+        write = BulkWrite.from_json(self.write_json)
+        pipe = driver(write.dialect).copy_partition
+        for index in indexes:
+            rows, size = guarded(write.dialect, functools.partial(
+                pipe, read, self.read_password, index, self.selects, write, self.write_password))
+            yield index, int(rows), int(size)
+
+
+@dataclass(frozen=True)
 class Moved:
     """What the tasks wrote, summed from their own counts."""
 
@@ -212,10 +238,19 @@ class Moved:
 def run_move(spark: SparkSession, source: ArrowSource, sink: ArrowSink,
              schema: StructType) -> Moved:
     """One Spark job: a task per source partition, each moving its partition as Arrow."""
-    count = source.count()
+    return _counted(spark, source.count(), MoveTask(source, sink, schema.json()))
+
+
+def run_pipe(spark: SparkSession, task: PipeTask) -> Moved:
+    """One Spark job: a task per partition of the source's bulk read, each piping it."""
+    return _counted(spark, len(BulkRead.from_json(task.read_json).queries), task)
+
+
+def _counted(spark: Any, count: int,
+             task: Callable[[Iterable[int]], Iterator[tuple[int, int, int]]]) -> Moved:
     if count == 0:
         return Moved(0, 0, 0)
-    done = run_tasks(spark, count, MoveTask(source, sink, schema.json()))
+    done = run_tasks(spark, count, task)
     return Moved(sum(r for _, r, _ in done), sum(b for _, _, b in done), len(done))
 
 

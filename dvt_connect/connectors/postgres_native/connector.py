@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dvt_connect.connectors.arrow_bulk.columns import ColumnRead
+from dvt_connect.connectors.arrow_bulk.columns import BulkRead, ColumnRead
 from dvt_connect.connectors.arrow_bulk.connector import BulkConnector
 from dvt_connect.connectors.arrow_bulk.tables import DbApiSession, rows_of
 from dvt_connect.connectors.base import ConnectorType
@@ -56,6 +56,9 @@ class PostgresNativeConnector(BulkConnector):
     def column_read(self, field: StructField) -> ColumnRead | str:
         return pg_column_read(field, self.facts.quote_identifier)
 
+    def copy_selects(self, read: BulkRead) -> tuple[str, ...] | str:
+        return pg_copy_selects(read, self.facts.quote_identifier)
+
     def open_session(self) -> PgSession:
         import psycopg
 
@@ -92,7 +95,8 @@ def pg_column_read(field: StructField, quote: Any) -> ColumnRead | str:
         rounded = (f"{col}::numeric" if pg == "numeric" and declared == scale
                    else f"round({col}::numeric, {scale})")
         if data_type.precision <= 18:
-            return ColumnRead(field.name, f"({rounded} * 1{'0' * scale})::int8", "scaled")
+            return ColumnRead(field.name, f"({rounded} * 1{'0' * scale})::int8", "scaled",
+                              value=rounded)
         return ColumnRead(field.name, f"{rounded}::text", "decimal")
     if isinstance(data_type, (t.TimestampType, t.TimestampNTZType)):
         instant = isinstance(data_type, t.TimestampType)
@@ -106,6 +110,47 @@ def pg_column_read(field: StructField, quote: Any) -> ColumnRead | str:
     if isinstance(data_type, t.ArrayType) and pg in _ARRAYS:
         return ColumnRead(field.name, col)
     return f"`{field.name}` ({pg or data_type.simpleString()} as {data_type.simpleString()})"
+
+
+# The PostgreSQL type the Arrow route's ingest (ADBC) sends each Spark type's Arrow column as.
+_WIRE = {"ShortType": "int2", "IntegerType": "int4", "LongType": "int8", "FloatType": "float4",
+         "DoubleType": "float8", "BooleanType": "bool", "StringType": "text",
+         "BinaryType": "bytea", "DateType": "date", "TimestampType": "timestamptz",
+         "TimestampNTZType": "timestamp"}
+_UTC = ("UTC", "Etc/UTC", "GMT", "Z")
+
+
+def pg_copy_selects(read: BulkRead, quote: Any) -> tuple[str, ...] | str:
+    """For each column of ``read``, the SQL over the partition query's row ``q`` whose binary
+    COPY value is the value the Arrow route sends (the column read, then
+    :func:`~dvt_connect.connectors.arrow_bulk.columns.conform`, then ADBC's ingest); or why a
+    column cannot be piped so. Casts only where PostgreSQL's cast is the Arrow conversion
+    exactly: integer and float widening, ``numeric(p,s)`` of the rounded value, and wall times
+    as instants in UTC only (elsewhere the two disagree on a daylight-saving gap or fold)."""
+    from pyspark.sql import types as t
+
+    selects: list[str] = []
+    for read_col, f in zip(read.columns, read.spark_schema().fields, strict=True):
+        col = f"q.{quote(read_col.name)}"
+        data_type = f.dataType
+        kind = read_col.convert
+        if isinstance(data_type, t.DecimalType) and (
+                kind == "decimal" or kind == "scaled" and read_col.value and read.value_queries):
+            # the rounded numeric itself (``value_queries``), or its text
+            selects.append(f"({col})::numeric({data_type.precision},{data_type.scale})")
+        elif kind == "wall_time" and isinstance(data_type, t.TimestampType):
+            if read.time_zone not in _UTC:
+                return (f"`{f.name}` is a wall time read as an instant in {read.time_zone}, "
+                        "which only the Arrow route converts exactly")
+            selects.append(f"({col})::timestamp AT TIME ZONE 'UTC'")
+        elif kind == "same" and type(data_type).__name__ in _WIRE:
+            pg = str((f.metadata or {}).get(TYPE_KEY, "")).lower()
+            # bpchar's binary send is text's (blank padding kept); a cast to text would trim it
+            selects.append(col if pg == "bpchar" and isinstance(data_type, t.StringType)
+                           else f"({col})::{_WIRE[type(data_type).__name__]}")
+        else:
+            return f"`{f.name}` ({data_type.simpleString()}, read as {kind})"
+    return tuple(selects)
 
 
 class PgSession(DbApiSession):

@@ -3,7 +3,9 @@
 
 - out: ``COPY (<query>) TO STDOUT (FORMAT BINARY)`` streamed as Arrow record batches;
 - in: ``COPY <stage> (<columns>) FROM STDIN (FORMAT BINARY)`` from the partition's Arrow
-  batches (``adbc_ingest``), one transaction per task.
+  batches (``adbc_ingest``), one transaction per task;
+- PostgreSQL to PostgreSQL: the source's binary COPY stream piped into the target's binary COPY
+  (psycopg), with no Arrow in between (:func:`copy_partition`).
 
 Measured for the way in (1M rows of the bench table, one process): binary COPY through ADBC
 1.7 s; CSV COPY through psycopg with Arrow's CSV writer 4.7 s, 1.9 s of it rendering the CSV.
@@ -88,6 +90,112 @@ def load_batches(spec: BulkWrite, password: str | None,
             cur.adbc_ingest(spec.table, reader, mode="append", db_schema_name=spec.schema)
         conn.commit()
     return counted[0], counted[1]
+
+
+def copy_partition(read: BulkRead, read_password: str | None, index: int,
+                   selects: tuple[str, ...], write: BulkWrite,
+                   write_password: str | None) -> tuple[int, int]:
+    """Pipe partition ``index`` of ``read`` into the staging table of ``write`` as binary COPY,
+    server to server through this task, committed once at the end; returns (rows, bytes).
+
+    Binary COPY carries no types: each value is read by the target column's receive function.
+    ``selects`` (one SQL expression per column over the partition query's row ``q``, from
+    :func:`~dvt_connect.connectors.postgres_native.connector.pg_copy_selects`) make every
+    value, on the wire, the one the Arrow route's ingest sends for the column's Arrow type.
+    Both sessions speak UTF-8, so text crosses as it is stored.
+
+    The stream is moved with libpq's own calls (``get_copy_data``/``put_copy_data``), rows
+    gathered into writes of about 1 MiB: psycopg's ``Copy`` objects cost four times the CPU
+    (measured: 2.3 against 0.5 CPU-s for 1.25M rows of the bench table)."""
+    import psycopg
+    from psycopg import sql
+
+    query = (read.value_queries or read.queries)[index]
+    out_sql = (f"COPY (SELECT {', '.join(selects)} FROM ({query}) AS q) "
+               "TO STDOUT (FORMAT BINARY)")
+    table = (sql.Identifier(write.schema, write.table) if write.schema
+             else sql.Identifier(write.table))
+    in_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+        table, sql.SQL(", ").join(sql.Identifier(c) for c in write.columns))
+    source = psycopg.connect(conninfo({**read.params, "client_encoding": "UTF8"},
+                                      read_password), autocommit=True)
+    try:
+        target = psycopg.connect(conninfo({**write.params, "client_encoding": "UTF8"},
+                                          write_password))
+        try:
+            with target.cursor() as cur:  # opens the transaction the COPY runs in
+                cur.execute("SELECT 1")
+            rows, sent = _pipe(source.pgconn, out_sql.encode(), target.pgconn,
+                               in_sql.as_bytes(target))
+            target.commit()
+        finally:
+            target.close()  # an unfinished COPY's transaction is rolled back with it
+    finally:
+        source.close()
+    return rows, sent
+
+
+_PIPE_WRITE = 1 << 20
+
+
+def _pipe(source: Any, out_sql: bytes, target: Any, in_sql: bytes) -> tuple[int, int]:
+    """Run ``out_sql`` (COPY TO STDOUT) on ``source`` and ``in_sql`` (COPY FROM STDIN) on
+    ``target`` (libpq connections) and stream the one into the other."""
+    from psycopg import pq
+
+    _started(source, source.exec_(out_sql), pq.ExecStatus.COPY_OUT)
+    _started(target, target.exec_(in_sql), pq.ExecStatus.COPY_IN)
+    get, put = source.get_copy_data, target.put_copy_data
+    sent, buffer = 0, bytearray()
+    while True:
+        size, data = get(0)
+        if size < 0:  # -1: the end of the stream (its result says how it ended); -2: failed
+            break
+        buffer += data
+        if len(buffer) >= _PIPE_WRITE:
+            sent += _put(target, put, buffer)
+            buffer = bytearray()
+    if size == -2:
+        _raise(source, None)
+    _finished(source, pq.ExecStatus.COMMAND_OK)  # an error in the SELECT ends the stream too
+    sent += _put(target, put, buffer)
+    if target.put_copy_end() < 0:
+        _raise(target, None)
+    return _finished(target, pq.ExecStatus.COMMAND_OK), sent
+
+
+def _put(target: Any, put: Any, buffer: bytearray) -> int:
+    if buffer and put(buffer) < 0:
+        _raise(target, None)
+    return len(buffer)
+
+
+def _started(conn: Any, result: Any, status: Any) -> None:
+    if result is None or result.status != status:
+        _raise(conn, result)
+
+
+def _finished(conn: Any, status: Any) -> int:
+    """The rows of the command that just ended on ``conn`` (its result drained)."""
+    result = conn.get_result()
+    if result is None or result.status != status:
+        _raise(conn, result)
+    rows = result.command_tuples or 0
+    while conn.get_result() is not None:
+        pass
+    return int(rows)
+
+
+def _raise(conn: Any, result: Any) -> None:
+    """The server's error in ``result`` as psycopg raises it (SQLState and all), or the
+    connection's own message when there is no result (a broken connection)."""
+    import psycopg
+    from psycopg import errors, pq
+
+    if result is not None and result.status == pq.ExecStatus.FATAL_ERROR:
+        raise errors.error_from_result(result)
+    message = conn.error_message.decode("utf-8", "replace").strip()
+    raise psycopg.OperationalError(message or "the COPY stream ended unexpectedly")
 
 
 def error_info(exc: BaseException) -> TaskError | None:
