@@ -263,17 +263,28 @@ def test_the_driver_runs_c1_only_when_its_work_is_short(monkeypatch: pytest.Monk
         conf = spark_mod.session_spec(quick_jit=quick).conf
         return conf["spark.driver.extraJavaOptions"], conf["spark.executor.extraJavaOptions"]
 
+    quick = " -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmn32m"
     driver, executor = options(True)
-    assert driver.endswith(" -XX:TieredStopAtLevel=1") and "Tiered" not in executor
-    assert "Tiered" not in options(False)[0]
+    assert driver.endswith(quick) and "Tiered" not in executor and "GC" not in executor
+    assert "Tiered" not in options(False)[0] and "GC" not in options(False)[0]
     monkeypatch.setenv(QUICK_JIT_ENV, "0")
     assert "Tiered" not in options(True)[0]
     monkeypatch.setenv(QUICK_JIT_ENV, "1")
-    assert options(False)[0].endswith(" -XX:TieredStopAtLevel=1")
+    assert options(False)[0].endswith(quick)
     # DVT_JAVA_OPTIONS come after: the JVM takes the last value of a flag
     monkeypatch.delenv(QUICK_JIT_ENV)
-    monkeypatch.setenv(JAVA_OPTIONS_ENV, "-XX:TieredStopAtLevel=4")
-    assert options(True)[0].endswith(" -XX:TieredStopAtLevel=1 -XX:TieredStopAtLevel=4")
+    monkeypatch.setenv(JAVA_OPTIONS_ENV, "-XX:TieredStopAtLevel=4 -XX:+UseG1GC")
+    assert options(True)[0].endswith(" -XX:TieredStopAtLevel=1 -Xmn32m "
+                                     "-XX:TieredStopAtLevel=4 -XX:+UseG1GC")
+    # a collector chosen there or in the profile is not contradicted (a JVM given two refuses
+    # to start)
+    assert "SerialGC" not in options(True)[0]
+    monkeypatch.delenv(JAVA_OPTIONS_ENV)
+    profile = {"spark.driver.extraJavaOptions": "-XX:+UseParallelGC"}
+    driver = spark_mod.session_spec(quick_jit=True, conf=profile).conf[
+        "spark.driver.extraJavaOptions"]
+    assert "SerialGC" not in driver and "-XX:TieredStopAtLevel=1 -Xmn32m" in driver
+    assert driver.endswith(" -XX:+UseParallelGC")
     monkeypatch.setenv(QUICK_JIT_ENV, "yes")
     with pytest.raises(UsageError, match="DVT_QUICK_JIT is 'yes'; valid: 0"):
         options(True)

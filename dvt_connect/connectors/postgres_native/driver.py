@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from dvt_connect.connectors.arrow_bulk.columns import BulkRead
@@ -42,6 +43,13 @@ _NO_STATE = (
 )
 
 
+# Bytes per Arrow batch of a read (ADBC's default is 16 MiB). A task holds a few batches at once
+# (the driver's, the conformed copy, the writer's): measured PostgreSQL -> Parquet at 5M rows,
+# peak memory of the process tree 870-883 MiB at the default, 769 at 4 MiB, 736-737 at 1 MiB,
+# with no loss of speed (7.9-8.3 s against 8.4-8.5 s).
+BATCH_BYTES = 1 << 20
+
+
 def conninfo(params: Mapping[str, Any], password: str | None) -> str:
     """A libpq ``key=value`` string (values quoted as libpq wants)."""
     values = dict(params)
@@ -55,21 +63,56 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+@contextmanager
+def _adbc(params: Mapping[str, Any], password: str | None) -> Iterator[Any]:
+    """An ADBC PostgreSQL connection on the driver manager's own objects. Its DB-API module
+    imports ``pyarrow.dataset`` and, through it, pandas: 56 MiB and 0.18 s more in every Python
+    worker, for nothing a task uses."""
+    import adbc_driver_manager
+    import adbc_driver_postgresql
+
+    database = adbc_driver_postgresql.connect(conninfo(params, password))
+    try:
+        conn = adbc_driver_manager.AdbcConnection(database)
+        try:
+            yield conn
+        finally:
+            conn.close()
+    finally:
+        database.close()
+
+
+@contextmanager
+def _statement(conn: Any) -> Iterator[Any]:
+    import adbc_driver_manager
+
+    stmt = adbc_driver_manager.AdbcStatement(conn)
+    try:
+        yield stmt
+    finally:
+        stmt.close()
+
+
 def read_batches(spec: BulkRead, password: str | None, query: str) -> Iterator[pa.RecordBatch]:
     """The rows of ``query`` as Arrow batches, streamed from binary COPY."""
-    import adbc_driver_postgresql.dbapi as adbc
+    import pyarrow as pa
 
-    with adbc.connect(conninfo(spec.params, password)) as conn, conn.cursor() as cur:
-        cur.execute(query)
-        reader = cur.fetch_record_batch()
-        yield from reader
+    with _adbc(spec.params, password) as conn, _statement(conn) as stmt:
+        stmt.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(BATCH_BYTES)})
+        stmt.set_sql_query(query)
+        stream, _ = stmt.execute_query()
+        reader = pa.RecordBatchReader._import_from_c(stream.address)
+        try:
+            yield from reader
+        finally:
+            reader.close()  # the stream goes before its statement and connection
 
 
 def load_batches(spec: BulkWrite, password: str | None,
                  batches: Iterator[pa.RecordBatch]) -> tuple[int, int]:
     """Stream ``batches`` into the staging table with one binary COPY (ADBC's ingest, which
     matches columns by name), committed once at the end."""
-    import adbc_driver_postgresql.dbapi as adbc
+    import adbc_driver_manager
     import pyarrow as pa
 
     first = next((b for b in batches if b.num_rows), None)
@@ -85,9 +128,19 @@ def load_batches(spec: BulkWrite, password: str | None,
                 yield batch
 
     reader = pa.RecordBatchReader.from_batches(first.schema, stream())
-    with adbc.connect(conninfo(spec.params, password)) as conn:
-        with conn.cursor() as cur:
-            cur.adbc_ingest(spec.table, reader, mode="append", db_schema_name=spec.schema)
+    options = adbc_driver_manager.StatementOptions
+    with _adbc(spec.params, password) as conn:
+        conn.set_autocommit(False)
+        with _statement(conn) as stmt:
+            stmt.set_options(**{options.INGEST_TARGET_TABLE.value: spec.table,
+                                options.INGEST_MODE.value:
+                                    adbc_driver_manager.INGEST_OPTION_MODE_APPEND})
+            if spec.schema:
+                stmt.set_options(**{options.INGEST_TARGET_DB_SCHEMA.value: spec.schema})
+            handle = adbc_driver_manager.ArrowArrayStreamHandle()
+            reader._export_to_c(handle.address)
+            stmt.bind_stream(handle)
+            stmt.execute_update()
         conn.commit()
     return counted[0], counted[1]
 
