@@ -11,8 +11,10 @@ job asks the executors which ones they lack before any data moves.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import threading
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -127,3 +129,41 @@ def require_on_executors(spark: SparkSession, modules: Iterable[str], *, what: s
         + ", ".join(f"`{m}`" for m in missing) + ".",
         hint=f"Install them in the workers' Python (`{install}` on every worker, or set "
              "spark.pyspark.python to a Python that has them), or use --connector jdbc.")
+
+
+class _Imports:
+    """A task body importing ``modules`` (a warm-up: the worker keeps them)."""
+
+    def __init__(self, modules: tuple[str, ...]) -> None:
+        self.modules = modules
+
+    def __call__(self, items: Iterable[int]) -> Iterator[int]:
+        import importlib
+
+        for module in self.modules:
+            with contextlib.suppress(ImportError):  # the move itself reports a missing one
+                importlib.import_module(module)
+        yield sum(1 for _ in items)
+
+
+def warm_python_workers(spark: Any, modules: Iterable[str]) -> threading.Thread | None:
+    """Start this local session's Python workers, importing ``modules``, on a thread of their
+    own while the driver plans; the move's tasks then find them started (Spark reuses its Python
+    workers). Only on a classic ``local`` master: a cluster's executors and a Spark Connect
+    server start their own. Returns the thread (join it before the move), or None."""
+    from dvt_connect.spark import is_connect
+
+    if is_connect(spark) or not str(spark.sparkContext.master).startswith("local"):
+        return None
+    context = spark.sparkContext
+    slots = max(1, int(context.defaultParallelism))
+    task = _Imports(tuple(dict.fromkeys(modules)))
+
+    def run() -> None:
+        # best effort: a failed warm-up costs the move its head start, nothing else
+        with contextlib.suppress(Exception):
+            context.parallelize(range(slots), slots).mapPartitions(task).collect()
+
+    thread = threading.Thread(target=run, name="dvt-warm-workers", daemon=True)
+    thread.start()
+    return thread

@@ -77,15 +77,29 @@ class HadoopFS:
         """(path relative to ``uri``, bytes) of every data file below it: names starting with
         ``.`` or ``_`` (checksums, ``_SUCCESS``, hidden folders) are not data."""
         root = self.fs.makeQualified(self.path(uri)).toString().rstrip("/")
-        files = self.fs.listFiles(self.path(uri), True)
         found = []
-        while files.hasNext():
-            status = files.next()
+        for status in self._files(self.path(uri)):
             full = status.getPath().toString()
             relative = full[len(root):].lstrip("/") if full.startswith(root) else full
             if not any(hidden(part) for part in relative.split("/")):
                 found.append((relative, int(status.getLen())))
         return found
+
+
+    def _files(self, path: Any) -> Any:
+        """The statuses of every file below ``path``. An object store lists them in one
+        recursive listing; the local filesystem folder by folder, since its recursive listing
+        asks every file's permissions by running ``ls -ld`` (a process per file)."""
+        if str(self.fs.getScheme()) != "file":
+            files = self.fs.listFiles(path, True)
+            while files.hasNext():
+                yield files.next()
+            return
+        for status in self.fs.listStatus(path):
+            if status.isDirectory():
+                yield from self._files(status.getPath())
+            else:
+                yield status
 
 
 class LocalFS:

@@ -17,6 +17,7 @@ from dvt_connect.adapters import NativeFacts
 from dvt_connect.config import Connection, Project, load_project
 from dvt_connect.connectors.base import ReadRequest, TableRef, WriteRequest
 from dvt_connect.errors import ConfigError, DvtError, JarsMissingError, UsageError
+from dvt_connect.executors import warm_python_workers
 from dvt_connect.paths import jars_dir
 from dvt_connect.transfer.credentials import apply_bucket_credentials, buckets_in_use
 from dvt_connect.transfer.run import (
@@ -251,6 +252,20 @@ def arrow_expected(source: Connection, read: ReadRequest, target: Connection,
                          master_kind) is None
 
 
+def arrow_task_modules(*connections: Connection) -> list[str]:
+    """What the Arrow route's tasks import for a move between ``connections``: the task code,
+    each database's bulk driver module and its Python packages, pyarrow's Parquet for files."""
+    modules = ["dvt_connect.connectors.arrow_bulk.direct",
+               "dvt_connect.connectors.arrow_bulk.tasks"]
+    for connection in connections:
+        native = connection.facts.native
+        if native is not None and native.driver_module:
+            modules += [native.driver_module, *native.python_modules]
+        if connection.is_files:
+            modules.append("pyarrow.parquet")
+    return modules
+
+
 def run_job(options: TransferOptions, console: Console, *,
             project: Project | None = None, verbose: bool = False) -> JobResult:
     """Plan (and unless ``dry_run``, run) one transfer from configuration."""
@@ -277,6 +292,11 @@ def run_job(options: TransferOptions, console: Console, *,
     for warning in session.warnings:
         console.warn(warning)
     spark_started = time.perf_counter()
+    # the Arrow route's Python workers start and import while the driver plans: measured
+    # PostgreSQL -> Parquet 4.5-4.6 s against 4.8-4.9 s at 1M rows, 6.8 s against 6.8-7.5 s
+    # at 5M (planning 0.2 s longer, moving 1 s shorter)
+    warming = (warm_python_workers(spark, arrow_task_modules(source, target))
+               if quick_jit and not options.dry_run else None)
     plan, source_connector, target_connector = plan_transfer(
         spark, source, target, read, write, buckets=project.buckets, connector=options.connector,
         preferred_bucket=options.bucket or project.bucket_target, console=console,
@@ -290,6 +310,8 @@ def run_job(options: TransferOptions, console: Console, *,
     planning = time.perf_counter() - started
     if options.dry_run:
         return JobResult(plan=plan, stats=None)
+    if warming is not None:
+        warming.join(timeout=60)
     stats = execute_transfer(spark, plan, source_connector, target_connector, console=console,
                              planning_seconds=planning)
     return JobResult(plan=plan, stats=stats)
