@@ -85,7 +85,6 @@ class HadoopFS:
                 found.append((relative, int(status.getLen())))
         return found
 
-
     def _files(self, path: Any) -> Any:
         """The statuses of every file below ``path``. An object store lists them in one
         recursive listing; the local filesystem folder by folder, since its recursive listing

@@ -179,3 +179,11 @@ def test_the_selects_cast_only_where_the_cast_is_the_arrow_conversion() -> None:
                   time_zone="America/New_York")
     why = pg_copy_selects(zoned, quote)
     assert isinstance(why, str) and "`e`" in why and "America/New_York" in why
+
+
+def test_the_tasks_show_no_password() -> None:
+    from dvt_connect.connectors.arrow_bulk.direct import BulkSink, BulkSource, PipeTask
+
+    shown = repr((PipeTask("{}", "s3cret-read", ("q.a",), "{}", "s3cret-write"),
+                  BulkSource("{}", "s3cret-read"), BulkSink("{}", "s3cret-write")))
+    assert "s3cret" not in shown, shown

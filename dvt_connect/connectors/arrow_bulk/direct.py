@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dvt_connect.connectors.arrow_bulk.columns import BulkRead, arrow_schema_of
@@ -58,7 +58,7 @@ class BulkSource:
     """A native database read: one bulk query per partition (the read plan's)."""
 
     spec_json: str
-    password: str | None
+    password: str | None = field(repr=False)
 
     def count(self) -> int:
         return len(BulkRead.from_json(self.spec_json).queries)
@@ -166,7 +166,7 @@ class BulkSink:
     message the Spark route raises (``nan_message`` has ``{column}`` and ``{value}``)."""
 
     write_json: str
-    password: str | None
+    password: str | None = field(repr=False)
     no_nan: tuple[str, ...] = ()
     nan_message: str = ""
 
@@ -223,10 +223,10 @@ class PipeTask:
     ``write_json`` (a :class:`~.tasks.BulkWrite`), each column selected as ``selects`` says."""
 
     read_json: str
-    read_password: str | None
+    read_password: str | None = field(repr=False)
     selects: tuple[str, ...]
     write_json: str
-    write_password: str | None
+    write_password: str | None = field(repr=False)
 
     def __call__(self, indexes: Iterable[int]) -> Iterator[tuple[int, int, int]]:
         from dvt_connect.connectors.arrow_bulk.tasks import BulkWrite, driver, guarded
