@@ -441,8 +441,9 @@ class BulkConnector(BaseConnector):
         return self.copy_selects(read)
 
     def arrow_write_note(self, source: Any, schema: StructType) -> str | None:
-        if isinstance(self.piped(source, schema), str):
-            return None
+        return None if isinstance(self.piped(source, schema), str) else self._pipe_note()
+
+    def _pipe_note(self) -> str:
         return (f"{self.product} to {self.product}: each task pipes its partition's binary "
                 f"COPY from the source server into the staging table's {self.load_method}, "
                 "with no Arrow in between")
@@ -467,10 +468,9 @@ class BulkConnector(BaseConnector):
                 moved.append(run_pipe(self.spark, PipeTask(source.spec_json, source.password,
                                                            selects, spec.to_json(), password)))
 
-        note = self.arrow_write_note(source, schema)
-        how = (note if note is not None
-               else f"native {self.product} load: {self.load_method} per Spark task into the "
-                    "staging table, from Arrow batches")
+        how = (f"native {self.product} load: {self.load_method} per Spark task into the "
+               "staging table, from Arrow batches" if isinstance(selects, str)
+               else self._pipe_note())
         outcome = staged_write(self.connection, schema, request, open_session=self.open_session,
                                fill=fill, console=self.console, how=how)
         return replace(outcome, rows=moved[-1].rows if moved else 0,

@@ -173,7 +173,7 @@ def _load_file(cur: Any, spec: BulkWrite, path: str, binary: set[str]) -> None:
         cur.execute("SELECT RELEASE_LOCK(%s)", (lock,))
         cur.fetchall()
         if problems:
-            level, code, message = problems[0][:3]
+            _, code, message = problems[0][:3]
             raise LoadWarning(int(code), f"LOAD DATA changed a value: {message}")
     finally:
         if os.path.exists(path):
