@@ -1,9 +1,19 @@
 """The warm local engine: a Spark Connect server on loopback, started from the installed PySpark.
 
-``dvt server start`` launches ``spark-submit --class ...SparkConnectServer`` with the synced
-jars, waits until its port answers and records its PID and port in ``$DVT_HOME/server.json``;
-``stop`` ends exactly that PID (after checking it is still that server); ``--master
-local-server`` (or ``sc://localhost:PORT``) connects to it.
+``dvt server start`` launches ``python -m dvt_connect.connect_server`` (:func:`serve`): a PySpark
+driver with the synced jars that starts Spark's Connect service in its own JVM. It waits until
+the port answers and records the PID and port in ``$DVT_HOME/server.json``; ``stop`` ends
+exactly that PID (after checking it is still that server); ``--master local-server`` (or
+``sc://localhost:PORT``) connects to it.
+
+Why not Spark's own ``SparkConnectServer`` main: it forces artifact isolation on every client
+session, so each session's Python UDFs get their own Python daemon and workers (their
+environment carries the session's artifact UUID). Every `dvt` command is a new session: it
+waited for fresh Python workers (about 1 s of its time: the tasks import pyarrow and the
+drivers again), and the server kept each command's workers until it stopped (about 400 MiB per
+command here). Our clients on loopback add no artifacts (the server imports dvt-connect from
+the same environment), so our server turns isolation off and every session's tasks share one
+set of warm workers.
 """
 
 from __future__ import annotations
@@ -17,11 +27,14 @@ import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from dvt_connect.errors import DvtError, UsageError
 from dvt_connect.paths import dvt_home
 
-SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
+SERVER_MODULE = "dvt_connect.connect_server"
+# a server an earlier dvt-connect started with Spark's own main: still ours to show and stop
+SPARK_SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 LOCAL_SERVER = "local-server"
 HOST = "127.0.0.1"
 START_TIMEOUT = 180.0
@@ -74,13 +87,13 @@ def _is_server(pid: int) -> bool:
         except OSError:
             return False
         return True  # no /proc (macOS): trust the record
-    return SERVER_CLASS.encode() in cmdline
+    return SERVER_MODULE.encode() in cmdline or SPARK_SERVER_CLASS.encode() in cmdline
 
 
 def python_workers(pid: int) -> int | None:
-    """How many PySpark Python processes (daemons and their workers) run under the server
-    ``pid``; None where there is no ``/proc``. Spark Connect starts a set per client session
-    and keeps it until the server stops, so each `dvt` command through the server adds some."""
+    """How many PySpark Python processes (the daemon and its workers) run under the server
+    ``pid``; None where there is no ``/proc``. Every client session's tasks share them (see the
+    module's docstring), so the count stays at one daemon and its idle workers."""
     proc = Path("/proc")
     if not proc.is_dir():
         return None
@@ -91,7 +104,7 @@ def python_workers(pid: int) -> int | None:
             fields = stat.read_text().rsplit(")", 1)[1].split()
             child = int(stat.parent.name)
             parents[child] = int(fields[1])
-            if b"pyspark" in (stat.parent / "cmdline").read_bytes():
+            if b"pyspark.daemon" in (stat.parent / "cmdline").read_bytes():
                 python.add(child)
         except (OSError, IndexError, ValueError):
             continue  # gone meanwhile
@@ -135,22 +148,58 @@ def spark_home() -> Path:
     return Path(pyspark.__file__).parent
 
 
-def server_command(port: int, jars: Iterable[str]) -> list[str]:
-    """The launch command: loopback only, our jars, UI off. Nothing secret goes here."""
+def server_conf(port: int, jars: Iterable[str]) -> dict[str, str]:
+    """The server's Spark settings: loopback only, our jars, UI off, one set of Python workers
+    for every client session. Nothing secret goes here (it reaches the JVM's command line)."""
     from dvt_connect.spark import session_spec
 
     spec = session_spec(jars=list(jars))
-    conf = {**spec.all_conf(),
+    return {**spec.all_conf(),
+            "spark.app.name": "dvt-connect server",
             "spark.connect.grpc.binding.address": HOST,
             "spark.connect.grpc.binding.port": str(port),
             "spark.master": "local[*]",
             # `dvt run` streams share the server: each job gets a fair share of its cores
-            "spark.scheduler.mode": "FAIR"}
-    cmd = [str(spark_home() / "bin" / "spark-submit"), "--class", SERVER_CLASS,
-           "--name", "dvt-connect server"]
-    for key, value in conf.items():
-        cmd += ["--conf", f"{key}={value}"]
-    return [*cmd, "spark-internal"]
+            "spark.scheduler.mode": "FAIR",
+            # the sessions Connect makes are new sessions of this driver's: they inherit these
+            # two (Spark's own server main turns isolation on, and so on the classloader)
+            "spark.sql.artifact.isolation.enabled": "false",
+            "spark.sql.artifact.isolation.alwaysApplyClassloader": "true"}
+
+
+def server_command(port: int, jars: Iterable[str]) -> list[str]:
+    """The launch command: this module's :func:`serve` with its port and jars (paths only)."""
+    import sys
+
+    return [sys.executable, "-m", SERVER_MODULE, "--port", str(port),
+            *(arg for jar in jars for arg in ("--jar", jar))]
+
+
+def serve(port: int, jars: Iterable[str]) -> None:
+    """Run the server until SIGTERM or SIGINT: a PySpark driver whose JVM (a child of this
+    process, which ends with it) runs Spark's Connect service; stopped gracefully."""
+    import threading
+
+    from pyspark import SparkConf
+    from pyspark.sql import SparkSession
+
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    conf = SparkConf(loadDefaults=False).setAll(list(server_conf(port, jars).items()))
+    spark = SparkSession.builder.config(conf=conf).getOrCreate()
+    context: Any = spark.sparkContext
+    service = context._jvm.org.apache.spark.sql.connect.service.SparkConnectService
+    service.start(context._jsc.sc())
+    print(f"dvt-connect: Spark Connect server listening on {HOST}:{port}", flush=True)
+    jvm = context._gateway.proc
+    try:
+        while not stopping.wait(1.0):
+            if jvm is not None and jvm.poll() is not None:  # the JVM died: nothing to serve
+                raise SystemExit(f"the server's JVM exited with code {jvm.returncode}")
+    finally:
+        service.stop()
+        spark.stop()
 
 
 def start(jars: Iterable[str], *, port: int | None = None,
@@ -219,3 +268,18 @@ def _end(pid: int) -> None:
             return
         time.sleep(0.2)
     os.kill(pid, signal.SIGKILL)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=f"python -m {SERVER_MODULE}",
+                                     description="The server `dvt server start` runs.")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--jar", action="append", default=[])
+    args = parser.parse_args(argv)
+    serve(args.port, args.jar)
+
+
+if __name__ == "__main__":
+    main()

@@ -58,6 +58,6 @@ def stop(as_json: bool) -> None:
 @json_option
 @debug_option
 def status(as_json: bool) -> None:
-    """Whether the server runs, its PID, port and URL, and its Python worker processes (a set
-    per client session, kept until the server stops: restart it to free them)."""
+    """Whether the server runs, its PID, port and URL, and its Python worker processes (one
+    set, shared by every command's tasks)."""
     _show("Spark Connect server", connect_server.read_state(), as_json)

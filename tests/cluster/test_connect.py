@@ -57,7 +57,7 @@ def server(cli: Cli) -> Iterator[dict[str, object]]:
         stopped = cli.run("server", "stop", "--json")
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
         for _ in range(100):
-            if not Path(f"/proc/{pid}").exists() or "SparkConnectServer" not in read_proc(
+            if not Path(f"/proc/{pid}").exists() or "dvt_connect.connect_server" not in read_proc(
                     pid, "cmdline"):
                 break
             time.sleep(0.1)
@@ -74,10 +74,14 @@ def test_status_shows_the_server_on_loopback_with_the_synced_jars(
     assert doc["url"] == f"sc://localhost:{server['port']}"
     assert int(doc["jars"]) >= 2  # the PostgreSQL and MariaDB drivers from `dvt sync`
     assert isinstance(doc["python_workers"], int)
-    cmdline = read_proc(int(server["pid"]), "cmdline")
-    assert "SparkConnectServer" in cmdline
-    assert "spark.connect.grpc.binding.address=127.0.0.1" in cmdline
-    assert "postgresql-42" in cmdline
+    pid = int(server["pid"])
+    assert "dvt_connect.connect_server" in read_proc(pid, "cmdline")
+    # its JVM, a child of the server's process, listens on loopback with the synced drivers
+    (jvm,) = [c for c in map(lambda p: read_proc(p, "cmdline"), descendants(pid)[1:])
+              if "SparkSubmit" in c]
+    assert "spark.connect.grpc.binding.address=127.0.0.1" in jvm
+    assert "spark.sql.artifact.isolation.enabled=false" in jvm
+    assert "postgresql-42" in jvm
     # a second start finds the running one and starts nothing
     again = json.loads(cli.run("server", "start", "--json").stdout)
     assert again["pid"] == server["pid"]
@@ -169,6 +173,36 @@ def test_postgres_to_parquet_on_connect_is_exact_with_no_secret_on_a_command_lin
         if connector == "native":  # its tasks ran in the server's Python workers, still there
             status = json.loads(cli.run("server", "status", "--json").stdout)
             assert status["python_workers"] >= 1, status
+    finally:
+        psql(f"DROP TABLE IF EXISTS {table}")
+
+
+def _python_daemons(server_pid: int) -> set[int]:
+    """The PySpark daemons under the server: each forks that set's workers."""
+    return {p for p in descendants(server_pid)
+            if read_proc(p, "cmdline").split()[1:3] == ["-m", "pyspark.daemon"]
+            and "pyspark.daemon" not in read_proc(read_proc(p, "stat").rsplit(")", 1)[1]
+                                                  .split()[1], "cmdline")}
+
+
+def test_every_command_s_tasks_share_the_server_s_warm_python_workers(
+        cli: Cli, server: dict[str, object]) -> None:
+    """Each `dvt` command is a new Connect session. Spark's own server main gives every session
+    its own Python daemon and workers, started cold and kept until the server stops; ours has
+    one set that each command's Arrow tasks reuse."""
+    table = unique("cn_workers")
+    pg_table(table, COLUMNS, VALUES)
+    pid = int(server["pid"])
+    try:
+        daemons = []
+        for run in range(2):
+            stats = _stats(cli.run("transfer", "--source", "pg", "--table", table,
+                                   "--target-table", f"{table}_{run}", "--connector", "native",
+                                   "--partitions", "2", "--master", "local-server", "--json"))
+            assert stats["notes"][0].startswith("Arrow end to end"), stats["notes"]
+            assert parquet_rows(cli.lake / f"{table}_{run}") == source_rows(table)
+            daemons.append(_python_daemons(pid))
+        assert len(daemons[0]) == 1 and daemons[1] == daemons[0], daemons
     finally:
         psql(f"DROP TABLE IF EXISTS {table}")
 
