@@ -104,7 +104,8 @@ def python_workers(pid: int) -> int | None:
             fields = stat.read_text().rsplit(")", 1)[1].split()
             child = int(stat.parent.name)
             parents[child] = int(fields[1])
-            if b"pyspark.daemon" in (stat.parent / "cmdline").read_bytes():
+            # `-m pyspark.daemon pyspark.worker`, or our daemon module and the same argument
+            if b"\0pyspark.worker" in (stat.parent / "cmdline").read_bytes():
                 python.add(child)
         except (OSError, IndexError, ValueError):
             continue  # gone meanwhile

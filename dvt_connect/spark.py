@@ -234,6 +234,10 @@ def session_spec(
         # rows 7.5-7.8 s either way)
         "spark.executorEnv.ARROW_DEFAULT_MEMORY_POOL": "system",
     }
+    if (master or DEFAULT_MASTER).startswith("local"):
+        # the local workers import PySpark compiled, not from its source zip
+        # (:mod:`dvt_connect.spark_daemon`)
+        merged["spark.python.daemon.module"] = "dvt_connect.spark_daemon"
     for key, value in (conf or {}).items():
         if key in _APPENDED and value:  # the profile's JVM options come after ours
             merged[key] = f"{merged[key]} {value}"

@@ -178,11 +178,13 @@ def test_postgres_to_parquet_on_connect_is_exact_with_no_secret_on_a_command_lin
 
 
 def _python_daemons(server_pid: int) -> set[int]:
-    """The PySpark daemons under the server: each forks that set's workers."""
+    """The PySpark daemons under the server (`python -m <daemon module> pyspark.worker`, whose
+    parent is no such process): each forks that set's workers."""
+    def python(pid: int | str) -> bool:
+        return read_proc(pid, "cmdline").split()[-1:] == ["pyspark.worker"]
+
     return {p for p in descendants(server_pid)
-            if read_proc(p, "cmdline").split()[1:3] == ["-m", "pyspark.daemon"]
-            and "pyspark.daemon" not in read_proc(read_proc(p, "stat").rsplit(")", 1)[1]
-                                                  .split()[1], "cmdline")}
+            if python(p) and not python(read_proc(p, "stat").rsplit(")", 1)[1].split()[1])}
 
 
 def test_every_command_s_tasks_share_the_server_s_warm_python_workers(

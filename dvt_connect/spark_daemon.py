@@ -1,0 +1,41 @@
+"""PySpark's Python daemon, importing PySpark from its installation's compiled modules.
+
+Spark puts ``$SPARK_HOME/python/lib/pyspark.zip`` (and py4j's zip) first on its Python
+workers' path. With PySpark installed from pip, ``SPARK_HOME`` is the installed package itself,
+and its zip holds the same modules as source only: every worker the daemon forks compiled
+``pyspark.worker`` and what it imports again (zipimport neither reads nor writes ``.pyc``
+files). Measured here: about 0.8 CPU-s of each local transfer's Python workers. The session
+names this module as ``spark.python.daemon.module`` on a local master only; it drops those two
+zips from the path when ``SPARK_HOME`` is that installed package (so the same code is imported,
+compiled), then runs PySpark's own daemon. Anywhere else it changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def installed_package_zips(spark_home: str) -> set[str]:
+    """The zips under ``spark_home/python/lib`` when ``spark_home`` is an installed ``pyspark``
+    package (it has an ``__init__.py`` and sits where Python imports ``pyspark`` from)."""
+    home = os.path.realpath(spark_home) if spark_home else ""
+    if not home or os.path.basename(home) != "pyspark" \
+            or not os.path.isfile(os.path.join(home, "__init__.py")):
+        return set()
+    lib = os.path.join(home, "python", "lib")
+    return {os.path.join(lib, name) for name in os.listdir(lib) if name.endswith(".zip")} \
+        if os.path.isdir(lib) else set()
+
+
+def main() -> None:
+    zips = installed_package_zips(os.environ.get("SPARK_HOME", ""))
+    if zips:
+        sys.path[:] = [p for p in sys.path if os.path.realpath(p) not in zips]
+    from pyspark import daemon
+
+    daemon.manager()
+
+
+if __name__ == "__main__":
+    main()
