@@ -363,3 +363,36 @@ def test_profile_settings_apply_when_the_command_line_is_silent(
     plan = conn.plan_read(ReadRequest(table=TableRef.parse(table), partitions=2,
                                       partition_column="id", fetch_size=50))
     assert (len(plan.partitions), plan.partition_column, plan.fetch_size) == (2, "id", 50)
+
+
+def test_the_schema_of_a_partitioned_read_is_one_partition_s_and_equals_the_whole_read_s(
+        spark: Any, pg: dict[str, Any], pg_sql: Any, pg_table: Callable[[str], str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Planning resolves one partition's relation for the schema (each relation is a connection
+    and a `WHERE 1=0` query): the same schema, wall-time columns and metadata included, as the
+    union of every partition the move loads."""
+    table = pg_table("schema1")
+    pg_sql.execute(f"CREATE TABLE {table} (id bigint PRIMARY KEY, must text NOT NULL, "
+                   "may text, amount numeric(12,2), wall timestamp, at timestamptz)")
+    pg_sql.execute(f"INSERT INTO {table} SELECT g, 'm' || g, NULL, g / 100.0, "
+                   "timestamp '2024-03-10 02:30:00' + g * interval '1 hour', now() "
+                   "FROM generate_series(1, 4000) g")
+    pg_sql.execute(f"ANALYZE {table}")
+    conn = connector(spark, pg)
+    plan = conn.plan_read(ReadRequest(table=TableRef.parse(table), partition_column="id",
+                                      partitions=5, where="id > 10"))
+    assert len(plan.predicates()) == 5
+    resolved: list[int] = []
+    frame = conn._frame
+
+    def counted(plan: JdbcReadPlan, predicates: list[str | None]) -> Any:
+        resolved.append(len(predicates))
+        return frame(plan, predicates)
+
+    monkeypatch.setattr(conn, "_frame", counted)
+    schema = conn.read_schema(plan)
+    assert resolved == [1]
+    whole = conn.load(plan).schema
+    assert resolved == [1, 5]
+    assert schema == whole
+    assert [f.name for f in schema.fields] == ["id", "must", "may", "amount", "wall", "at"]
