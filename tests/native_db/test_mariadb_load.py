@@ -30,7 +30,9 @@ def _batches(count: int, size: int, bad_at: int | None = None) -> Any:
 
     for b in range(count):
         ids = list(range(b * size, (b + 1) * size))
-        codes = ["" if i % 7 == 0 else None if i % 11 == 0 else f"c{i % 100}" for i in ids]
+        # strings are quoted, NULL is the bare word: the text "NULL" must stay text
+        codes = ["" if i % 7 == 0 else None if i % 11 == 0 else "NULL" if i % 13 == 0
+                 else f"c{i % 100}" for i in ids]
         if b == bad_at:
             codes[-1] = "too long for the column"
         yield pa.RecordBatch.from_pydict({"id": pa.array(ids, pa.int64()),
@@ -65,12 +67,13 @@ def test_chunks_load_in_turn_into_one_transaction(mariadb: dict[str, Any],
     assert rows == 4_900 and sent > 0
     with mariadb_client(mariadb) as conn, conn.cursor() as cur:
         cur.execute(f"SELECT count(*), count(DISTINCT id), sum(id), sum(code IS NULL), "
-                    f"sum(code = ''), sum(code = 'c42') FROM {table}")
+                    f"sum(code = ''), sum(code = 'c42'), sum(code = 'NULL') FROM {table}")
         got = tuple(int(v) for v in cur.fetchone())
     ids = range(4_900)
     assert got == (4_900, 4_900, sum(ids), sum(1 for i in ids if i % 7 and i % 11 == 0),
                    sum(1 for i in ids if i % 7 == 0),
-                   sum(1 for i in ids if i % 7 and i % 11 and i % 100 == 42))
+                   sum(1 for i in ids if i % 7 and i % 11 and i % 13 and i % 100 == 42),
+                   sum(1 for i in ids if i % 7 and i % 11 and i % 13 == 0))
     assert _leftover_chunks() == before
 
 

@@ -171,13 +171,14 @@ def csv_ready(batch: pa.RecordBatch, layout: CsvLayout) -> pa.RecordBatch:
 
 
 def csv_bytes(batch: pa.RecordBatch, layout: CsvLayout) -> bytes:
-    """One batch as CSV: every valid value quoted (so an empty string is ``""``), NULL as
-    ``layout.null`` unquoted, no header."""
+    """One batch as CSV: every string quoted (so an empty string is ``""`` and the text NULL
+    is ``"NULL"``), numbers, dates and times bare, NULL as ``layout.null`` unquoted, no header.
+    Quoting every value cost MariaDB's LOAD DATA about 9% more of its time."""
     import pyarrow as pa
     import pyarrow.csv as csv
 
     sink = pa.BufferOutputStream()
-    options = csv.WriteOptions(include_header=False, quoting_style="all_valid",
+    options = csv.WriteOptions(include_header=False, quoting_style="needed",
                                null_string=layout.null)
     csv.write_csv(csv_ready(batch, layout), sink, options)
     return bytes(sink.getvalue())
