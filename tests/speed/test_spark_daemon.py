@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from dvt_connect.spark_daemon import installed_package_zips
+from dvt_connect.spark_daemon import installed_package_zips, without_zips
 
 
 def test_the_zips_dropped_are_those_of_an_installed_pyspark_package_only(tmp_path: Path) -> None:
@@ -26,6 +26,20 @@ def test_the_zips_dropped_are_those_of_an_installed_pyspark_package_only(tmp_pat
     (dist / "python" / "lib" / "pyspark.zip").write_bytes(b"")
     assert installed_package_zips(str(dist)) == set()
     assert installed_package_zips("") == set()
+
+
+def test_the_zips_stay_when_pyspark_would_not_import_from_the_package_without_them(
+        tmp_path: Path) -> None:
+    import sys
+
+    import pyspark
+
+    home = Path(pyspark.__file__).parent
+    zips = sorted(installed_package_zips(str(home)))
+    path = [*zips, *sys.path]
+    assert without_zips(path, str(home)) == [p for p in path if p not in zips]
+    # an interpreter whose path has no installed PySpark (only the zips) keeps them
+    assert without_zips([*zips, str(tmp_path)], str(home)) == [*zips, str(tmp_path)]
 
 
 @pytest.mark.spark
