@@ -26,13 +26,13 @@ pytestmark = [pytest.mark.faults, pytest.mark.spark, pytest.mark.postgres]
 
 def _move_killing_the_load(cli: Cli, source: str, output: str, target: str,
                            backends: Callable[[], list[str]],
-                           kill: Callable[[str], None]) -> dict[str, Any]:
+                           kill: Callable[[str], None], *extra: str) -> dict[str, Any]:
     """Move ``source`` into ``output`` on the bulk loader, Arrow end to end; kill every loading
     connection (``backends``) once rows flow, and check the run retried and moved every row.
     Returns the run's stats."""
     proc = cli.start("transfer", "--source", "pg", "--table", source, "--target", output,
                      "--target-table", target, "--connector", "native", "--route", "arrow",
-                     "--partitions", "2", "--columns", "id,v", "--json")
+                     "--partitions", "2", "--columns", "id,v", "--json", *extra)
     killed: list[str] = []
     deadline = time.monotonic() + 600
     while proc.poll() is None and not killed and time.monotonic() < deadline:
@@ -58,10 +58,12 @@ def _source_sums(table: str) -> list[str]:
 
 
 def _pipe_with_a_backend_terminated(cli: Cli, big_table: str, target: str,
-                                    query_like: str) -> None:
+                                    query_like: str, source: str | None = None,
+                                    *extra: str) -> None:
     """PostgreSQL to PostgreSQL (each task pipes the source's COPY TO STDOUT into the staging
-    table's COPY FROM STDIN); the backends whose query is ``ILIKE query_like`` terminated once
-    rows flow. The run retries to the source's exact rows and leaves no side table."""
+    table's COPY FROM STDIN) from ``source`` (``big_table`` or a view of its rows); the
+    backends whose query is ``ILIKE query_like`` terminated once rows flow. The run retries to
+    the big table's exact rows and leaves no side table."""
 
     def backends() -> list[str]:
         return psql("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
@@ -69,8 +71,9 @@ def _pipe_with_a_backend_terminated(cli: Cli, big_table: str, target: str,
                     "AND pid <> pg_backend_pid()").split()
 
     try:
-        stats = _move_killing_the_load(cli, big_table, "pg", target, backends,
-                                       lambda pid: psql(f"SELECT pg_terminate_backend({pid})"))
+        stats = _move_killing_the_load(cli, source or big_table, "pg", target, backends,
+                                       lambda pid: psql(f"SELECT pg_terminate_backend({pid})"),
+                                       *extra)
         assert any(PIPED in n for n in stats["notes"]), stats["notes"]
         assert _source_sums(target) == _source_sums(big_table)
         assert psql(f"SELECT count(*) FROM pg_class WHERE relname LIKE "
@@ -89,9 +92,19 @@ def test_terminated_postgres_bulk_write_is_retried_to_an_exact_result(
 
 def test_terminated_source_of_a_postgres_pipe_is_retried_to_an_exact_result(
         cli: Cli, big_table: str) -> None:
-    # the other end of the pipe this time: the source's export
-    _pipe_with_a_backend_terminated(cli, big_table, unique("bulk_pretry"),
-                                    f"COPY (SELECT %{big_table}%TO STDOUT%")
+    # the other end of the pipe this time: the source's export. The pipe empties the big
+    # table's 500,000-row partitions in well under a second, which a loaded machine's polling
+    # can miss (the kill then lands after the stream ended, and nothing fails): the source is a
+    # view of the same rows that pauses 0.4 s every 100,000 of them, so each export lasts 2 s
+    slow = unique("faults_slow")
+    psql(f"CREATE VIEW {slow} AS SELECT * FROM {big_table} WHERE CASE WHEN id % 100000 = 0 "
+         "THEN pg_sleep(0.4) IS NOT NULL ELSE true END")
+    try:
+        _pipe_with_a_backend_terminated(cli, big_table, unique("bulk_pretry"),
+                                        f"COPY (SELECT %{slow}%TO STDOUT%", slow,
+                                        "--partition-column", "id")
+    finally:
+        psql(f"DROP VIEW IF EXISTS {slow}")
 
 
 @pytest.mark.mariadb
