@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
 import pytest
@@ -86,23 +87,32 @@ def test_terminated_postgres_bulk_write_is_retried_to_an_exact_result(
         cli: Cli, big_table: str) -> None:
     target = unique("bulk_wretry")
     # the COPY FROM STDIN into this run's staging table, nothing else on the server
-    _pipe_with_a_backend_terminated(cli, big_table, target,
-                                    f"COPY %{target}\\_\\_dvt\\_stage%FROM STDIN%")
+    with _slow_view(big_table) as slow:
+        _pipe_with_a_backend_terminated(cli, big_table, target,
+                                        f"COPY %{target}\\_\\_dvt\\_stage%FROM STDIN%", slow,
+                                        "--partition-column", "id")
 
 
 def test_terminated_source_of_a_postgres_pipe_is_retried_to_an_exact_result(
         cli: Cli, big_table: str) -> None:
-    # the other end of the pipe this time: the source's export. The pipe empties the big
-    # table's 500,000-row partitions in well under a second, which a loaded machine's polling
-    # can miss (the kill then lands after the stream ended, and nothing fails): the source is a
-    # view of the same rows that pauses 0.4 s every 100,000 of them, so each export lasts 2 s
+    # the other end of the pipe this time: the source's export
+    with _slow_view(big_table) as slow:
+        _pipe_with_a_backend_terminated(cli, big_table, unique("bulk_pretry"),
+                                        f"COPY (SELECT %{slow}%TO STDOUT%", slow,
+                                        "--partition-column", "id")
+
+
+@contextmanager
+def _slow_view(big_table: str) -> Iterator[str]:
+    """A view of the big table's rows that pauses 0.4 s every 100,000 of them, so each pipe's
+    streams last about 2 s: the pipe empties a 500,000-row partition of the table itself in well
+    under a second, which a loaded machine's polling can miss (the kill then lands after the
+    stream ended, and nothing fails)."""
     slow = unique("faults_slow")
     psql(f"CREATE VIEW {slow} AS SELECT * FROM {big_table} WHERE CASE WHEN id % 100000 = 0 "
          "THEN pg_sleep(0.4) IS NOT NULL ELSE true END")
     try:
-        _pipe_with_a_backend_terminated(cli, big_table, unique("bulk_pretry"),
-                                        f"COPY (SELECT %{slow}%TO STDOUT%", slow,
-                                        "--partition-column", "id")
+        yield slow
     finally:
         psql(f"DROP VIEW IF EXISTS {slow}")
 
