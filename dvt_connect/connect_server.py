@@ -14,15 +14,29 @@ drivers again), and the server kept each command's workers until it stopped (abo
 command here). Our clients on loopback add no artifacts (the server imports dvt-connect from
 the same environment), so our server turns isolation off and every session's tasks share one
 set of warm workers.
+
+``--master local-server`` attaches to the server's JVM instead (:mod:`dvt_connect.attach`): the
+server also listens on a Unix socket only its user can open (:func:`attach_socket`); each
+connection gets a py4j gateway of its own into the server's JVM, on loopback with a new token,
+and keeps it until the connection closes (the client's process ends), when the gateway and
+every object the client made through it are released. The client then runs as on a classic local
+master, in a new Spark session of the server's context: its planning's JDBC statements run in the
+warm JVM with the synced drivers, and it imports neither the Connect client nor starts a JVM of
+its own. ``sc://`` URLs, to this server too, stay Spark Connect.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
+import tempfile
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -39,6 +53,9 @@ LOCAL_SERVER = "local-server"
 HOST = "127.0.0.1"
 START_TIMEOUT = 180.0
 STOP_TIMEOUT = 30.0
+ATTACH_TIMEOUT = 30.0
+# a Unix socket's path must fit in sockaddr_un (108 bytes on Linux, 104 on macOS)
+_SOCKET_PATH_MAX = 100
 
 
 @dataclass(frozen=True)
@@ -48,6 +65,7 @@ class ServerState:
     started: float
     jars: tuple[str, ...] = ()
     log: str = ""
+    socket: str = ""  # where clients attach (:func:`attach_socket`); "" for an older server
 
     @property
     def url(self) -> str:
@@ -68,7 +86,7 @@ def read_state() -> ServerState | None:
         raw = json.loads(path.read_text())
         state = ServerState(pid=int(raw["pid"]), port=int(raw["port"]),
                             started=float(raw["started"]), jars=tuple(raw.get("jars", ())),
-                            log=str(raw.get("log", "")))
+                            log=str(raw.get("log", "")), socket=str(raw.get("socket", "")))
     except (ValueError, KeyError, TypeError):
         path.unlink(missing_ok=True)
         return None
@@ -116,6 +134,101 @@ def python_workers(pid: int) -> int | None:
             ancestor = parents.get(ancestor)
         count += ancestor == pid
     return count
+
+
+def attach_socket() -> Path:
+    """The Unix socket clients attach through: ``$DVT_HOME/server.sock``, or, when that path is
+    too long for a socket address, one named by a hash of it in ``dvt-<uid>`` under the
+    temporary folder (a folder only this user can enter)."""
+    path = dvt_home() / "server.sock"
+    if len(str(path).encode()) <= _SOCKET_PATH_MAX:
+        return path
+    folder = Path(tempfile.gettempdir()) / f"dvt-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = folder.stat()
+    if info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise DvtError(f"{folder} is not this user's alone (owner {info.st_uid}, mode "
+                       f"{info.st_mode & 0o777:o}): the local server's socket cannot go there.",
+                       hint="Remove that folder, or use a shorter DVT_HOME.")
+    short = folder / f"{hashlib.sha256(str(path).encode()).hexdigest()[:16]}.sock"
+    if len(str(short).encode()) > _SOCKET_PATH_MAX:
+        raise DvtError(f"neither {path} nor {short} fits in a Unix socket's address "
+                       f"({_SOCKET_PATH_MAX} bytes): the local server has no socket to listen on.",
+                       hint="Use a shorter DVT_HOME, or set TMPDIR to a short folder such as /tmp.")
+    return short
+
+
+class AttachService:
+    """The server's side of attaching (module doc): a thread accepting on the socket, and per
+    connection a py4j gateway into this JVM that lives as long as the connection."""
+
+    def __init__(self, jvm: Any, path: Path) -> None:
+        self.jvm = jvm
+        self.path = path
+        path.unlink(missing_ok=True)  # a killed server's
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        mask = os.umask(0o177)  # created private: no moment when another user could connect
+        try:
+            self.listener.bind(str(path))
+        finally:
+            os.umask(mask)
+        os.chmod(path, 0o600)
+        self.listener.listen(16)
+        threading.Thread(target=self._accept, name="dvt-attach", daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:  # closed: the server stops
+                return
+            threading.Thread(target=self._serve, args=(conn,), name="dvt-attached",
+                             daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        token = secrets.token_hex(32)
+        gateway = None
+        try:
+            # a py4j ClientServer, as PySpark's own (pinned threads): each client thread keeps
+            # one JVM thread, so its thread-local state (active session, job group) holds
+            gateway = (self.jvm.py4j.ClientServer.ClientServerBuilder()
+                       .javaPort(0).javaAddress(self.jvm.java.net.InetAddress.getLoopbackAddress())
+                       .authToken(token).autoStartJavaServer(False).build())
+            gateway.startServer()
+            port = gateway.getJavaServer().getListeningPort()
+            conn.sendall(json.dumps({"port": port, "token": token}).encode() + b"\n")
+            while conn.recv(4096):  # the client sends nothing: this returns b"" when it ends
+                pass
+        except Exception as exc:  # noqa: BLE001 - one client's failure must not stop the server
+            print(f"dvt-connect: an attached client failed: {type(exc).__name__}", flush=True)
+        finally:
+            if gateway is not None:
+                with contextlib.suppress(Exception):  # the JVM may be stopping
+                    gateway.shutdown()
+            conn.close()
+
+    def close(self) -> None:
+        self.listener.close()
+        self.path.unlink(missing_ok=True)
+
+
+def attach(state: ServerState) -> tuple[socket.socket, int, str]:
+    """Connect to the server's attach socket: the open connection (keep it open as long as the
+    gateway is used) and the gateway's port and token."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.settimeout(ATTACH_TIMEOUT)
+    try:
+        conn.connect(state.socket)
+        line = conn.makefile("rb").readline()
+        doc = json.loads(line)
+        conn.settimeout(None)
+        return conn, int(doc["port"]), str(doc["token"])
+    except (OSError, ValueError, KeyError) as exc:
+        conn.close()
+        raise DvtError(f"could not attach to the local server (PID {state.pid}) through "
+                       f"{state.socket} ({type(exc).__name__}: {exc}).",
+                       hint=f"See {state.log}; `dvt server stop` then `dvt server start` "
+                            "restarts it.") from None
 
 
 def connect_url(master: str) -> str:
@@ -168,17 +281,19 @@ def server_conf(port: int, jars: Iterable[str]) -> dict[str, str]:
             "spark.sql.artifact.isolation.alwaysApplyClassloader": "true"}
 
 
-def server_command(port: int, jars: Iterable[str]) -> list[str]:
-    """The launch command: this module's :func:`serve` with its port and jars (paths only)."""
+def server_command(port: int, jars: Iterable[str], socket_path: Path) -> list[str]:
+    """The launch command: this module's :func:`serve` with its port, jars and attach socket
+    (paths only)."""
     import sys
 
     return [sys.executable, "-m", SERVER_MODULE, "--port", str(port),
-            *(arg for jar in jars for arg in ("--jar", jar))]
+            "--socket", str(socket_path), *(arg for jar in jars for arg in ("--jar", jar))]
 
 
-def serve(port: int, jars: Iterable[str]) -> None:
+def serve(port: int, jars: Iterable[str], socket_path: Path) -> None:
     """Run the server until SIGTERM or SIGINT: a PySpark driver whose JVM (a child of this
-    process, which ends with it) runs Spark's Connect service; stopped gracefully."""
+    process, which ends with it) runs Spark's Connect service, and the attach socket at
+    ``socket_path``; stopped gracefully."""
     import threading
 
     from pyspark import SparkConf
@@ -187,9 +302,17 @@ def serve(port: int, jars: Iterable[str]) -> None:
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
-    conf = SparkConf(loadDefaults=False).setAll(list(server_conf(port, jars).items()))
+    settings = server_conf(port, jars)
+    # the executor environment (the Arrow allocator) reaches Connect sessions' Python workers
+    # only through the JVM's own: Spark Connect passes its UDFs none of spark.executorEnv.*
+    for key, value in settings.items():
+        if key.startswith("spark.executorEnv."):
+            os.environ[key[len("spark.executorEnv."):]] = value
+    conf = SparkConf(loadDefaults=False).setAll(list(settings.items()))
     spark = SparkSession.builder.config(conf=conf).getOrCreate()
     context: Any = spark.sparkContext
+    # before the Connect port answers (what `start` waits for): a client may attach at once
+    attached = AttachService(context._jvm, socket_path)
     service = context._jvm.org.apache.spark.sql.connect.service.SparkConnectService
     service.start(context._jsc.sc())
     print(f"dvt-connect: Spark Connect server listening on {HOST}:{port}", flush=True)
@@ -199,6 +322,7 @@ def serve(port: int, jars: Iterable[str]) -> None:
             if jvm is not None and jvm.poll() is not None:  # the JVM died: nothing to serve
                 raise SystemExit(f"the server's JVM exited with code {jvm.returncode}")
     finally:
+        attached.close()
         service.stop()
         spark.stop()
 
@@ -220,8 +344,9 @@ def start(jars: Iterable[str], *, port: int | None = None,
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / "connect-server.log"
     env = {**os.environ, "SPARK_HOME": str(spark_home()), "PYSPARK_PYTHON": sys.executable}
+    sock = attach_socket()
     with open(log, "ab") as out:
-        process = subprocess.Popen(server_command(port, jars), stdout=out, stderr=out,
+        process = subprocess.Popen(server_command(port, jars, sock), stdout=out, stderr=out,
                                    stdin=subprocess.DEVNULL, env=env, start_new_session=True)
     deadline = time.monotonic() + timeout
     while not _answers(port):
@@ -234,7 +359,7 @@ def start(jars: Iterable[str], *, port: int | None = None,
                            f"{timeout:.0f} s.", hint=f"See {log}.")
         time.sleep(0.5)
     state = ServerState(pid=process.pid, port=port, started=time.time(), jars=jars,
-                        log=str(log))
+                        log=str(log), socket=str(sock))
     state_file().parent.mkdir(parents=True, exist_ok=True)
     state_file().write_text(json.dumps(asdict(state)))
     return state
@@ -277,9 +402,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m {SERVER_MODULE}",
                                      description="The server `dvt server start` runs.")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--socket", type=Path, required=True)
     parser.add_argument("--jar", action="append", default=[])
     args = parser.parse_args(argv)
-    serve(args.port, args.jar)
+    serve(args.port, args.jar, args.socket)
 
 
 if __name__ == "__main__":

@@ -224,8 +224,11 @@ def session_spec(
         "spark.sql.sources.partitionOverwriteMode": "dynamic",
         # Derby (the embedded demo source and Spark's own metastore) writes beside the CWD
         # unless told otherwise.
-        "spark.driver.extraJavaOptions": _java_options(
-            verbose, quick_jit, str((conf or {}).get("spark.driver.extraJavaOptions") or "")),
+        # (no JVM starts here for a Spark Connect server or the attached local server: their
+        # own JVM options apply, and Java need not even be asked its version)
+        "spark.driver.extraJavaOptions": "" if master_kind(master or DEFAULT_MASTER) ==
+        "connect" else _java_options(verbose, quick_jit,
+                                     str((conf or {}).get("spark.driver.extraJavaOptions") or "")),
         "spark.executor.extraJavaOptions": " ".join(["-Duser.timezone=UTC",
                                                      *extra_java_options()]),
         # the Python workers' Arrow buffers come from the C library's allocator: pyarrow's
@@ -387,7 +390,8 @@ def get_session(spec: SessionSpec | None = None) -> SparkSession:
                     hint="Start a new process, or build the session with every extension "
                          "up front.")
             return _session
-        check_java()
+        if spec.master != LOCAL_SERVER or _server_socket() is None:
+            check_java()  # an attached client starts no JVM (the server's runs already)
         (Path(spec.conf.get("spark.local.dir", "/tmp"))).mkdir(parents=True, exist_ok=True)
         _session = _start(spec)
         _session_spec = spec
@@ -411,6 +415,15 @@ def with_run_folder(spec: SessionSpec) -> SessionSpec:
     return replace(spec, conf=conf)
 
 
+def _server_socket() -> Any:
+    """The running local server, if clients can attach to it (an older server, started without
+    an attach socket, is reached over Spark Connect); None otherwise."""
+    from dvt_connect.connect_server import read_state
+
+    state = read_state()
+    return state if state is not None and state.socket else None
+
+
 def _extensions(conf: Mapping[str, str]) -> set[str]:
     return {e.strip() for e in conf.get("spark.sql.extensions", "").split(",") if e.strip()}
 
@@ -428,6 +441,11 @@ def _start(spec: SessionSpec) -> SparkSession:
         os.environ["PYSPARK_PYTHON"] = sys.executable
     else:
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    if spec.master == LOCAL_SERVER and (state := _server_socket()) is not None:
+        from dvt_connect import attach
+
+        _numpy_converters_ask_numpy_first()
+        return attach.attach(state)
     if spec.kind == "connect":
         return _start_connect(spec)
     spec = with_run_folder(spec)
@@ -566,6 +584,15 @@ def is_connect(spark: Any) -> bool:
     return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
+def shares_server(spark: Any) -> bool:
+    """A session in a server that other commands use too: Spark Connect, or attached to the
+    warm local server (:mod:`dvt_connect.attach`). Nothing of one command goes on the server's
+    context (bucket credentials, settings beyond the session's)."""
+    from dvt_connect.attach import is_attached
+
+    return is_connect(spark) or is_attached(spark)
+
+
 def jvm_gateway(spark: Any) -> tuple[Any, Any]:
     """The JVM (and its py4j gateway) that dvt's own JDBC calls run in: the driver's on a local
     or classic master; on Spark Connect a small client JVM with the session's jars
@@ -654,9 +681,14 @@ def default_parallelism(spark: Any) -> int:
 
 def stop_session() -> None:
     global _session, _session_spec
+    from dvt_connect import attach
+
     with _lock:
         if _session is not None:
-            _session.stop()
+            if attach.is_attached(_session):
+                attach.detach()  # the server's context goes on
+            else:
+                _session.stop()
         _session, _session_spec = None, None
     from dvt_connect import client_jvm
 

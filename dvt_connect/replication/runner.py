@@ -37,7 +37,7 @@ from dvt_connect.replication.results import (
 from dvt_connect.replication.spec import ReplicationSpec, load_spec, parse_spec
 from dvt_connect.replication.verify import LEVELS, check_level, verify_stream
 from dvt_connect.secrets import redact
-from dvt_connect.spark import is_connect
+from dvt_connect.spark import is_connect, shares_server
 from dvt_connect.transfer.run import execute_transfer, plan_transfer
 
 if TYPE_CHECKING:
@@ -168,7 +168,7 @@ class _Runner:
             except KeyboardInterrupt:
                 for future in futures:
                     future.cancel()
-                if is_connect(self.spark):
+                if shares_server(self.spark):  # this session's operations, not the server's
                     self.spark.interruptAll()
                 else:
                     self.spark.sparkContext.cancelAllJobs()

@@ -48,12 +48,13 @@ def buckets_in_use(project: Any, connections: Iterable[Connection], *,
 
 def apply_bucket_credentials(spark: SparkSession, buckets: Iterable[Bucket]) -> None:
     """Set each bucket's Hadoop settings on the running context (not on the Spark conf, which
-    logs and the UI show). On Spark Connect nothing is set: the connectors that run there reach
-    no bucket (those that would are refused at planning), and the server's own configuration
-    holds any credentials its tasks need."""
-    from dvt_connect.spark import is_connect
+    logs and the UI show). On a server other commands share (Spark Connect, or attached to the
+    local server) nothing is set: the connectors that run there reach no bucket (those that
+    would are refused at planning), and the server's own configuration holds any credentials its
+    tasks need."""
+    from dvt_connect.spark import shares_server
 
-    if is_connect(spark):
+    if shares_server(spark):
         return
     hadoop = spark.sparkContext._jsc.hadoopConfiguration()
     for bucket in buckets:

@@ -205,14 +205,16 @@ def start_session(project: Project, source: Connection, target: Connection, *,
                                   verbose=verbose, quick_jit=quick_jit)
     spark = spark_mod.get_session(spec)
     warnings: list[str] = []
-    if spark_mod.is_connect(spark) and project.spark_conf:
+    if spark_mod.shares_server(spark) and project.spark_conf:
         refused = spark_mod.apply_connect_conf(spark, project.spark_conf)
         if refused:
+            where = "Spark Connect" if spark_mod.is_connect(spark) else "the local server"
             warnings.append(
-                "Spark Connect: the profile's spark.conf " + ", ".join(f"`{k}`" for k in refused)
-                + " cannot be applied from a Connect client (static or JVM settings, fixed when "
-                "the server started); set them where the server is started (its `--conf` or "
-                "spark-defaults.conf). The other keys were set on this session.")
+                f"{where}: the profile's spark.conf " + ", ".join(f"`{k}`" for k in refused)
+                + " cannot be applied from a client of a running server (static or JVM "
+                "settings, fixed when the server started); set them where the server is started "
+                "(its `--conf` or spark-defaults.conf). The other keys were set on this "
+                "session.")
     apply_bucket_credentials(spark, buckets_in_use(
         project, (source, target), preferred=preferred_bucket or project.bucket_target))
 

@@ -262,13 +262,24 @@ def plan_transfer(
 def _refuse_on_connect(spark: SparkSession,
                        sides: Sequence[tuple[Connection, BaseConnector]]) -> None:
     """On Spark Connect, a connector that cannot run there is one error naming the output and
-    why, before anything is read or written."""
-    from dvt_connect.spark import is_connect
+    why, before anything is read or written. Attached to the local server, the same connectors
+    are refused for another reason: the server's context is every command's, so dvt sets no
+    bucket credentials or SQL extensions on it."""
+    from dvt_connect.connect_server import LOCAL_SERVER
+    from dvt_connect.spark import is_connect, shares_server
 
-    if not is_connect(spark):
+    if not shares_server(spark):
         return
     for connection, chosen in sides:
         problem = chosen.connect_problem()
+        if problem is not None and not is_connect(spark):
+            raise UsageError(
+                f"output `{connection.name}` ({connection.type}) cannot be used on the warm "
+                f"local server (--master {LOCAL_SERVER}): it needs bucket credentials, SQL "
+                "extensions or a Spark package's driver-side setup, which dvt never sets on the "
+                "server's context (every command shares it). Nothing was read or written.",
+                hint="Run this transfer on a local master (--master local[N]), which starts "
+                     "its own Spark.")
         if problem is not None:
             raise UsageError(
                 f"output `{connection.name}` ({connection.type}) cannot be used on Spark "

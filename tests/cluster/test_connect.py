@@ -1,7 +1,9 @@
 """The warm local engine: `dvt server start|status|stop` runs a real Spark Connect server on
 loopback from the installed PySpark with the synced jars; a client reads PostgreSQL through it
 over JDBC (the synced driver is on the server); `dvt transfer` and `dvt run` move exact data
-through it on the JDBC and bulk paths; the fixture ends exactly the PID it started."""
+through it on the JDBC and bulk paths, both ways in: attached to the server's JVM
+(`--master local-server`) and over Spark Connect (its `sc://` URL); the fixture ends exactly the
+PID it started."""
 
 from __future__ import annotations
 
@@ -129,41 +131,56 @@ def test_a_jdbc_read_runs_on_the_server_with_the_synced_driver_and_no_secret_on_
         psql(f"DROP TABLE IF EXISTS {table}")
 
 
-def _scan_while(cli: Cli, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run `dvt` and, while it runs, read every process's command line (the Connect server's,
-    this client's JVM and the server's Python workers among them) and the environment of the
+# the two ways a command reaches the server: attached to its JVM, or as a Spark Connect client
+WAYS = ["attached", "connect"]
+
+
+def _master(server: dict[str, object], way: str) -> str:
+    return "local-server" if way == "attached" else str(server["url"])
+
+
+def _scan_while(cli: Cli, way: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `dvt` and, while it runs, read every process's command line (the server's, a Connect
+    client's JVM and the server's Python workers among them) and the environment of the
     client's own processes: no secret may appear. The profile has an S3 bucket with known keys
-    configured."""
+    configured. A Connect client runs its JDBC statements in a JVM of its own; an attached one
+    starts no JVM (they run in the server's)."""
     proc = cli.start(*args)
-    seen_client_jvm = False
+    seen_client_jvm, scans = False, 0
     while proc.poll() is None:
         mine = scan_processes(set(descendants(proc.pid)))
-        seen_client_jvm = seen_client_jvm or any("py4j.GatewayServer" in c for c in mine)
+        seen_client_jvm = seen_client_jvm or any("java" in c.split(" ")[0] for c in mine)
+        scans += 1
         time.sleep(0.1)
     out, err = proc.communicate()
     assert_no_secret(out + err)
-    assert seen_client_jvm, "the scan never saw the client JVM: it proved nothing"
+    assert scans >= 5, "the scan barely ran: it proved nothing"
+    assert seen_client_jvm == (way == "connect"), seen_client_jvm
     return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
 
-def _stats(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+def _stats(done: subprocess.CompletedProcess[str], way: str) -> dict[str, Any]:
     assert done.returncode == 0, done.stdout + done.stderr
     stats: dict[str, Any] = json.loads(done.stdout)
-    assert "Spark Connect: progress is coarse (no task counts)" in stats["notes"]
+    # an attached client follows the tasks as on a local master; Spark Connect shows none
+    coarse = "Spark Connect: progress is coarse (no task counts)" in stats["notes"]
+    assert coarse == (way == "connect"), stats["notes"]
     return stats
 
 
+@pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("connector", ["native", "jdbc"])
-def test_postgres_to_parquet_on_connect_is_exact_with_no_secret_on_a_command_line(
-        cli: Cli, server: dict[str, object], connector: str) -> None:
+def test_postgres_to_parquet_on_the_server_is_exact_with_no_secret_on_a_command_line(
+        cli: Cli, server: dict[str, object], connector: str, way: str) -> None:
     table = unique(f"cn_pq_{connector}")
     pg_table(table, COLUMNS, VALUES)
     try:
         args = ("transfer", "--source", "pg", "--table", table, "--target-table", table,
-                "--connector", connector, "--partitions", "3", "--master", "local-server",
-                "--json")
+                "--connector", connector, "--partitions", "3", "--master",
+                _master(server, way), "--json")
         # one scan is enough: the bulk path's tasks carry the password, so it is the one
-        stats = _stats(_scan_while(cli, *args) if connector == "native" else cli.run(*args))
+        stats = _stats(_scan_while(cli, way, *args) if connector == "native"
+                       else cli.run(*args), way)
         assert stats["rows"] == ROWS and stats["partitions"] == 3
         assert stats["connector"] == ("postgres_native" if connector == "native" else "jdbc")
         # the bulk read goes Arrow end to end: its tasks ran through mapInArrow on the server
@@ -189,43 +206,117 @@ def _python_daemons(server_pid: int) -> set[int]:
 
 def test_every_command_s_tasks_share_the_server_s_warm_python_workers(
         cli: Cli, server: dict[str, object]) -> None:
-    """Each `dvt` command is a new Connect session. Spark's own server main gives every session
-    its own Python daemon and workers, started cold and kept until the server stops; ours has
-    one set that each command's Arrow tasks reuse."""
+    """Each `dvt` command is a new session of the server. Spark's own Connect server main gives
+    every Connect session its own Python daemon and workers, started cold and kept until the
+    server stops; ours has one set that each Connect command's Arrow tasks reuse, and one that
+    each attached command's reuse (Spark keys a set by the tasks' environment, which Connect
+    builds differently)."""
     table = unique("cn_workers")
     pg_table(table, COLUMNS, VALUES)
     pid = int(server["pid"])
     try:
         daemons = []
-        for run in range(2):
+        for run, way in enumerate(["connect", "connect", "attached", "attached"]):
             stats = _stats(cli.run("transfer", "--source", "pg", "--table", table,
                                    "--target-table", f"{table}_{run}", "--connector", "native",
-                                   "--partitions", "2", "--master", "local-server", "--json"))
+                                   "--partitions", "2", "--master", _master(server, way),
+                                   "--json"), way)
             assert stats["notes"][0].startswith("Arrow end to end"), stats["notes"]
             assert parquet_rows(cli.lake / f"{table}_{run}") == source_rows(table)
             daemons.append(_python_daemons(pid))
-        assert len(daemons[0]) == 1 and daemons[1] == daemons[0], daemons
+        connect, attached = daemons[1] - daemons[0], daemons[3] - daemons[2]
+        assert not connect and not attached, daemons  # the second command of each started none
+        assert len(daemons[3]) <= 2, daemons
     finally:
         psql(f"DROP TABLE IF EXISTS {table}")
 
 
 @pytest.mark.mariadb
-@pytest.mark.parametrize("connector", ["auto", "jdbc"])
-def test_postgres_to_mariadb_on_connect_is_exact(cli: Cli, server: dict[str, object],
-                                                 connector: str) -> None:
+@pytest.mark.parametrize(("connector", "way"), [("auto", "attached"), ("jdbc", "connect")])
+def test_postgres_to_mariadb_on_the_server_is_exact(cli: Cli, server: dict[str, object],
+                                                    connector: str, way: str) -> None:
     table = unique(f"cn_maria_{connector}")
     pg_table(table, COLUMNS, VALUES)
     try:
         stats = _stats(cli.run(
             "transfer", "--source", "pg", "--table", table, "--target", "maria",
             "--target-table", table, "--connector", connector, "--partitions", "2",
-            "--master", str(server["url"]), "--json"))
+            "--master", _master(server, way), "--json"), way)
         # auto: JDBC reads this small table, the bulk loader (LOAD DATA) writes it
         assert stats["target_connector"] == ("jdbc" if connector == "jdbc" else "mysql_native")
         assert maria_rows(table) == source_rows(table)
     finally:
         psql(f"DROP TABLE IF EXISTS {table}")
         maria(f"DROP TABLE IF EXISTS {table}")
+
+
+ATTACH_CLIENT = textwrap.dedent("""
+    import json, sys, time
+    from dvt_connect import attach, spark as sm
+    spark = sm.get_session(sm.session_spec(master="local-server"))
+    gateway = attach._attached[1]
+    before = spark.conf.get("spark.sql.shuffle.partitions")
+    spark.conf.set("spark.sql.shuffle.partitions", "7")
+    sc = spark.sparkContext
+    print(json.dumps({"attached": attach.is_attached(spark), "connect": sm.is_connect(spark),
+                      "master": sc.master, "before": before,
+                      "sum": spark.range(1000, numPartitions=4).selectExpr("sum(id)").first()[0],
+                      "port": gateway.gateway_parameters.port}), flush=True)
+    if sys.argv[1] == "hang":
+        time.sleep(600)
+    sm.stop_session()
+""")
+
+
+def _gateway_open(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def test_an_attached_client_works_in_its_own_session_and_leaves_the_server_running(
+        cli: Cli, server: dict[str, object]) -> None:
+    pid = int(server["pid"])
+    args = read_proc(pid, "cmdline").split()
+    sock = Path(args[args.index("--socket") + 1])
+    assert sock.is_socket() and sock.stat().st_mode & 0o777 == 0o600  # this user's alone
+
+    def client(mode: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+        proc = subprocess.Popen([sys.executable, "-W", "ignore", "-c", ATTACH_CLIENT, mode],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=cli.env)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line, proc.communicate()[1][-3000:]
+        return proc, json.loads(line)
+
+    first, first_doc = client("stop")
+    assert first.wait(timeout=120) == 0, first.communicate()[1][-3000:]
+    # a classic session of the server's context (its local master), its work done there
+    assert first_doc["attached"] is True and first_doc["connect"] is False
+    assert first_doc["master"].startswith("local") and first_doc["sum"] == 499500
+    # stop_session detached: the server runs on and released the client's gateway
+    assert json.loads(cli.run("server", "status", "--json").stdout)["pid"] == pid
+    assert not _gateway_open(int(first_doc["port"]))
+    # the next client's session starts from the server's settings, not the first one's
+    hung, doc = client("hang")
+    assert doc["before"] == first_doc["before"] != "7"
+    try:
+        assert _gateway_open(int(doc["port"]))
+    finally:
+        hung.kill()  # a client killed while attached: the server releases its gateway
+        hung.wait()
+    for _ in range(100):
+        if not _gateway_open(int(doc["port"])):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the server kept a killed client's gateway open")
+    assert json.loads(cli.run("server", "status", "--json").stdout)["pid"] == pid
 
 
 @pytest.mark.mariadb
@@ -243,18 +334,22 @@ def test_a_replication_file_runs_on_connect(cli: Cli, server: dict[str, object],
             maria(f"DROP TABLE IF EXISTS {table}")
 
 
-def test_an_output_connect_cannot_reach_is_one_error_before_anything_is_written(
-        cli: Cli, server: dict[str, object]) -> None:
+@pytest.mark.parametrize("way", WAYS)
+def test_an_output_the_server_cannot_reach_is_one_error_before_anything_is_written(
+        cli: Cli, server: dict[str, object], way: str) -> None:
+    # a bucket's credentials would go on the server's context, which every command shares
     table = unique("cn_refused")
     pg_table(table, COLUMNS, VALUES)
     try:
         done = cli.run("transfer", "--source", "pg", "--table", table, "--target", "s3lake",
-                       "--target-table", table, "--master", "local-server")
+                       "--target-table", table, "--master", _master(server, way))
         assert done.returncode == 2, done.stdout + done.stderr
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         assert lines[0].startswith(
             "Error: output `s3lake` (files) cannot be used on Spark Connect: "
-            "s3a://dvt-fault-used/lake is not on a local disk"), lines
+            "s3a://dvt-fault-used/lake is not on a local disk" if way == "connect" else
+            "Error: output `s3lake` (files) cannot be used on the warm local server "
+            "(--master local-server): it needs bucket credentials"), lines
         assert "Nothing was read or written." in done.stderr
         assert "Traceback" not in done.stderr
     finally:
@@ -275,7 +370,8 @@ def test_a_server_without_an_outputs_driver_is_one_error_naming_the_jar_and_the_
     log = tmp_path / "bare-server.log"
     env = dict(cli.env, SPARK_HOME=str(connect_server.spark_home()), PYSPARK_PYTHON=sys.executable)
     with open(log, "wb") as out:
-        bare = subprocess.Popen(connect_server.server_command(port, []), env=env, stdout=out,
+        bare = subprocess.Popen(connect_server.server_command(port, [], tmp_path / "b.sock"),
+                                env=env, stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
     table = unique("cn_nodriver")
