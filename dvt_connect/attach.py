@@ -8,14 +8,17 @@ client; the JDBC statements of planning run in the server's warm JVM, and the ta
 Python workers.
 
 The context is shared with the server and every other attached client, so a client never stops
-it: :func:`detach` closes the gateway and the socket, and the server releases what the client
-made. What a client sets is kept to its session (the profile's ``spark.conf``); nothing goes on
-the shared context's Hadoop configuration, as on Spark Connect.
+it: :func:`detach` (at the latest when the process exits) closes the gateway and the socket, and
+the server releases what the client made. What a client sets is kept to its session (the
+profile's ``spark.conf``); nothing goes on the shared context's Hadoop configuration, as on
+Spark Connect.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import shutil
 import socket
 import threading
 from typing import TYPE_CHECKING, Any
@@ -79,6 +82,7 @@ def attach(state: ServerState) -> SparkSession:
         raise
     with _lock:
         _attached = (conn, gateway, session)
+    atexit.register(detach, exiting=True)  # a command never stops its session
     return session
 
 
@@ -87,17 +91,26 @@ def is_attached(spark: Any) -> bool:
     return attached is not None and attached[2] is spark
 
 
-def detach() -> None:
+def detach(*, exiting: bool = False) -> None:
     """Leave the server running: close our gateway and socket (the server then releases the
-    gateway and what we made through it) and forget PySpark's handles to its context."""
+    gateway and what we made through it) and forget PySpark's handles to its context.
+    ``exiting``: the process ends, and with it the accumulator server's thread (stopping it
+    waits up to its 0.5 s poll)."""
     global _attached
     with _lock:
         if _attached is None:
             return
         conn, gateway, session = _attached
         _attached = None
-    with contextlib.suppress(Exception):
-        session.sparkContext._accumulatorServer.shutdown()
+    context = session.sparkContext
+    if not exiting:
+        with contextlib.suppress(Exception):
+            context._accumulatorServer.shutdown()
+    # the folder PySpark made for this client in the server's local dir (this machine's): the
+    # server would keep one per command until it stops
+    temp_dir = getattr(context, "_temp_dir", None)
+    if temp_dir:
+        shutil.rmtree(temp_dir, ignore_errors=True)
     with contextlib.suppress(Exception):
         gateway.close()
     conn.close()

@@ -261,10 +261,12 @@ ATTACH_CLIENT = textwrap.dedent("""
     print(json.dumps({"attached": attach.is_attached(spark), "connect": sm.is_connect(spark),
                       "master": sc.master, "before": before,
                       "sum": spark.range(1000, numPartitions=4).selectExpr("sum(id)").first()[0],
-                      "port": gateway.gateway_parameters.port}), flush=True)
+                      "port": gateway.gateway_parameters.port, "temp": sc._temp_dir}),
+          flush=True)
     if sys.argv[1] == "hang":
         time.sleep(600)
-    sm.stop_session()
+    if sys.argv[1] == "stop":
+        sm.stop_session()
 """)
 
 
@@ -302,6 +304,12 @@ def test_an_attached_client_works_in_its_own_session_and_leaves_the_server_runni
     # stop_session detached: the server runs on and released the client's gateway
     assert json.loads(cli.run("server", "status", "--json").stdout)["pid"] == pid
     assert not _gateway_open(int(first_doc["port"]))
+    # the folder PySpark made for the client in the server's local dir is gone with it, whether
+    # it stopped its session or just ended
+    assert Path(first_doc["temp"]).parent.is_dir() and not Path(first_doc["temp"]).exists()
+    ended, doc = client("exit")
+    assert ended.wait(timeout=120) == 0, ended.communicate()[1][-3000:]
+    assert not Path(doc["temp"]).exists() and not _gateway_open(int(doc["port"]))
     # the next client's session starts from the server's settings, not the first one's
     hung, doc = client("hang")
     assert doc["before"] == first_doc["before"] != "7"

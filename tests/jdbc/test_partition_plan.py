@@ -59,18 +59,21 @@ def exact_quantiles(values: Sequence[int], count: int) -> list[int]:
 
 # ---- sizing ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("estimate, cores, expected", [
-    (0, 8, 1),
-    (5_000, 8, 1),
-    (250_000, 8, 3),  # by size
-    (10_000_000, 2, 8),  # 4 per core
-    (10_000_000, 64, 64),  # the cap
+@pytest.mark.parametrize("estimate, cores, expected, why", [
+    (0, 8, 1, "at 100,000 per partition"),
+    (5_000, 8, 1, "at 100,000 per partition"),
+    (250_000, 8, 3, "at 100,000 per partition"),  # by size: fewer than the cores
+    (1_000_000, 2, 2, "one partition per core (2), none over 500,000 rows"),
+    (1_000_000, 16, 10, "at 100,000 per partition"),
+    (2_000_000, 2, 4, "at most 500,000 per partition"),  # split: more than one per core
+    (10_000_000, 2, 8, "at most 500,000 per partition, capped at 8 (2 cores)"),  # 4 per core
+    (100_000_000, 64, 64, "capped at 64 (64 cores)"),  # the cap
 ])
 def test_partition_count_from_estimate_cores_and_cap(estimate: int, cores: int,
-                                                     expected: int) -> None:
-    count, why = partition_count(estimate, cores, PartitionConfig())
+                                                     expected: int, why: str) -> None:
+    count, said = partition_count(estimate, cores, PartitionConfig())
     assert count == expected
-    assert f"{estimate:,} rows" in why
+    assert f"about {estimate:,} rows" in said and said.endswith(why), said
 
 
 def test_partition_count_without_estimate_is_one_per_core() -> None:

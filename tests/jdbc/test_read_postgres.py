@@ -79,13 +79,14 @@ def test_primary_key_is_chosen_and_the_estimate_sizes_the_plan(
     pg_sql.execute(f"INSERT INTO {table} SELECT g, date '2024-01-01' + (g % 366), 'v' "
                    f"FROM generate_series(1, 20000) g")
     pg_sql.execute(f"ANALYZE {table}")
-    conn = connector(spark, pg, config=PartitionConfig(rows_per_partition=5000))
+    conn = connector(spark, pg, config=PartitionConfig(rows_per_partition=5000,
+                                                       split_above=5000))
 
     plan, rows = read(conn, table=TableRef.parse(table))
 
     assert plan.partition_column == "id"
     assert plan.estimated_rows == 20000
-    # 20,000 rows at 5,000 per partition, capped at 4 per core on local[2]: 4
+    # 20,000 rows at most 5,000 per partition (4 per core on local[2] allows 8): 4
     assert len(plan.partitions) == 4
     assert "primary key" in plan.notes[0]
     assert len(rows) == 20000 and len({r["id"] for r in rows}) == 20000
