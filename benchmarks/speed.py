@@ -499,6 +499,12 @@ TARGETS = (
      1.5, False),
     ("Parquet->MariaDB dvt / LOAD DATA (<= 1.3x)", "parquet->mariadb dvt",
      "parquet->mariadb LOAD DATA", 1.3, False),
+    # the same two with the warm server: like ConnectorX, `COPY FROM` and `LOAD DATA` start no
+    # JVM (shown beside the cold ratios above, which stay the targets' first measure)
+    ("Parquet->PG dvt warm server / COPY FROM (<= 1.5x)", "parquet->pg dvt warm",
+     "parquet->pg COPY FROM csv", 1.5, False),
+    ("Parquet->MariaDB dvt warm server / LOAD DATA (<= 1.3x)", "parquet->mariadb dvt warm",
+     "parquet->mariadb LOAD DATA", 1.3, False),
     ("PG->MariaDB dvt vs Spark JDBC (>= 4x)", "pg->mariadb spark jdbc", "pg->mariadb dvt", 4.0,
      True),
     ("PG->PG dvt vs Spark JDBC (>= 4x)", "pg->pg spark jdbc", "pg->pg dvt", 4.0, True),
