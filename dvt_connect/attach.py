@@ -9,7 +9,8 @@ Python workers.
 
 The context is shared with the server and every other attached client, so a client never stops
 it: :func:`detach` (at the latest when the process exits) closes the gateway and the socket, and
-the server releases what the client made. What a client sets is kept to its session (the
+the server releases what the client made; the job groups it still ran (a killed client's) are
+cancelled (:func:`job_group`). What a client sets is kept to its session (the
 profile's ``spark.conf``); nothing goes on the shared context's Hadoop configuration, as on
 Spark Connect.
 """
@@ -37,6 +38,7 @@ _IMPORTS = ("org.apache.spark.SparkConf", "org.apache.spark.api.java.*",
             "org.apache.spark.sql.api.python.*", "org.apache.spark.sql.hive.*", "scala.Tuple2")
 
 _lock = threading.Lock()
+_send_lock = threading.Lock()  # job group lines from several threads (dvt run's streams)
 _attached: tuple[socket.socket, Any, SparkSession] | None = None
 # PySpark's handles to a JVM this process launched before it attached (restored on detach)
 _own_jvm: tuple[Any, Any] = (None, None)
@@ -89,6 +91,18 @@ def attach(state: ServerState) -> SparkSession:
 def is_attached(spark: Any) -> bool:
     attached = _attached
     return attached is not None and attached[2] is spark
+
+
+def job_group(spark: Any, group: str, running: bool) -> None:
+    """Tell the server that a job group of ``spark`` (when attached) starts or ends: should this
+    process end before the group does (killed), the server cancels the group's jobs."""
+    from dvt_connect.connect_server import job_group_line
+
+    attached = _attached
+    if attached is None or attached[2] is not spark:
+        return
+    with _send_lock, contextlib.suppress(OSError):  # a closed socket: the server cancels
+        attached[0].sendall(job_group_line(group, running))
 
 
 def detach(*, exiting: bool = False) -> None:

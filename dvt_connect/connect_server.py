@@ -158,9 +158,31 @@ def attach_socket() -> Path:
     return short
 
 
+def job_group_line(group: str, running: bool) -> bytes:
+    """What an attached client sends when one of its job groups starts or ends."""
+    return json.dumps({"job_group": group, "running": running}).encode() + b"\n"
+
+
+def _track_job_group(running: set[str], line: bytes) -> None:
+    try:
+        doc = json.loads(line)
+        group, started = str(doc["job_group"]), bool(doc["running"])
+    except (ValueError, KeyError, TypeError):
+        return  # not ours to act on
+    if started:
+        running.add(group)
+    else:
+        running.discard(group)
+
+
 class AttachService:
     """The server's side of attaching (module doc): a thread accepting on the socket, and per
-    connection a py4j gateway into this JVM that lives as long as the connection."""
+    connection a py4j gateway into this JVM that lives as long as the connection.
+
+    The connection also carries the client's running job groups, one JSON line each
+    (:func:`job_group_line`): a client that ends without finishing them (killed, crashed) gets
+    them cancelled, so the server's cores and the databases' sessions do not go on working for
+    nobody. A client that ends normally has none left open."""
 
     def __init__(self, jvm: Any, path: Path) -> None:
         self.jvm = jvm
@@ -188,6 +210,7 @@ class AttachService:
     def _serve(self, conn: socket.socket) -> None:
         token = secrets.token_hex(32)
         gateway = None
+        running: set[str] = set()
         try:
             # a py4j ClientServer, as PySpark's own (pinned threads): each client thread keeps
             # one JVM thread, so its thread-local state (active session, job group) holds
@@ -197,15 +220,26 @@ class AttachService:
             gateway.startServer()
             port = gateway.getJavaServer().getListeningPort()
             conn.sendall(json.dumps({"port": port, "token": token}).encode() + b"\n")
-            while conn.recv(4096):  # the client sends nothing: this returns b"" when it ends
-                pass
+            for line in conn.makefile("rb"):  # until the client's process ends
+                _track_job_group(running, line)
         except Exception as exc:  # noqa: BLE001 - one client's failure must not stop the server
             print(f"dvt-connect: an attached client failed: {type(exc).__name__}", flush=True)
         finally:
+            if running:
+                self._cancel(running)
             if gateway is not None:
                 with contextlib.suppress(Exception):  # the JVM may be stopping
                     gateway.shutdown()
             conn.close()
+
+    def _cancel(self, groups: Iterable[str]) -> None:
+        context = self.jvm.org.apache.spark.SparkContext.getOrCreate()
+        for group in sorted(groups):
+            with contextlib.suppress(Exception):  # the JVM may be stopping
+                context.cancelJobGroupAndFutureJobs(
+                    group, "the attached dvt command that ran it ended")
+                print(f"dvt-connect: an attached client ended while its job group {group} ran: "
+                      "cancelled", flush=True)
 
     def close(self) -> None:
         self.listener.close()
@@ -323,7 +357,9 @@ def serve(port: int, jars: Iterable[str], socket_path: Path) -> None:
                 raise SystemExit(f"the server's JVM exited with code {jvm.returncode}")
     finally:
         attached.close()
-        service.stop()
+        # stop(timeout, unit) with Scala's defaults (py4j sees no default arguments): stop()
+        # raised, and Spark was never stopped, only killed with this process
+        service.stop(getattr(service, "stop$default$1")(), getattr(service, "stop$default$2")())
         spark.stop()
 
 

@@ -69,3 +69,14 @@ def test_a_record_without_a_socket_is_a_server_reached_over_spark_connect(
     assert spark_mod._server_socket() is None
     (tmp_path / "server.json").write_text(json.dumps(dict(record, socket="/x.sock")))
     assert spark_mod._server_socket() is not None
+
+
+def test_the_server_keeps_the_job_groups_a_client_runs_and_ignores_other_lines() -> None:
+    from dvt_connect.connect_server import _track_job_group, job_group_line
+
+    running: set[str] = set()
+    for line in (job_group_line("dvt-a", True), job_group_line("dvt-b", True),
+                 job_group_line("dvt-a", False), b"not json\n", b'{"job_group": 1}\n',
+                 b"[1, 2]\n", job_group_line("dvt-c", False)):
+        _track_job_group(running, line)
+    assert running == {"dvt-b"}  # what the server cancels should the client end now

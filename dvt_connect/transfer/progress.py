@@ -35,8 +35,11 @@ def track(spark: SparkSession, console: Console | None, description: str,
         with _connect_track(spark, console, description, job_group):
             yield
         return
+    from dvt_connect import attach
+
     sc = spark.sparkContext
     sc.setJobGroup(job_group, description, interruptOnCancel=True)
+    attach.job_group(spark, job_group, running=True)
     try:
         with interrupts.stopping(lambda: stop_jobs(spark, job_group)):
             if console is None:
@@ -53,6 +56,7 @@ def track(spark: SparkSession, console: Console | None, description: str,
                     stop.set()
                     thread.join(timeout=5)
     finally:
+        attach.job_group(spark, job_group, running=False)
         with contextlib.suppress(Exception):  # the JVM may be gone
             sc.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
 

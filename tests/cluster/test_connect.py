@@ -66,6 +66,10 @@ def server(cli: Cli) -> Iterator[dict[str, object]]:
         else:  # `dvt server stop` failed: end the server this fixture started, by its PID
             os.kill(pid, signal.SIGKILL)
             pytest.fail(f"`dvt server stop` left PID {pid} running")
+        # it stopped its Connect service and Spark cleanly: no traceback through the server's
+        # own code (`SparkConnectService.stop()` with no arguments raised, and Spark was killed)
+        log = Path(str(state["log"])).read_text(errors="replace")
+        assert 'connect_server.py", line' not in log, log[-3000:]
 
 
 def test_status_shows_the_server_on_loopback_with_the_synced_jars(
@@ -325,6 +329,47 @@ def test_an_attached_client_works_in_its_own_session_and_leaves_the_server_runni
     else:
         pytest.fail("the server kept a killed client's gateway open")
     assert json.loads(cli.run("server", "status", "--json").stdout)["pid"] == pid
+
+
+def test_a_killed_attached_transfer_has_its_jobs_cancelled_by_the_server(
+        cli: Cli, server: dict[str, object]) -> None:
+    # a source whose export takes 100 s: 400 rows, a quarter of a second each, 20 kB each so
+    # that the backend sends every row at once (and notices a reader gone at the next one)
+    slow, target = unique("cn_slow"), unique("cn_killed")
+    psql(f"CREATE VIEW {slow} AS SELECT g::bigint AS id, repeat('row ', 5000) || g AS v "
+         "FROM generate_series(1, 400) g WHERE pg_sleep(0.25) IS NOT NULL")
+
+    def exporting() -> list[str]:
+        return psql("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    f"AND state = 'active' AND query ILIKE 'COPY (SELECT%{slow}%TO STDOUT%' "
+                    "AND pid <> pg_backend_pid()").split()
+
+    proc = cli.start("transfer", "--source", "pg", "--table", slow, "--target-table", target,
+                     "--connector", "native", "--master", "local-server", "--json")
+    try:
+        deadline = time.monotonic() + 300
+        while not exporting():
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "the export never started"
+            time.sleep(0.1)
+        proc.kill()  # no signal handler runs: only the server can stop the command's job
+        proc.wait()
+        for _ in range(300):  # 30 s, where the export would run on for more than a minute
+            if not exporting():
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the server went on exporting for a client that was killed")
+        log = Path(str(server["log"])).read_text(errors="replace")
+        assert "an attached client ended while its job group dvt-" in log, log[-3000:]
+        assert not (cli.lake / target).exists()  # the target is as it was: absent
+        assert json.loads(cli.run("server", "status", "--json").stdout)["pid"] == server["pid"]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        psql(f"DROP VIEW IF EXISTS {slow}")
+        # the lock file a run killed hard leaves (its message says to delete it)
+        (cli.lake / f".{target}.dvt-lock").unlink(missing_ok=True)
 
 
 @pytest.mark.mariadb
