@@ -417,20 +417,24 @@ class FilesConnector(BaseConnector):
     @contextlib.contextmanager
     def _lock(self, dest: str, timeout: float, *, poll: float = 0.5) -> Iterator[None]:
         """A lock file next to the folder, created only if absent (``create_new``), deleted
-        afterwards. A run killed hard leaves it: the message names it."""
+        afterwards. A lock left by a run that was killed hard on this machine (its process is
+        gone) is taken over (:func:`stale_lock_owner`); any other is waited for."""
         parent, _, name = dest.rstrip("/").rpartition("/")
         path = join_path(parent, f".{name}.dvt-lock")
         fs = file_system(self.spark, dest)
         fs.mkdirs(parent)
         deadline = time.monotonic() + timeout
         told = False
-        while not fs.create_new(path, f"pid {os.getpid()} on {socket.gethostname()}"):
+        while not fs.create_new(path, lock_owner()):
+            if self._take_over(fs, path):
+                continue
             if time.monotonic() >= deadline:
                 raise TransferError(
                     f"another dvt run is writing {dest} (lock file {path}); gave up after "
                     f"waiting {timeout:g} s. Nothing was written.",
                     hint="Let the other run finish, or wait longer with --lock-timeout; if no "
-                         "run is left (one was killed), delete the lock file.")
+                         "run is left (one was killed on another machine), delete the lock "
+                         "file.")
             if not told and self.console is not None:
                 self.console.warn(f"another dvt run is writing {dest}; waiting up to "
                                   f"{timeout:g} s for its lock file {path}")
@@ -441,6 +445,27 @@ class FilesConnector(BaseConnector):
         finally:
             with contextlib.suppress(Exception):
                 fs.delete(path)
+
+    def _take_over(self, fs: Any, path: str) -> bool:
+        """Delete ``path`` if the run that wrote it is gone; True when it was deleted. Runs
+        taking over one lock file take turns (a ``.takeover`` file made the same way), and each
+        deletes the lock only if it still holds what it read: never a live run's lock."""
+        text = fs.read_text(path)
+        if text is None or stale_lock_owner(text) is None:
+            return False
+        turn = f"{path}.takeover"
+        if not fs.create_new(turn, lock_owner()):
+            return False  # another run is taking it over
+        try:
+            if fs.read_text(path) != text:
+                return False
+            fs.delete(path)
+        finally:
+            fs.delete(turn)
+        if self.console is not None:
+            self.console.warn(f"took over the lock file {path}: the dvt run that made it "
+                              f"({text.strip()}) is gone")
+        return True
 
     def _write(self, df: DataFrame, request: WriteRequest) -> WriteOutcome:
         self._check_types(df.schema)
@@ -566,3 +591,42 @@ def _parquet_files(folder: str) -> list[tuple[str, int]] | None:
             return None
         found.append((entry.path, entry.stat().st_size))
     return found
+
+
+_OWNER = re.compile(r"pid (\d+) on (\S+) \(pid namespace (\S+)\)")
+
+
+def _pid_namespace() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid")  # e.g. pid:[4026531836]
+    except OSError:
+        return "-"
+
+
+def lock_owner() -> str:
+    """What a lock file says about the run that holds it: its PID, host and PID namespace (two
+    containers can share a host name, not a PID namespace)."""
+    return f"pid {os.getpid()} on {socket.gethostname()} (pid namespace {_pid_namespace()})"
+
+
+def stale_lock_owner(text: str) -> int | None:
+    """The PID of a lock file's run when that run is gone: written on this host, in this PID
+    namespace, by a process that no longer exists (or is a zombie). None for a live run, for
+    another machine's, and for a lock this cannot tell about (an earlier version's)."""
+    found = _OWNER.fullmatch(text.strip())
+    if found is None or (found.group(2), found.group(3)) != (socket.gethostname(),
+                                                             _pid_namespace()):
+        return None
+    pid = int(found.group(1))
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return pid
+    except PermissionError:  # another user's live process
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:
+            state = stat.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+    return pid if state == "Z" else None

@@ -70,6 +70,17 @@ class HadoopFS:
             stream.close()
         return True
 
+    def read_text(self, uri: str) -> str | None:
+        """A small file's text (a lock file's); None when it is not there."""
+        try:
+            stream = self.fs.open(self.path(uri))
+        except Exception:  # noqa: BLE001 - FileNotFoundException: gone meanwhile
+            return None
+        try:
+            return str(self._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))
+        finally:
+            stream.close()
+
     def children(self, uri: str) -> list[str]:
         return sorted(str(s.getPath().getName()) for s in self.fs.listStatus(self.path(uri)))
 
@@ -154,6 +165,13 @@ class LocalFS:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
         return True
+
+    def read_text(self, uri: str) -> str | None:
+        try:
+            with open(self._p(uri), encoding="utf-8") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
 
     def children(self, uri: str) -> list[str]:
         selector = self._fs.FileSelector(self._p(uri))

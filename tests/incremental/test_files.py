@@ -66,3 +66,56 @@ def test_merge_into_files_is_refused(spark: Any, pg_db: Db, tmp_path: Path) -> N
         transfer(spark, pg_db.connection, lake, ReadRequest(table=TableRef(src)),
                  WriteRequest(table=TableRef("events"), mode="merge", primary_key=("id",)))
     assert not (tmp_path / "lake").exists() or not any((tmp_path / "lake").iterdir())
+
+
+def _gone_pid() -> int:
+    """The PID of a process that ran here and is gone (reaped)."""
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_lock_file_of_a_run_that_is_gone_is_taken_over_and_a_live_one_waited_for(
+        spark: Any, pg_db: Db, tmp_path: Path) -> None:
+    import os
+    import socket
+
+    from dvt_connect.connectors.files import lock_owner
+    from dvt_connect.errors import TransferError
+
+    src = pg_db.name("src")
+    pg_db.run(f'CREATE TABLE "{src}" (id int PRIMARY KEY, seq bigint)',
+              f'INSERT INTO "{src}" SELECT g, g * 10 FROM generate_series(1, 3) g')
+    lake = files_connection(tmp_path / "lake")
+    lock = tmp_path / "lake" / ".events.dvt-lock"
+    lock.parent.mkdir(parents=True)
+
+    def run(timeout: float) -> tuple[Any, CaptureConsole]:
+        console = CaptureConsole()
+        stats = transfer(spark, pg_db.connection, lake, ReadRequest(table=TableRef(src)),
+                         WriteRequest(table=TableRef("events"), lock_timeout=timeout),
+                         console=console)
+        return stats, console
+
+    # a run killed hard on this machine left its lock: taken over at once, and said so
+    gone = lock_owner().replace(f"pid {os.getpid()} ", f"pid {_gone_pid()} ")
+    lock.write_text(gone)
+    stats, console = run(timeout=0)
+    assert stats.rows == 3 and parquet_rows(tmp_path / "lake" / "events") == [
+        (1, 10), (2, 20), (3, 30)]
+    assert any(kind == "warn" and "took over the lock file" in text and gone in text
+               for kind, text in console.messages), console.messages
+    assert not lock.exists() and not list(lock.parent.glob(".events.dvt-lock*"))
+    # a live run's lock (this process's), another machine's, and an earlier version's that
+    # names no PID namespace: waited for, then refused with the target as it was
+    before = sorted(p.name for p in (tmp_path / "lake" / "events").iterdir())
+    for owner in (lock_owner(), gone.replace(f" on {socket.gethostname()} ", " on elsewhere "),
+                  gone.split(" (")[0]):
+        lock.write_text(owner)
+        with pytest.raises(TransferError, match="another dvt run is writing"):
+            run(timeout=1)
+        assert lock.read_text() == owner
+        assert sorted(p.name for p in (tmp_path / "lake" / "events").iterdir()) == before
+    lock.unlink()
