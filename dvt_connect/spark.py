@@ -641,6 +641,14 @@ def master_of(spark: Any) -> str:
     return str(spark.sparkContext.master or "")
 
 
+def session_kind(spark: Any, spec: SessionSpec) -> str:
+    """What ``spec`` started, as shown: ``attached`` (a session in the warm local server's JVM)
+    or the master's kind (:func:`master_kind`)."""
+    from dvt_connect import attach
+
+    return "attached" if attach.is_attached(spark) else spec.kind
+
+
 def session_master_kind(spark: Any) -> str:
     """:func:`master_kind` of a running session: ``connect`` for a Spark Connect client, else
     that of the master its tasks run on."""

@@ -223,9 +223,12 @@ def start_session(project: Project, source: Connection, target: Connection, *,
         its jars in this session (the rule `dvt debug` shows)."""
         return connector_unavailable(native, installed, manifest)
 
+    info = spec.describe(choice.origin, project.spark_conf)
+    # the master's kind as it turned out: `local-server` attaches to the server's JVM unless
+    # the server predates attaching (then it is reached over Spark Connect)
+    info["kind"] = spark_mod.session_kind(spark, spec)
     return Session(spark=spark, jars=tuple(jars), native_unavailable=native_unavailable,
-                   spark_info=spec.describe(choice.origin, project.spark_conf),
-                   warnings=tuple(warnings))
+                   spark_info=info, warnings=tuple(warnings))
 
 
 def arrow_expected(source: Connection, read: ReadRequest, target: Connection,

@@ -331,6 +331,23 @@ def test_an_attached_client_works_in_its_own_session_and_leaves_the_server_runni
     assert json.loads(cli.run("server", "status", "--json").stdout)["pid"] == pid
 
 
+@pytest.mark.parametrize("way", WAYS)
+def test_the_plan_says_how_the_command_reached_the_server(
+        cli: Cli, server: dict[str, object], way: str) -> None:
+    table = unique("cn_plan")
+    pg_table(table, COLUMNS, VALUES)
+    try:
+        done = cli.run("transfer", "--source", "pg", "--table", table, "--target-table", table,
+                       "--master", _master(server, way), "--dry-run", "--json")
+        assert done.returncode == 0, done.stdout + done.stderr
+        spark = json.loads(done.stdout)["spark"]
+        assert spark["master"] == _master(server, way) and spark["origin"] == "--master"
+        assert spark["kind"] == way
+        assert not (cli.lake / table).exists()
+    finally:
+        psql(f"DROP TABLE IF EXISTS {table}")
+
+
 def test_a_killed_attached_transfer_has_its_jobs_cancelled_by_the_server(
         cli: Cli, server: dict[str, object]) -> None:
     # a source whose export takes 100 s: 400 rows, a quarter of a second each, 20 kB each so
