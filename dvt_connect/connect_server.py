@@ -357,10 +357,20 @@ def serve(port: int, jars: Iterable[str], socket_path: Path) -> None:
                 raise SystemExit(f"the server's JVM exited with code {jvm.returncode}")
     finally:
         attached.close()
-        # stop(timeout, unit) with Scala's defaults (py4j sees no default arguments): stop()
-        # raised, and Spark was never stopped, only killed with this process
-        service.stop(getattr(service, "stop$default$1")(), getattr(service, "stop$default$2")())
+        _stop_service(service)
         spark.stop()
+
+
+def _stop_service(service: Any) -> None:
+    """``SparkConnectService.stop``: Spark 4 declares ``stop(timeout, unit)`` with Scala
+    defaults, which py4j does not see (``stop()`` raised, and Spark was never stopped, only
+    killed with this process); an older one has ``stop()``."""
+    try:
+        defaults = (getattr(service, "stop$default$1")(), getattr(service, "stop$default$2")())
+    except Exception:  # noqa: BLE001 - py4j's error for a method this Spark lacks
+        service.stop()
+        return
+    service.stop(*defaults)
 
 
 def start(jars: Iterable[str], *, port: int | None = None,
