@@ -280,11 +280,17 @@ def write_profiles(home: Path, lake: Path, *, mariadb: bool = False) -> None:
 
 
 class TreeMemory:
-    """Peak resident memory of a process and all its descendants, sampled every 100 ms."""
+    """Peak memory of a process and all its descendants, sampled every 100 ms, two ways:
+    ``peak``, the sum of their resident sets (RSS: a page mapped by several processes counts in
+    each), and ``peak_pss``, the sum of their proportional sets (PSS, from
+    ``/proc/<pid>/smaps_rollup``: a shared page counts once, split between the processes that
+    map it, so forked Python workers sharing their parent's pages are not counted twice).
+    ``peak_pss`` is None where the kernel has no ``smaps_rollup`` (Linux before 4.14)."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.peak = 0
+        self.peak_pss: int | None = 0 if Path("/proc/self/smaps_rollup").exists() else None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -298,10 +304,14 @@ class TreeMemory:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self._total())
+            tree = self._tree()
+            self.peak = max(self.peak, sum(rss for _, rss in tree))
+            if self.peak_pss is not None:
+                self.peak_pss = max(self.peak_pss, sum(_pss(pid) for pid, _ in tree))
             time.sleep(0.1)
 
-    def _total(self) -> int:
+    def _tree(self) -> list[tuple[int, int]]:
+        """(pid, RSS bytes) of the process and its descendants now."""
         children: dict[int, list[int]] = {}
         rss: dict[int, int] = {}
         for entry in Path("/proc").iterdir():
@@ -313,12 +323,25 @@ class TreeMemory:
                 children.setdefault(int(fields[1]), []).append(int(entry.name))
             except (OSError, IndexError, ValueError):
                 continue
-        total, todo = 0, [self.pid]
+        found, todo = [], [self.pid]
         while todo:
             pid = todo.pop()
-            total += rss.get(pid, 0)
+            if pid in rss:
+                found.append((pid, rss[pid]))
             todo.extend(children.get(pid, []))
-        return total
+        return found
+
+
+def _pss(pid: int) -> int:
+    """A process's proportional set size in bytes (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 class StepFailed(SystemExit):
@@ -332,7 +355,13 @@ class StepFailed(SystemExit):
 
 
 def run_process(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """Run ``cmd``; (wall seconds, peak memory of its process tree, stdout)."""
+    """Run ``cmd``; (wall seconds, peak memory of its process tree (summed RSS), stdout)."""
+    elapsed, memory, out = run_measured(cmd, env)
+    return elapsed, memory.peak, out
+
+
+def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, TreeMemory, str]:
+    """Run ``cmd``; (wall seconds, its process tree's peak memory, stdout)."""
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
@@ -341,7 +370,7 @@ def run_process(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
         raise StepFailed(cmd, proc.returncode, out, err)
-    return elapsed, memory.peak, out
+    return elapsed, memory, out
 
 
 def cli_cases(rows: int, work: Path, memory_rows: int | None) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 For each size in ``BENCH_SIZES`` (default ``1000000,5000000,20000000``; ``--sizes``) a PostgreSQL
 table of 8 mixed columns is generated, then each case runs ``BENCH_REPEAT`` times (default 3;
-the median is kept) as a fresh process whose whole process tree's peak memory is sampled:
+the median is kept) as a fresh process whose whole process tree's peak memory is sampled (as
+PSS, each page shared between processes counted once, and as summed RSS; the memory target is
+judged on PSS, see :func:`memory_verdicts`):
 
   PostgreSQL -> Parquet   dvt (auto), dvt --route rows, dvt --connector jdbc; Spark JDBC at
                           defaults and tuned (4 partitions, fetchsize 10000); ConnectorX (no JVM);
@@ -288,12 +290,12 @@ def run_size(rows: int, repeat: int, work: Path,
             return
         if prepare is not None:
             prepare()
-        times, peaks, stats, figures = [], [], None, {}
+        times, peaks, pss, stats, figures = [], [], [], None, {}
         for _ in range(repeat):
             if before is not None:
                 before()
             try:
-                seconds, peak, out = native.run_process(cmd, env)
+                seconds, memory, out = native.run_measured(cmd, env)
             except native.StepFailed as failed:
                 reason = connect_refusal(failed) if "local-server" in cmd else None
                 if reason is not None:
@@ -313,17 +315,21 @@ def run_size(rows: int, repeat: int, work: Path,
             elif cmd[0] == dvt:
                 stats = json.loads(out)
             times.append(seconds)
-            peaks.append(peak)
+            peaks.append(memory.peak)
+            pss.append(memory.peak_pss)
             if verify is not None:
                 check(name, verify())
         entry: dict[str, Any] = {"seconds": statistics.median(times), "runs": times,
-                                 "peak_mib": round(max(peaks) / 1024**2), **figures}
+                                 "peak_mib": round(max(peaks) / 1024**2),
+                                 "pss_mib": None if None in pss else round(max(pss) / 1024**2),
+                                 **figures}
         if stats is not None:
             entry.update(connector=stats["connector"], planning_parts=stats["planning_parts"],
                          planning_seconds=stats["planning_seconds"],
                          moving_seconds=stats["moving_seconds"], route=stats["notes"][0])
         results[name] = entry
-        print(f"  {name:<28}{entry['seconds']:>8.1f} s  {entry['peak_mib']:>6} MiB"
+        print(f"  {name:<28}{entry['seconds']:>8.1f} s  {entry['peak_mib']:>6} MiB RSS"
+              + ("" if entry["pss_mib"] is None else f"  {entry['pss_mib']:>6} MiB PSS")
               + (f"  ({entry.get('connector')})" if stats else "")
               + (f"  in-process; session start {figures['session_start_seconds']:.1f} s, "
                  f"warm-up {figures['warmup_seconds']:.1f} s" if in_process else ""),
@@ -551,7 +557,7 @@ def report(by_size: dict[int, dict[str, Any]],
     sizes = sorted(by_size)
     names = [n for n in CASES if any(n in by_size[s] for s in sizes)]
     print(f"\n{'case':<32}" + "".join(f"{f'{s / 1e6:g}M s':>10}" for s in sizes)
-          + f"{'fixed s':>9}{'s/M rows':>10}{'peak MiB':>10}")
+          + f"{'fixed s':>9}{'s/M rows':>10}{'RSS MiB':>9}{'PSS MiB':>9}")
     for name in names:
         cells = []
         for s in sizes:
@@ -564,10 +570,13 @@ def report(by_size: dict[int, dict[str, Any]],
             continue
         fitted = fit(points)
         fixed, per = fitted if fitted else (None, points[-1][1] / points[-1][0])
-        peak = max(by_size[s][name]["peak_mib"] for s in sizes
-                   if seconds_of(by_size[s], name) is not None)
+        timed = [by_size[s][name] for s in sizes if seconds_of(by_size[s], name) is not None]
+        peak = max(e["peak_mib"] for e in timed)
+        pss = [e.get("pss_mib") for e in timed]
+        shown = "-" if None in pss else str(max(p for p in pss if p is not None))
         print(f"{name:<32}" + "".join(f"{c:>10}" for c in cells)
-              + f"{'-' if fixed is None else format(fixed, '.1f'):>9}{per:>10.1f}{peak:>10}")
+              + f"{'-' if fixed is None else format(fixed, '.1f'):>9}{per:>10.1f}{peak:>9}"
+              + f"{shown:>9}")
     for s, server in sorted((servers or {}).items()):
         if server:
             print(f"warm server at {s / 1e6:g}M: start {server['start_seconds']:.1f} s and "
@@ -593,13 +602,7 @@ def report(by_size: dict[int, dict[str, Any]],
         print(f"{what:<54}" + "".join(f"{c:>11}" for c in cells))
     if skipped:
         print(f"({skipped} target(s) not measured: their cases were not run or were refused)")
-    for s in sizes:
-        r = by_size[s]
-        dvt_peak, spark_peak = (r.get(n, {}).get("peak_mib") for n in (
-            "pg->parquet dvt auto", "pg->parquet spark defaults"))
-        if dvt_peak is not None and spark_peak is not None:
-            print(f"peak memory at {s / 1e6:g}M: dvt {dvt_peak} MiB, Spark JDBC {spark_peak} "
-                  f"MiB ({'ok' if dvt_peak <= spark_peak else 'NO'})")
+    memory = memory_verdicts(by_size)
 
     saved: list[dict[str, Any]] = []
     warm = [name for name in COLD_OF if any(name in by_size[s] for s in sizes)]
@@ -619,7 +622,49 @@ def report(by_size: dict[int, dict[str, Any]],
             cells.append(f"{ratio:.2f}x ({-gain:+.1f} s)")
         saved.append({"case": name, "cold": cold, "ratios": measured})
         print(f"{f'{name} / {cold}':<54}" + "".join(f"{c:>16}" for c in cells))
-    return {"targets": verdicts, "warm_vs_cold": saved}
+    return {"targets": verdicts, "memory": memory, "warm_vs_cold": saved}
+
+
+# the memory target: PostgreSQL -> Parquet through the CLI against Spark JDBC at defaults
+MEMORY_CASES = ("pg->parquet dvt auto", "pg->parquet spark defaults")
+FLAT_FROM = 5_000_000  # "flat from 5M to 20M rows": at most this much more at the largest size
+FLAT_GROWTH = 1.10
+
+
+def memory_verdicts(by_size: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Print and return the memory target at each size where both cases ran: the process
+    tree's peak PSS (a page shared by forked processes counted once), with the summed RSS
+    beside it (each shared page counted in every process that maps it: the measure of runs
+    before 2026-12-03); RSS decides only where PSS could not be read. Then whether dvt's peak
+    stays flat from 5M rows to the largest size."""
+    by: dict[int, Any] = {}
+    for s in sorted(by_size):
+        dvt, spark = (by_size[s].get(n, {}) for n in MEMORY_CASES)
+        if "peak_mib" not in dvt or "peak_mib" not in spark:
+            continue
+        measure = "pss_mib" if dvt.get("pss_mib") is not None and \
+            spark.get("pss_mib") is not None else "peak_mib"
+        ok = dvt[measure] <= spark[measure]
+        by[s] = {"measure": "PSS" if measure == "pss_mib" else "RSS", "pass": ok,
+                 "dvt_pss_mib": dvt.get("pss_mib"), "spark_pss_mib": spark.get("pss_mib"),
+                 "dvt_rss_mib": dvt["peak_mib"], "spark_rss_mib": spark["peak_mib"]}
+        pss = "" if measure != "pss_mib" else \
+            f"PSS dvt {dvt['pss_mib']} MiB, Spark JDBC {spark['pss_mib']} MiB; "
+        print(f"peak memory at {s / 1e6:g}M: {pss}summed RSS dvt {dvt['peak_mib']} MiB, Spark "
+              f"JDBC {spark['peak_mib']} MiB ({'ok' if ok else 'NO'} on {by[s]['measure']})")
+    flat = None
+    large = [s for s in by if s >= FLAT_FROM]
+    if len(large) >= 2:
+        low, high = min(large), max(large)
+        key = "dvt_pss_mib" if by[low]["measure"] == by[high]["measure"] == "PSS" \
+            else "dvt_rss_mib"
+        growth = by[high][key] / by[low][key]
+        flat = {"from": low, "to": high, "growth": round(growth, 3),
+                "pass": growth <= FLAT_GROWTH}
+        print(f"dvt's peak from {low / 1e6:g}M to {high / 1e6:g}M rows: {by[low][key]} -> "
+              f"{by[high][key]} MiB ({'ok' if flat['pass'] else 'NO'}: flat means at most "
+              f"{FLAT_GROWTH - 1:.0%} more)")
+    return {"by_size": {str(s): v for s, v in by.items()}, "flat": flat}
 
 
 def prime_class_data_sharing() -> None:

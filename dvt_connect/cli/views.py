@@ -36,8 +36,13 @@ def show_plan(console: Console, plan: TransferPlan, *, as_json: bool) -> None:
         *_spark_rows(doc["spark"]),
         *[["note", n] for n in read["notes"]],
     ])
-    console.table(f"Partitions ({len(read['partitions'])})", ["#", "predicate"],
-                  [[p["index"], p["predicate"] or "(all rows)"] for p in read["partitions"]])
+    if doc["route"].get("tasks"):  # an Arrow route's own tasks (a files source)
+        console.table(f"Arrow tasks ({len(doc['route']['tasks'])})", ["#", "reads"],
+                      list(enumerate(doc["route"]["tasks"])))
+    else:
+        console.table(f"Partitions ({len(read['partitions'])})", ["#", "predicate"],
+                      [[p["index"], p["predicate"] or "(all rows)"]
+                       for p in read["partitions"]])
     console.table("Columns", ["column", "source type", "Spark type", "target type", "exact",
                               "why"],
                   [[c["name"], c["source_type"], c["spark_type"], c["target_type"],

@@ -286,7 +286,7 @@ class FilesConnector(BaseConnector):
                                 if request.partition_by else None)
 
     def arrow_source(self, plan: ReadPlan) -> Any:
-        from dvt_connect.connectors.arrow_bulk.direct import ParquetSource, parquet_groups
+        from dvt_connect.connectors.arrow_bulk.direct import ParquetFacts, parquet_tasks
 
         folder = self._local_folder(plan.source or "")
         if folder is None:  # a Spark Connect server whose tasks do not run here
@@ -299,14 +299,17 @@ class FilesConnector(BaseConnector):
         names = self.read_schema(plan).names
         import pyarrow.parquet as pq
 
-        for path, _ in files:
-            have = set(pq.read_schema(path).names)
+        facts = []
+        for path, size in files:  # each footer once: its columns and row groups
+            meta = pq.read_metadata(path)
+            have = set(meta.schema.to_arrow_schema().names)
             if not set(names) <= have:
                 return f"{path} lacks column(s) {', '.join(sorted(set(names) - have))}"
+            facts.append(ParquetFacts(path, size, tuple(meta.row_group(i).num_rows
+                                                        for i in range(meta.num_row_groups))))
         from dvt_connect.spark import default_parallelism
 
-        slots = 2 * default_parallelism(self.spark)
-        return ParquetSource(parquet_groups(files, slots))
+        return parquet_tasks(facts, default_parallelism(self.spark))
 
     def arrow_sink_problem(self, request: WriteRequest,
                            schema: StructType | None) -> str | None:

@@ -83,6 +83,9 @@ class Route:
 
     arrow: bool
     why: str
+    # what each Arrow task reads, when the source's tasks are not the read plan's partitions
+    # (a files source: whole files or runs of row groups)
+    tasks: tuple[str, ...] = ()
 
 
 TIE_BREAKER_WHY = "--tie-breaker keeps the latest row per key in Spark"
@@ -157,7 +160,8 @@ class TransferPlan:
     def describe(self) -> dict[str, Any]:
         return {
             "spark": dict(self.spark),
-            "route": {"arrow_end_to_end": self.route.arrow, "why": self.route.why},
+            "route": {"arrow_end_to_end": self.route.arrow, "why": self.route.why,
+                      "tasks": list(self.route.tasks)},
             "source": {"output": self.source.name, "type": self.source.type,
                        "location": self.source.location()},
             "target": {"output": self.target.name, "type": self.target.type,
@@ -249,8 +253,11 @@ def plan_transfer(
     chosen = choose_route(source_connector, read, read_plan, target_connector, write, schema,
                           route, master_kind=master_kind)
     if chosen.arrow:
-        note = target_connector.arrow_write_note(source_connector.arrow_source(read_plan), schema)
+        arrow_source = source_connector.arrow_source(read_plan)
+        note = target_connector.arrow_write_note(arrow_source, schema)
         write_notes += (note,) if note else ()
+        if callable(getattr(arrow_source, "describe", None)):
+            chosen = replace(chosen, tasks=arrow_source.describe())
     lap("route")
     warnings = tuple(choice.warnings) if choice is not None else ()
     plan = TransferPlan(source=source, target=target, read=read_plan, write=write, jars=jars,
@@ -409,7 +416,7 @@ def execute_transfer(
         rows=rows,
         bytes=size,
         bytes_kind=kind,
-        partitions=len(plan.read.partitions),
+        partitions=len(plan.route.tasks) or len(plan.read.partitions),
         planning_seconds=planning_seconds,
         moving_seconds=moving,
         retries=retries,

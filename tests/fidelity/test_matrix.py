@@ -315,6 +315,33 @@ def test_parquet_to_postgres(spark: Any, pg: dict[str, Any], sources: Mapping[st
               float32=PG_FLOAT32, instants=PG_INSTANTS)
 
 
+def test_one_parquet_file_is_read_by_a_task_per_core(spark: Any, pg: dict[str, Any],
+                                                      target_name: str, tmp_path: Path) -> None:
+    """A single file of many row groups is cut into runs of row groups, one task per core
+    (each at least 100,000 rows); every row arrives once, as pyarrow reads the file."""
+    import pyarrow as pa
+
+    rows = 250_000
+    ids = pa.array(range(rows), pa.int64())
+    table = pa.table({
+        "id": ids,
+        "amount": pa.array([Decimal(i) / 100 for i in range(rows)], pa.decimal128(12, 2)),
+        "ts": pa.array([i * 1_000_003 for i in range(rows)], pa.timestamp("us", tz="UTC")),
+        "txt": pa.array([None if i % 7 == 0 else f"r{i}" for i in range(rows)], pa.string())})
+    (tmp_path / "one").mkdir()
+    pq.write_table(table, tmp_path / "one" / "data.parquet", row_group_size=10_000)
+
+    stats = transfer(spark, files_connection(tmp_path), pg_connection(pg),
+                     ReadRequest(table=TableRef("one")), WriteRequest(table=TableRef(target_name)),
+                     route="arrow")
+
+    tasks = min(spark.sparkContext.defaultParallelism, 3)
+    assert stats.partitions == tasks, stats
+    assert stats.rows == rows
+    expected = pq.read_table(tmp_path / "one" / "data.parquet").to_pylist()
+    assert pg_rows(pg, target_name) == expected
+
+
 @pytest.mark.parametrize("route", ["arrow", "rows"])
 def test_parquet_to_mariadb(spark: Any, pg: dict[str, Any], mariadb: dict[str, Any],
                             sources: Mapping[str, str], target_name: str, tmp_path: Path,

@@ -85,7 +85,7 @@ def test_only_a_connect_refusal_counts_as_refused() -> None:
 
 
 def entry(seconds: float) -> dict[str, Any]:
-    return {"seconds": seconds, "runs": [seconds], "peak_mib": 500}
+    return {"seconds": seconds, "runs": [seconds], "peak_mib": 500, "pss_mib": 400}
 
 
 def test_report_with_warm_cases_refusals_and_cases_not_run(
@@ -119,3 +119,41 @@ def test_report_with_warm_cases_refusals_and_cases_not_run(
     assert "refused" in lines["parquet->pg dvt warm"]
     assert "cold not run" in lines["pg->pg dvt warm / pg->pg dvt"]
     assert "refused" in lines["parquet->pg dvt warm / parquet->pg dvt"]
+
+
+def test_memory_is_judged_on_pss_with_rss_beside_it_and_flat_from_5m(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    def case(rss: int, pss: int | None) -> dict[str, Any]:
+        return {"seconds": 1.0, "runs": [1.0], "peak_mib": rss, "pss_mib": pss}
+
+    dvt, spark = speed.MEMORY_CASES
+    by_size = {
+        1_000_000: {dvt: case(678, 590), spark: case(677, 700)},  # RSS over, PSS under
+        5_000_000: {dvt: case(683, 600), spark: case(737, 590)},  # PSS over
+        20_000_000: {dvt: case(691, 690), spark: case(1258, 1200)},  # 15% more than at 5M
+    }
+    memory = speed.report(by_size)["memory"]
+    out = capsys.readouterr().out
+    assert {s: (v["measure"], v["pass"]) for s, v in memory["by_size"].items()} == {
+        "1000000": ("PSS", True), "5000000": ("PSS", False), "20000000": ("PSS", True)}
+    assert ("peak memory at 1M: PSS dvt 590 MiB, Spark JDBC 700 MiB; summed RSS dvt 678 MiB, "
+            "Spark JDBC 677 MiB (ok on PSS)") in out
+    assert memory["flat"] == {"from": 5_000_000, "to": 20_000_000, "growth": 1.15,
+                              "pass": False}
+    assert "dvt's peak from 5M to 20M rows: 600 -> 690 MiB (NO" in out
+
+    # where PSS could not be read, RSS decides
+    by_size[1_000_000][dvt]["pss_mib"] = None
+    assert speed.report({1_000_000: by_size[1_000_000]})["memory"]["by_size"]["1000000"][
+        "measure"] == "RSS"
+    assert "(NO on RSS)" in capsys.readouterr().out
+
+
+def test_tree_memory_counts_a_forked_childs_shared_pages_once_in_pss() -> None:
+    # 120 MiB touched, then a fork: both processes map the same pages until one writes them
+    script = ("import os, time; x = b'\\x01' * (120 << 20); pid = os.fork(); time.sleep(1.5); "
+              "pid and os.waitpid(pid, 0)")
+    _, memory, _ = native.run_measured([sys.executable, "-c", script], {})
+    mib = 1 << 20
+    assert memory.peak >= 230 * mib  # summed RSS: the 120 MiB in each process
+    assert memory.peak_pss is not None and 110 * mib <= memory.peak_pss <= 180 * mib

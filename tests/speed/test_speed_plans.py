@@ -11,7 +11,7 @@ import pytest
 
 from dvt_connect import spark as spark_mod
 from dvt_connect.config.profiles import parse_connection
-from dvt_connect.connectors.arrow_bulk.direct import parquet_groups
+from dvt_connect.connectors.arrow_bulk.direct import ParquetFacts, parquet_tasks
 from dvt_connect.connectors.base import ConnectorType, ReadRequest, TableRef, WriteRequest
 from dvt_connect.connectors.selection import choose_connector
 from dvt_connect.errors import UsageError
@@ -105,15 +105,41 @@ def test_route_arrow_refuses_with_the_reason() -> None:
         route(object(), None, "fast")
 
 
-def test_parquet_files_are_grouped_by_size() -> None:
-    files = [("a", 100), ("b", 90), ("c", 50), ("d", 40), ("e", 10)]
-    groups = parquet_groups(files, 2)
+def test_parquet_files_are_cut_into_a_task_per_core_by_row_groups() -> None:
+    # many files: whole files, runs of about equal rows, in path order
+    files = [ParquetFacts(f"/in/part-{i}.parquet", 10, (60_000, 40_000)) for i in range(4)]
+    source = parquet_tasks(reversed(files), cores=2)
+    assert source.groups == (
+        (("/in/part-0.parquet", None), ("/in/part-1.parquet", None)),
+        (("/in/part-2.parquet", None), ("/in/part-3.parquet", None)))
+    assert source.rows == (200_000, 200_000)
+    assert source.describe() == ("part-0.parquet, part-1.parquet (200,000 rows)",
+                                 "part-2.parquet, part-3.parquet (200,000 rows)")
 
-    assert sorted(p for g in groups for p in g) == ["a", "b", "c", "d", "e"]
-    assert len(groups) == 2
-    sizes = sorted(sum(dict(files)[p] for p in g) for g in groups)
-    assert sizes == [140, 150]
-    assert parquet_groups(files[:1], 8) == (("a",),)
+    # one large file: read by a task per core, each a run of its row groups
+    big = ParquetFacts("/in/data.parquet", 10, (65_536,) * 10)
+    source = parquet_tasks([big], cores=4)
+    assert source.groups == tuple((("/in/data.parquet", run),) for run in (
+        (0, 1, 2), (3, 4), (5, 6, 7), (8, 9)))
+    assert sum(source.rows) == 655_360
+    assert source.describe()[0] == "data.parquet row groups 0-2 (196,608 rows)"
+
+    # a run across files keeps each file's part; at least 100,000 rows per task
+    parts = [ParquetFacts("/in/a.parquet", 1, (90_000, 90_000)),
+             ParquetFacts("/in/b.parquet", 1, (30_000,)),
+             ParquetFacts("/in/c.parquet", 1, (90_000,) * 3)]
+    source = parquet_tasks(parts, cores=3)
+    assert source.groups == ((("/in/a.parquet", None),),
+                             (("/in/b.parquet", None), ("/in/c.parquet", (0, 1))),
+                             (("/in/c.parquet", (2,)),))
+    assert source.describe()[2] == "c.parquet row group 2 (90,000 rows)"
+    assert parquet_tasks(parts, cores=64).count() == 5  # 480,000 rows: 5 of at least 100,000
+    small = [ParquetFacts("/in/a.parquet", 1, (99_999,)), ParquetFacts("/in/b.parquet", 1, (1,))]
+    assert parquet_tasks(small, cores=8).groups == (
+        (("/in/a.parquet", None), ("/in/b.parquet", None)),)
+    many = [ParquetFacts(f"/in/{i}.parquet", 1, (1,)) for i in range(5)]
+    assert parquet_tasks(many, cores=2).describe() == (
+        "0.parquet, 1.parquet and 3 more file(s) (5 rows)",)
 
 
 def test_the_jvm_archive_is_written_once_then_mapped(tmp_path: Path,
@@ -164,7 +190,7 @@ def test_parquet_source_reads_columns_by_name_as_the_target_types(tmp_path: Path
     pq.write_table(table, tmp_path / "a.parquet", use_deprecated_int96_timestamps=True)
     target = pa.schema([("id", pa.int64()), ("ts", pa.timestamp("us", tz="UTC"))])
 
-    batches = list(ParquetSource(((str(tmp_path / "a.parquet"),),)).batches(0, target))
+    batches = list(ParquetSource((((str(tmp_path / "a.parquet"), None),),)).batches(0, target))
     assert [b.schema for b in batches] == [target]
     assert batches[0].to_pylist() == [
         {"id": 1, "ts": datetime.datetime(1000, 1, 1, tzinfo=datetime.timezone.utc)},

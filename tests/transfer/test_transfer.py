@@ -179,6 +179,29 @@ def test_cli_dry_run_prints_the_plan_and_moves_nothing(cli_env, orders_table):
     assert columns["placed"]["target_type"] == "parquet timestamp"
 
 
+def test_cli_dry_run_names_what_each_arrow_task_reads_of_a_parquet_file(cli_env, orders_table):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    env, _, lake = cli_env
+    env = dict(env, DVT_SPARK_MASTER="local[2]")  # a task per core
+    (lake / "one").mkdir(parents=True)
+    pq.write_table(pa.table({"id": pa.array(range(400_000), pa.int64())}),
+                   lake / "one" / "data.parquet", row_group_size=50_000)
+    args = ["transfer", "--source", "lake", "--table", "one", "--target", "pg",
+            "--target-table", "one_in", "--dry-run"]
+
+    plan = json.loads(_run([*args, "--json"], env).stdout)
+    assert plan["route"]["arrow_end_to_end"] is True
+    assert plan["route"]["tasks"] == ["data.parquet row groups 0-3 (200,000 rows)",
+                                      "data.parquet row groups 4-7 (200,000 rows)"]
+    shown = _run(args, env)
+    assert shown.returncode == 0, shown.stderr
+    assert "Arrow tasks (2)" in shown.stdout and "row groups 4-7" in shown.stdout
+    assert "Partitions (" not in shown.stdout
+    assert psql(f"SELECT to_regclass('{orders_table}.one_in') IS NULL") == "t"
+
+
 def test_cli_refuses_a_lossy_column_before_anything_is_written(cli_env):
     env, _, lake = cli_env
     done = _run(["transfer", "--source", "pg", "--query",

@@ -70,42 +70,93 @@ class BulkSource:
                                   target)
 
 
+# what one task reads of a Parquet file: its path and a run of its row groups (None: all)
+ParquetSlice = tuple[str, "tuple[int, ...] | None"]
+
+
+@dataclass(frozen=True)
+class ParquetFacts:
+    """A Parquet data file as its footer describes it: path, bytes, rows of each row group."""
+
+    path: str
+    size: int
+    row_groups: tuple[int, ...]
+
+
 @dataclass(frozen=True)
 class ParquetSource:
-    """Local Parquet files read by pyarrow, a group of files per partition; each batch cast to
-    the schema Spark reads the files as (columns matched by name)."""
+    """Local Parquet files read by pyarrow: per partition, whole files or a run of row groups
+    (:func:`parquet_tasks`); each batch cast to the schema Spark reads the files as (columns
+    matched by name)."""
 
-    groups: tuple[tuple[str, ...], ...]
+    groups: tuple[tuple[ParquetSlice, ...], ...]
+    rows: tuple[int, ...] = ()
 
     def count(self) -> int:
         return len(self.groups)
+
+    def describe(self) -> tuple[str, ...]:
+        """What each task reads, for the plan: file names (or one file's row groups), rows."""
+        described = []
+        for index, group in enumerate(self.groups):
+            parts = [os.path.basename(path) if groups is None else
+                     f"{os.path.basename(path)} row groups {groups[0]}-{groups[-1]}"
+                     if len(groups) > 1 else f"{os.path.basename(path)} row group {groups[0]}"
+                     for path, groups in group]
+            shown = ", ".join(parts[:2]) + (f" and {len(parts) - 2} more file(s)"
+                                            if len(parts) > 2 else "")
+            rows = f" ({self.rows[index]:,} rows)" if index < len(self.rows) else ""
+            described.append(shown + rows)
+        return tuple(described)
 
     def batches(self, index: int, target: pa.Schema) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        for path in self.groups[index]:
+        for path, row_groups in self.groups[index]:
             # legacy INT96 timestamps as microseconds (nanoseconds overflow outside 1677-2262)
             with pq.ParquetFile(path, coerce_int96_timestamp_unit="us") as file:
-                for batch in file.iter_batches(batch_size=BATCH_ROWS, columns=target.names,
-                                               use_threads=False):
+                for batch in file.iter_batches(batch_size=BATCH_ROWS, row_groups=row_groups,
+                                               columns=target.names, use_threads=False):
                     if batch.num_rows:
                         arrays = [batch.column(f.name).cast(f.type) for f in target]
                         yield pa.RecordBatch.from_arrays(arrays, schema=target)
 
 
-def parquet_groups(files: Iterable[tuple[str, int]], slots: int) -> tuple[tuple[str, ...], ...]:
-    """``files`` (path, bytes) in at most ``slots`` groups of about equal size (largest first,
-    each into the lightest group)."""
-    ordered = sorted(files, key=lambda f: -f[1])
-    count = max(1, min(slots, len(ordered)))
-    groups: list[list[str]] = [[] for _ in range(count)]
-    sizes = [0] * count
-    for path, size in ordered:
-        lightest = sizes.index(min(sizes))
-        groups[lightest].append(path)
-        sizes[lightest] += size
-    return tuple(tuple(sorted(g)) for g in groups if g)
+def parquet_tasks(files: Iterable[ParquetFacts], cores: int) -> ParquetSource:
+    """The tasks that read ``files``: one per core, each of at least
+    :data:`~dvt_connect.partitioning.PartitionConfig.rows_per_partition` rows (a small input
+    gets fewer). The files' row groups, in path order, are cut into that many runs of about
+    equal rows: a task reads whole files, or part of a large one, as Spark splits files.
+
+    Measured, 5M rows into PostgreSQL and MariaDB on 2 cores (moving seconds): one file read by
+    1 task 5.7-5.8 and 14.8-18.1 s, by 2 tasks 4.5-4.7 and 13.5-14.3 s, by 8 tasks 6.4-6.7 and
+    15.6-17.5 s; 8 files in 4 groups of whole files 5.7-6.0 s into PostgreSQL."""
+    from dvt_connect.partitioning import PartitionConfig
+
+    facts = sorted(files, key=lambda f: f.path)
+    total = sum(sum(f.row_groups) for f in facts)
+    groups_in = {f.path: len(f.row_groups) for f in facts}
+    least = PartitionConfig().rows_per_partition
+    wanted = max(1, min(max(1, cores), -(-total // least)))
+    runs: list[list[tuple[str, int, int]]] = [[]]
+    done, cut = 0, 1
+    for f in facts:
+        for index, rows in enumerate(f.row_groups):
+            if runs[-1] and done >= total * cut / wanted:
+                runs.append([])
+                cut += 1
+            runs[-1].append((f.path, index, rows))
+            done += rows
+    groups, counts = [], []
+    for run in runs:
+        slices: list[ParquetSlice] = []
+        for path in dict.fromkeys(p for p, _, _ in run):
+            indexes = tuple(i for p, i, _ in run if p == path)
+            slices.append((path, None if len(indexes) == groups_in[path] else indexes))
+        groups.append(tuple(slices))
+        counts.append(sum(rows for _, _, rows in run))
+    return ParquetSource(tuple(groups), tuple(counts))
 
 
 # ---- sinks ------------------------------------------------------------------------------------
