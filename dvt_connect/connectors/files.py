@@ -239,12 +239,59 @@ class FilesConnector(BaseConnector):
         )
 
     def read_schema(self, plan: ReadPlan) -> StructType:
-        """Spark infers a folder's schema with a job: once per folder and reader options, not
-        again for the route and the move (the files of one transfer do not change under it)."""
+        """A folder's schema, once per folder and reader options, not again for the route and
+        the move (the files of one transfer do not change under it): read from a Parquet
+        footer where :meth:`_footer_schema` can, else inferred by Spark (with a job)."""
         key = (plan.source, json.dumps(sorted(plan.options.items())))
         if key not in self._schemas:
-            self._schemas[key] = self.load(plan).schema
+            self._schemas[key] = self._footer_schema(plan) or self.load(plan).schema
         return self._schemas[key]
+
+    def _footer_schema(self, plan: ReadPlan) -> StructType | None:
+        """The schema Spark would infer for a local folder of Parquet files, made by Spark's own
+        code in the driver's JVM (its footer reader, ``ParquetToSparkSchemaConverter`` set from
+        the session as Spark's inference sets it, ``readSchemaFromFooter``, then nullable as
+        Spark reads files) from one footer, without the job Spark runs to read footers: cold,
+        about 0.8 s of a transfer's planning here (the job 1.2-1.8 s against 0.4-0.8 s).
+
+        Spark reads one file's footer too (a summary file first, else the first data file it
+        lists), so this is taken only where every file's footer has the same schema, there is
+        no summary file and no reader option, on a classic session (Spark Connect has no JVM
+        here). Anything else, or any error here (another Spark version's signatures, a type
+        Spark refuses), returns None and Spark infers the schema as before, raising its own
+        error."""
+        if self.format != "parquet":
+            return None
+        options = dict(plan.options)
+        select = json.loads(options.pop(SELECT_KEY, "null") or "null")
+        from dvt_connect.spark import is_connect
+
+        folder = self._local_folder(plan.source or "")
+        if options or folder is None or is_connect(self.spark):
+            return None
+        files = _parquet_files(folder)
+        if not files or any(os.path.exists(os.path.join(folder, summary))
+                            for summary in ("_metadata", "_common_metadata")):
+            return None
+        try:
+            import pyarrow.parquet as pq
+
+            footers = [pq.read_metadata(path) for path, _ in sorted(files)]
+            first = footers[0]
+            if any(not f.schema.equals(first.schema) or (f.metadata or {}).get(_SPARK_ROW_KEY)
+                   != (first.metadata or {}).get(_SPARK_ROW_KEY) for f in footers[1:]):
+                return None
+            schema = _spark_footer_schema(self.spark, "file://" + sorted(files)[0][0])
+        except Exception:  # noqa: BLE001 - Spark's own inference decides, and raises its error
+            return None
+        if select:
+            by_name = {f.name: f for f in schema.fields}
+            if not set(select) <= set(by_name):
+                return None  # Spark resolves the names (case, errors) itself
+            from pyspark.sql.types import StructType
+
+            schema = StructType([by_name[name] for name in select])
+        return schema
 
     def load(self, plan: ReadPlan) -> DataFrame:
         options = dict(plan.options)
@@ -579,6 +626,37 @@ def _option_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+# the key under which Spark keeps the schema it wrote in a Parquet footer
+_SPARK_ROW_KEY = b"org.apache.spark.sql.parquet.row.metadata"
+
+
+def _spark_footer_schema(spark: Any, uri: str) -> StructType:
+    """Spark's schema of the Parquet file at ``uri``, as its schema inference makes it from that
+    file's footer (Spark 4: the converter's arguments as ``mergeSchemasInParallel`` passes them,
+    the options it leaves at their defaults included), then nullable as every file read is."""
+    from pyspark.sql.types import StructType
+
+    jvm, session = spark._jvm, spark._jsparkSession
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    footer = jvm.org.apache.parquet.hadoop.Footer(
+        path, jvm.org.apache.parquet.hadoop.ParquetFileReader.readFooter(
+            session.sessionState().newHadoopConf(), path))
+    conf = session.sessionState().conf()
+    parquet = jvm.org.apache.spark.sql.execution.datasources.parquet
+    converter_class = parquet.ParquetToSparkSchemaConverter
+
+    def default(n: int) -> bool:
+        return bool(getattr(converter_class, f"$lessinit$greater$default${n}")())
+
+    converter = converter_class(
+        conf.isParquetBinaryAsString(), conf.isParquetINT96AsTimestamp(), default(3),
+        conf.parquetInferTimestampNTZEnabled(), conf.legacyParquetNanosAsLong(),
+        conf.timestampNanosTypesEnabled(), default(7), default(8),
+        conf.parquetReaderRespectUnknownTypeAnnotation())
+    found = parquet.ParquetFileFormat.readSchemaFromFooter(footer, converter)
+    return StructType.fromJson(json.loads(found.asNullable().json()))
 
 
 def _parquet_files(folder: str) -> list[tuple[str, int]] | None:

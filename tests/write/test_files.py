@@ -230,25 +230,89 @@ def test_local_paths_with_spaces_and_unicode(spark: Any, tmp_path: Path) -> None
     assert leftovers(root) == []
 
 
-def test_a_parquet_folders_schema_is_inferred_once_per_transfer(spark: Any,
-                                                                tmp_path: Path) -> None:
-    """Spark infers a Parquet folder's schema with a job: planning's types, the route's check
-    and the move ask the same connector, which runs that job once."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    (tmp_path / "t").mkdir()
-    pq.write_table(pa.table({"id": [1, 2], "label": ["a", "b"]}), tmp_path / "t" / "a.parquet")
-    lake = FilesConnector(spark, files_connection(tmp_path))
-    plan = lake.plan_read(ReadRequest(table=TableRef("t")))
+def _schema_jobs(spark: Any, lake: FilesConnector, plan: Any) -> tuple[Any, list[int]]:
+    """``lake.read_schema(plan)`` asked twice and the route's Arrow source made, as planning
+    does; (the schema, the Spark jobs that ran for it)."""
     context = spark.sparkContext
-    context.setJobGroup("dvt-schema-once", "schema inference")
+    group = f"dvt-schema-{id(plan)}"
+    context.setJobGroup(group, "schema")
     try:
         schemas = [lake.read_schema(plan), lake.read_schema(plan)]
         lake.arrow_source(plan)
     finally:
         context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
-    jobs = context.statusTracker().getJobIdsForGroup("dvt-schema-once")
+    assert schemas[0] == schemas[1]
+    return schemas[0], list(context.statusTracker().getJobIdsForGroup(group))
 
-    assert schemas[0].names == schemas[1].names == ["id", "label"]
-    assert len(jobs) == 1, jobs
+
+def test_a_parquet_folders_schema_is_read_from_a_footer_as_spark_infers_it(
+        spark: Any, tmp_path: Path) -> None:
+    """Spark infers a Parquet folder's schema with a job; the connector makes the same schema
+    from one footer with Spark's own converter, running none. Compared with Spark's own
+    inference of each folder (``spark.read.parquet``)."""
+    import datetime
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def folder(name: str, *tables: Any, **options: Any) -> Path:
+        (tmp_path / name).mkdir()
+        for i, table in enumerate(tables):
+            pq.write_table(table, tmp_path / name / f"part-{i}.parquet", **options)
+        return tmp_path / name
+
+    folder("typed", pa.table({
+        "i8": pa.array([1], pa.int8()), "u32": pa.array([1], pa.uint32()),
+        "u64": pa.array([1], pa.uint64()), "f32": pa.array([1.5], pa.float32()),
+        "s": ["x"], "b": [b"x"], "dec": pa.array([decimal.Decimal("1.23")], pa.decimal128(5, 2)),
+        "d": [datetime.date(2020, 1, 1)], "ts": pa.array([1], pa.timestamp("us", tz="UTC")),
+        "wall": pa.array([1], pa.timestamp("us")), "ms": pa.array([1], pa.timestamp("ms")),
+        "list": [[1, 2]], "struct": [{"a": 1, "b": "x"}],
+        "map": pa.array([[("k", 1)]], pa.map_(pa.string(), pa.int64())),
+        "dict": pa.array(["a"]).dictionary_encode(), "flag": [True]}))
+    folder("int96", pa.table({"ts": pa.array([1], pa.timestamp("us"))}),
+           use_deprecated_int96_timestamps=True)
+    folder("required", pa.Table.from_arrays(
+        [pa.array([1]), pa.array([[1]])], schema=pa.schema(
+            [pa.field("id", pa.int64(), nullable=False),
+             pa.field("l", pa.list_(pa.field("item", pa.int64(), nullable=False)))])))
+    folder("two", *[pa.table({"id": [i], "label": ["a"]}) for i in range(2)])
+    spark.sql("SELECT timestamp_ntz'2024-03-10 02:30:00' AS ntz, CAST('ab' AS VARCHAR(5)) AS v, "
+              "array(named_struct('x', 1.5D)) AS nested, CAST(1 AS DECIMAL(30, 4)) AS big"
+              ).write.parquet(str(tmp_path / "by_spark"))
+    lake = FilesConnector(spark, files_connection(tmp_path))
+    for name in ("typed", "int96", "required", "two", "by_spark"):
+        plan = lake.plan_read(ReadRequest(table=TableRef(name)))
+        schema, jobs = _schema_jobs(spark, lake, plan)
+        assert jobs == [], name
+        assert schema == spark.read.parquet(f"file://{tmp_path / name}").schema, name
+    plan = lake.plan_read(ReadRequest(table=TableRef("typed"), columns=("s", "i8")))
+    schema, jobs = _schema_jobs(spark, lake, plan)
+    assert (schema.names, jobs) == (["s", "i8"], [])
+
+
+def test_a_parquet_folders_schema_falls_back_to_sparks_inference_once(
+        spark: Any, tmp_path: Path) -> None:
+    """Where one footer cannot stand for the folder (files of other schemas, a summary file,
+    reader options), Spark infers the schema, with its job, once per transfer."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "mixed").mkdir()
+    pq.write_table(pa.table({"id": pa.array([1], pa.int64())}), tmp_path / "mixed" / "a.parquet")
+    pq.write_table(pa.table({"id": pa.array([2], pa.int64()), "extra": ["x"]}),
+                   tmp_path / "mixed" / "b.parquet")
+    (tmp_path / "summary").mkdir()
+    pq.write_table(pa.table({"id": [1]}), tmp_path / "summary" / "a.parquet")
+    pq.write_metadata(pa.schema([("id", pa.int64())]), tmp_path / "summary" / "_common_metadata")
+    lake = FilesConnector(spark, files_connection(tmp_path))
+    for name in ("mixed", "summary"):
+        plan = lake.plan_read(ReadRequest(table=TableRef(name)))
+        schema, jobs = _schema_jobs(spark, lake, plan)
+        assert len(jobs) == 1, (name, jobs)
+        assert schema == spark.read.parquet(f"file://{tmp_path / name}").schema
+    merged = FilesConnector(spark, files_connection(tmp_path, options={"mergeSchema": "true"}))
+    schema, jobs = _schema_jobs(spark, merged, merged.plan_read(
+        ReadRequest(table=TableRef("mixed"))))
+    assert schema.names == ["id", "extra"] and len(jobs) == 1
