@@ -153,6 +153,9 @@ class FilesConnector(BaseConnector):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._schemas: dict[tuple[str, str], StructType] = {}
+        # a local folder's Parquet files with their footers, read once per transfer (the
+        # schema, the route's check and the move all ask; the files do not change under it)
+        self._footers: dict[str, list[tuple[str, int, Any]]] = {}
 
     @property
     def _files(self) -> FilesConnection:
@@ -247,6 +250,19 @@ class FilesConnector(BaseConnector):
             self._schemas[key] = self._footer_schema(plan) or self.load(plan).schema
         return self._schemas[key]
 
+    def _parquet_footers(self, folder: str) -> list[tuple[str, int, Any]] | None:
+        """(path, bytes, pyarrow footer) of ``folder``'s Parquet data files in path order, read
+        once per connector; None when the folder holds anything else (:func:`_parquet_files`)."""
+        if folder not in self._footers:
+            files = _parquet_files(folder)
+            if files is None:
+                return None
+            import pyarrow.parquet as pq
+
+            self._footers[folder] = [(path, size, pq.read_metadata(path))
+                                     for path, size in sorted(files)]
+        return self._footers[folder]
+
     def _footer_schema(self, plan: ReadPlan) -> StructType | None:
         """The schema Spark would infer for a local folder of Parquet files, made by Spark's own
         code in the driver's JVM (its footer reader, ``ParquetToSparkSchemaConverter`` set from
@@ -269,19 +285,19 @@ class FilesConnector(BaseConnector):
         folder = self._local_folder(plan.source or "")
         if options or folder is None or is_connect(self.spark):
             return None
-        files = _parquet_files(folder)
-        if not files or any(os.path.exists(os.path.join(folder, summary))
-                            for summary in ("_metadata", "_common_metadata")):
+        if any(os.path.exists(os.path.join(folder, summary))
+               for summary in ("_metadata", "_common_metadata")):
             return None
         try:
-            import pyarrow.parquet as pq
-
-            footers = [pq.read_metadata(path) for path, _ in sorted(files)]
+            files = self._parquet_footers(folder)
+            if not files:
+                return None
+            footers = [meta for _, _, meta in files]
             first = footers[0]
             if any(not f.schema.equals(first.schema) or (f.metadata or {}).get(_SPARK_ROW_KEY)
                    != (first.metadata or {}).get(_SPARK_ROW_KEY) for f in footers[1:]):
                 return None
-            schema = _spark_footer_schema(self.spark, "file://" + sorted(files)[0][0])
+            schema = _spark_footer_schema(self.spark, "file://" + files[0][0])
         except Exception:  # noqa: BLE001 - Spark's own inference decides, and raises its error
             return None
         if select:
@@ -338,17 +354,14 @@ class FilesConnector(BaseConnector):
         folder = self._local_folder(plan.source or "")
         if folder is None:  # a Spark Connect server whose tasks do not run here
             return f"{plan.source} is not a local folder of this Spark session"
-        files = _parquet_files(folder)
+        files = self._parquet_footers(folder)
         if files is None:
             return f"{plan.source} has partition folders or non-Parquet files"
         if not files:
             return f"{plan.source} has no data files"
         names = self.read_schema(plan).names
-        import pyarrow.parquet as pq
-
         facts = []
-        for path, size in files:  # each footer once: its columns and row groups
-            meta = pq.read_metadata(path)
+        for path, size, meta in files:
             have = set(meta.schema.to_arrow_schema().names)
             if not set(names) <= have:
                 return f"{path} lacks column(s) {', '.join(sorted(set(names) - have))}"
