@@ -53,15 +53,28 @@ def _count(mariadb: dict[str, Any], table: str) -> int:
         return int(cur.fetchone()[0])
 
 
-def _leftover_chunks() -> set[str]:
-    tmp = tempfile.gettempdir()
-    return {n for n in os.listdir(tmp) if n.startswith("dvt-load-")}
+@pytest.fixture()
+def chunk_folders(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The chunk folders the loader made in this test that are still there. Only this test's
+    own: the machine's temporary folder also holds other test workers' loads while they run."""
+    made: list[str] = []
+    mkdtemp = tempfile.mkdtemp
+
+    def recording(*args: Any, **kwargs: Any) -> str:
+        path = mkdtemp(*args, **kwargs)
+        made.append(path)
+        return path
+    monkeypatch.setattr(tempfile, "mkdtemp", recording)
+
+    def left() -> set[str]:
+        assert made, "the loader made no chunk folder"
+        return {path for path in made if os.path.exists(path)}
+    return left
 
 
 def test_chunks_load_in_turn_into_one_transaction(mariadb: dict[str, Any],
-                                                  maria_names: Any) -> None:
+                                                  maria_names: Any, chunk_folders: Any) -> None:
     table = _table(mariadb, maria_names, "load")
-    before = _leftover_chunks()
     spec = _spec(mariadb, table, chunk_rows=1_000)
     rows, sent = driver.load_batches(spec, mariadb.get("password"), _batches(7, 700))
     assert rows == 4_900 and sent > 0
@@ -74,13 +87,12 @@ def test_chunks_load_in_turn_into_one_transaction(mariadb: dict[str, Any],
                    sum(1 for i in ids if i % 7 == 0),
                    sum(1 for i in ids if i % 7 and i % 11 and i % 13 and i % 100 == 42),
                    sum(1 for i in ids if i % 7 and i % 11 and i % 13 == 0))
-    assert _leftover_chunks() == before
+    assert chunk_folders() == set()
 
 
 def test_a_warning_in_a_later_chunk_fails_the_task_and_keeps_nothing(
-        mariadb: dict[str, Any], maria_names: Any) -> None:
+        mariadb: dict[str, Any], maria_names: Any, chunk_folders: Any) -> None:
     table = _table(mariadb, maria_names, "loadbad")
-    before = _leftover_chunks()
     spec = _spec(mariadb, table, chunk_rows=1_000)
     with pytest.raises(driver.LoadWarning, match="LOAD DATA changed a value"):
         driver.load_batches(spec, mariadb.get("password"), _batches(7, 700, bad_at=5))
@@ -90,15 +102,14 @@ def test_a_warning_in_a_later_chunk_fails_the_task_and_keeps_nothing(
         cur.execute("SELECT GET_LOCK(%s, 0)", (driver.load_lock(spec),))
         assert cur.fetchone()[0] == 1
         cur.execute("SELECT RELEASE_LOCK(%s)", (driver.load_lock(spec),))
-    assert _leftover_chunks() == before
+    assert chunk_folders() == set()
     info = driver.error_info(driver.LoadWarning(1406, "LOAD DATA changed a value: x"))
     assert info is not None and not info.transient
 
 
-def test_a_failing_source_stops_the_load_and_keeps_nothing(mariadb: dict[str, Any],
-                                                           maria_names: Any) -> None:
+def test_a_failing_source_stops_the_load_and_keeps_nothing(
+        mariadb: dict[str, Any], maria_names: Any, chunk_folders: Any) -> None:
     table = _table(mariadb, maria_names, "loadsrc")
-    before = _leftover_chunks()
 
     def failing() -> Any:
         yield from _batches(3, 700)
@@ -108,7 +119,7 @@ def test_a_failing_source_stops_the_load_and_keeps_nothing(mariadb: dict[str, An
         driver.load_batches(_spec(mariadb, table, chunk_rows=1_000), mariadb.get("password"),
                             failing())
     assert _count(mariadb, table) == 0
-    assert _leftover_chunks() == before
+    assert chunk_folders() == set()
 
 
 def test_tasks_of_one_table_take_turns(mariadb: dict[str, Any], maria_names: Any) -> None:
