@@ -1,11 +1,12 @@
 """The wheel carries every package and the templates (`templates/` at the top of the repo is
-shipped as `dvt_connect/templates`): checked by running setuptools' build_py on a copy."""
+shipped as `dvt_connect/templates`): checked by building a wheel of a copy as pip does."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -32,27 +33,32 @@ def test_every_package_is_listed() -> None:
         "out of the wheel")
 
 
-def test_build_puts_templates_in_the_package(tmp_path: Path) -> None:
+def test_the_wheel_carries_the_templates_and_a_license_expression(tmp_path: Path) -> None:
+    """Built as pip builds it: in an isolated environment with the `[build-system]` requirements
+    fetched fresh, not with whatever setuptools the test's venv has."""
     source = tmp_path / "src"
     source.mkdir()
     for name in ("dvt_connect", "templates"):
         shutil.copytree(ROOT / name, source / name,
                         ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "pyproject.toml", source)
-    out = tmp_path / "build"
-    script = (
-        "from setuptools.config.pyprojecttoml import apply_configuration\n"
-        "from setuptools.dist import Distribution\n"
-        "dist = Distribution(); dist.script_name = 'setup.py'\n"
-        "apply_configuration(dist, 'pyproject.toml')\n"
-        "cmd = dist.get_command_obj('build_py')\n"
-        f"cmd.build_lib = {str(out)!r}\n"
-        "cmd.ensure_finalized(); cmd.run()\n"
-    )
-    subprocess.run([sys.executable, "-W", "ignore", "-c", script], cwd=source, check=True,
-                   capture_output=True)
-    package = out / "dvt_connect"
-    for name in ("profiles.yml", "buckets.yml"):
-        assert (package / "templates" / name).read_text() == (ROOT / "templates" / name).read_text()
-    assert (package / "log4j2.properties").is_file()
-    assert (package / "cli" / "init.py").is_file()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source)
+    out = tmp_path / "wheel"
+    run = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w",
+                          str(out), str(source)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    warned = [line.strip() for line in (run.stdout + run.stderr).splitlines()
+              if "BuildBackendWarning" in line or "deprecated" in line.lower()]
+    assert not warned, warned
+    (wheel,) = out.glob("dvt_connect-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        for name in ("profiles.yml", "buckets.yml"):
+            assert (archive.read(f"dvt_connect/templates/{name}").decode()
+                    == (ROOT / "templates" / name).read_text())
+        (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        headers = archive.read(metadata).decode().split("\n\n", 1)[0].splitlines()
+    assert "dvt_connect/log4j2.properties" in names
+    assert "dvt_connect/cli/init.py" in names
+    assert "License-Expression: Apache-2.0" in headers
+    assert not [h for h in headers if h.startswith("License:")]
