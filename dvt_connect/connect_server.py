@@ -345,6 +345,13 @@ def serve(port: int, jars: Iterable[str], socket_path: Path) -> None:
     conf = SparkConf(loadDefaults=False).setAll(list(settings.items()))
     spark = SparkSession.builder.config(conf=conf).getOrCreate()
     context: Any = spark.sparkContext
+    # before anything answers: the first client's transfer finds this code loaded and compiled
+    from dvt_connect.warm_up import warm_up
+
+    started = time.perf_counter()
+    steps = warm_up(spark)
+    print(f"dvt-connect: warmed up in {time.perf_counter() - started:.1f} s ("
+          + ", ".join(f"{name} {outcome}" for name, outcome in steps.items()) + ")", flush=True)
     # before the Connect port answers (what `start` waits for): a client may attach at once
     attached = AttachService(context._jvm, socket_path)
     service = context._jvm.org.apache.spark.sql.connect.service.SparkConnectService

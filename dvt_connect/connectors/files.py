@@ -672,6 +672,28 @@ def _spark_footer_schema(spark: Any, uri: str) -> StructType:
     return StructType.fromJson(json.loads(found.asNullable().json()))
 
 
+def warm_footer_reader(spark: Any, folder: str) -> StructType:
+    """Read the schema of a small Parquet file written into ``folder`` as a local folder's
+    schema is read (:func:`_spark_footer_schema`): the warm server runs it once before it
+    answers, so its first Parquet source does not load and compile that code on a client's
+    clock (0.38 s of the first read's schema, then 0.03 s, measured here)."""
+    import datetime
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = os.path.join(folder, "warm-up.parquet")
+    pq.write_table(pa.table({
+        "id": pa.array([1], pa.int64()), "name": pa.array(["a"], pa.string()),
+        "amount": pa.array([decimal.Decimal("1.50")], pa.decimal128(12, 2)),
+        "at": pa.array([datetime.datetime(2026, 1, 1)], pa.timestamp("us", tz="UTC")),
+        "day": pa.array([datetime.date(2026, 1, 1)], pa.date32()),
+        "ratio": pa.array([0.5], pa.float64()), "flag": pa.array([True], pa.bool_()),
+    }), path)
+    return _spark_footer_schema(spark, "file://" + path)
+
+
 def _parquet_files(folder: str) -> list[tuple[str, int]] | None:
     """(path, bytes) of the Parquet data files in ``folder`` (hidden and ``_`` names skipped),
     or None when it holds anything else (partition folders, other files)."""

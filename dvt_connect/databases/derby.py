@@ -77,3 +77,10 @@ DERBY = Database(
 )
 
 DATABASES = (DERBY,)
+
+
+def memory_url(name: str, *, create: bool = False, drop: bool = False) -> str:
+    """The JDBC URL of Derby's in-memory database ``name`` (nothing on disk; ``drop`` ends it,
+    which Derby reports by raising SQL state 08006)."""
+    return f"jdbc:derby:memory:{name}" + (";create=true" if create else "") \
+        + (";drop=true" if drop else "")

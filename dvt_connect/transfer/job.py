@@ -9,7 +9,7 @@ transfer.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -260,15 +260,21 @@ def arrow_expected(source: Connection, read: ReadRequest, target: Connection,
 def arrow_task_modules(*connections: Connection) -> list[str]:
     """What the Arrow route's tasks import for a move between ``connections``: the task code,
     each database's bulk driver module and its Python packages, pyarrow's Parquet for files."""
+    return task_modules([c.facts.native for c in connections],
+                        files=any(c.is_files for c in connections))
+
+
+def task_modules(natives: Iterable[NativeFacts | None], *, files: bool) -> list[str]:
+    """The Arrow route's task code, the bulk driver module and Python packages of each of
+    ``natives`` that has one, and pyarrow's Parquet when ``files``."""
     modules = ["dvt_connect.connectors.arrow_bulk.direct",
                "dvt_connect.connectors.arrow_bulk.tasks"]
-    for connection in connections:
-        native = connection.facts.native
+    for native in natives:
         if native is not None and native.driver_module:
             modules += [native.driver_module, *native.python_modules]
-        if connection.is_files:
-            modules.append("pyarrow.parquet")
-    return modules
+    if files:
+        modules.append("pyarrow.parquet")
+    return list(dict.fromkeys(modules))
 
 
 def run_job(options: TransferOptions, console: Console, *,

@@ -88,6 +88,13 @@ def test_status_shows_the_server_on_loopback_with_the_synced_jars(
     assert "spark.connect.grpc.binding.address=127.0.0.1" in jvm
     assert "spark.sql.artifact.isolation.enabled=false" in jvm
     assert "postgresql-42" in jvm
+    # it warmed up before it answered, every step (dvt_connect.warm_up), its workers still there
+    log = Path(str(server["log"])).read_text(errors="replace")
+    warmed = [line for line in log.splitlines() if "warmed up in" in line]
+    assert warmed and "failed" not in warmed[-1], log[-3000:]
+    for step in ("JDBC drivers", "JDBC read", "Parquet schema", "Python workers"):
+        assert step in warmed[-1], warmed[-1]
+    assert _python_daemons(pid), "the warm-up started no Python daemon"
     # a second start finds the running one and starts nothing
     again = json.loads(cli.run("server", "start", "--json").stdout)
     assert again["pid"] == server["pid"]

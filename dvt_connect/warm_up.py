@@ -1,0 +1,114 @@
+"""What a new warm server (:mod:`dvt_connect.connect_server`) runs once, before it answers: the
+JVM code a first transfer would otherwise load and compile, and the Python workers it would
+start, on its client's clock.
+
+Measured here on a fresh server, each a client's first transfer against its second: a Parquet
+folder's schema 0.69 s of planning against 0.20 s (Spark's footer reader and converter, 0.38 s
+of it on their own); a JDBC source's read plan 0.60-0.86 s against 0.21-0.28 s (Spark's JDBC
+relation and its first job), and 0.15-0.19 s against 0.02-0.04 s to open the first connection
+(the driver's classes); the Python workers' start and imports about 1 s.
+
+Nothing here reaches a database or a bucket: the JDBC steps run on an in-memory Derby database
+(Spark ships Derby), the Parquet step on a file in a temporary folder. Each step is best effort:
+one that fails costs the first transfer its head start, nothing else, and the server says which
+failed in its log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+WARM_DATABASE = "dvt-warm-up"
+
+
+def warm_up(spark: Any) -> dict[str, str]:
+    """Run every step on the server's own session; each step's seconds (``"0.42 s"``), or the
+    type of the error that ended it."""
+    steps: dict[str, Callable[[Any], object]] = {
+        "JDBC drivers": load_drivers, "JDBC read": jdbc_read, "Parquet schema": parquet_schema,
+        "Python workers": python_workers}
+    done: dict[str, str] = {}
+    for name, step in steps.items():
+        started = time.perf_counter()
+        try:
+            step(spark)
+        except Exception as exc:  # noqa: BLE001 - a warm-up step never stops the server
+            done[name] = f"failed ({type(exc).__name__})"
+        else:
+            done[name] = f"{time.perf_counter() - started:.2f} s"
+    return done
+
+
+def load_drivers(spark: Any) -> list[str]:
+    """Load and initialise the JDBC driver class of every database whose driver is on the
+    server's class path (the synced jars and Spark's own); the names loaded."""
+    from py4j.protocol import Py4JJavaError
+
+    from dvt_connect.databases import DATABASES
+
+    jvm = spark._jvm
+    loader = jvm.Thread.currentThread().getContextClassLoader() \
+        or jvm.ClassLoader.getSystemClassLoader()
+    loaded = []
+    for name in sorted({db.driver_class for db in DATABASES.values() if db.driver_class}):
+        try:
+            jvm.java.lang.Class.forName(name, True, loader)
+        except Py4JJavaError:
+            continue  # not synced for this server
+        loaded.append(name)
+    return loaded
+
+
+def jdbc_read(spark: Any) -> int:
+    """Spark's JDBC source on a one-row table of common types in an in-memory Derby database:
+    the schema read, then a job counting the rows; the database is dropped after."""
+    from py4j.protocol import Py4JJavaError
+
+    from dvt_connect.databases import database
+    from dvt_connect.databases.derby import memory_url
+
+    driver_class = database("derby").driver_class
+    jvm = spark._jvm
+    conn = jvm.java.sql.DriverManager.getConnection(memory_url(WARM_DATABASE, create=True))
+    try:
+        statement = conn.createStatement()
+        statement.execute("CREATE TABLE warm (id BIGINT, name VARCHAR(20), amount DECIMAL(12,2),"
+                          " stamp TIMESTAMP, day DATE, ratio DOUBLE)")
+        statement.execute("INSERT INTO warm VALUES (1, 'a', 1.50, TIMESTAMP('2026-01-01 00:00:00'),"
+                          " DATE('2026-01-01'), 0.5)")
+        frame = (spark.read.format("jdbc").option("url", memory_url(WARM_DATABASE))
+                 .option("dbtable", "warm").option("driver", driver_class).load())
+        return int(frame.count())
+    finally:
+        conn.close()
+        with contextlib.suppress(Py4JJavaError):  # Derby reports a dropped database so
+            jvm.java.sql.DriverManager.getConnection(memory_url(WARM_DATABASE, drop=True))
+
+
+def python_workers(spark: Any) -> None:
+    """Start the server's Python daemon and workers, the workers importing what the Arrow
+    route's tasks import for every database with a bulk driver in Python and for Parquet files
+    (:func:`dvt_connect.executors.warm_python_workers`). Attached clients' tasks run in them (a
+    first transfer 2.2 s against 3.1 s at 1M rows PostgreSQL -> Parquet here); Spark stops
+    workers idle for a minute, the daemon stays."""
+    from dvt_connect.databases import DATABASES
+    from dvt_connect.executors import warm_python_workers
+    from dvt_connect.transfer.job import task_modules
+
+    thread = warm_python_workers(spark, task_modules(
+        (db.native for db in DATABASES.values()), files=True))
+    if thread is not None:
+        thread.join(timeout=60)
+
+
+def parquet_schema(spark: Any) -> object:
+    """A local Parquet folder's schema as the files connector reads it, from a file in a
+    temporary folder that is removed after."""
+    from dvt_connect.connectors.files import warm_footer_reader
+
+    with tempfile.TemporaryDirectory(prefix="dvt-warm-up-") as folder:
+        return warm_footer_reader(spark, folder)
