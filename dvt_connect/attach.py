@@ -71,6 +71,12 @@ def attach(state: ServerState) -> SparkSession:
         with interrupts.keep_handlers():
             sc = SparkContext(master=context.master(), appName=context.appName(),
                               gateway=gateway, jsc=jsc)
+        # the tasks run in the server's Python workers, which Spark keys by the interpreter's
+        # path among others: name the server's, so they run in the set its warm-up started
+        # (`python` and `python3` of one venv were two sets of workers)
+        python = gateway.jvm.java.lang.System.getenv("PYSPARK_PYTHON")
+        if python:
+            sc.pythonExec = python
         jvm_sessions = SparkSession._get_j_spark_session_class(gateway.jvm)
         root = jvm_sessions.getDefaultSession().get()
         session = SparkSession(sc, root.newSession())

@@ -219,25 +219,36 @@ def test_every_command_s_tasks_share_the_server_s_warm_python_workers(
         cli: Cli, server: dict[str, object]) -> None:
     """Each `dvt` command is a new session of the server. Spark's own Connect server main gives
     every Connect session its own Python daemon and workers, started cold and kept until the
-    server stops; ours has one set that each Connect command's Arrow tasks reuse, and one that
-    each attached command's reuse (Spark keys a set by the tasks' environment, which Connect
-    builds differently)."""
+    server stops; ours has one set that each Connect command's Arrow tasks reuse, and attached
+    commands' tasks run in the set the server's warm-up started (Spark keys a set by the tasks'
+    environment, which Connect builds differently, and by the interpreter's path: the attached
+    commands here run another name of the same venv's Python than the server's)."""
     table = unique("cn_workers")
     pg_table(table, COLUMNS, VALUES)
     pid = int(server["pid"])
+    python = Path(sys.executable)
+    other = python.with_name("python" if python.name == "python3" else "python3")
+    assert other.exists() and other != python, other
     try:
-        daemons = []
+        daemons = [_python_daemons(pid)]  # the warm-up's
         for run, way in enumerate(["connect", "connect", "attached", "attached"]):
-            stats = _stats(cli.run("transfer", "--source", "pg", "--table", table,
-                                   "--target-table", f"{table}_{run}", "--connector", "native",
-                                   "--partitions", "2", "--master", _master(server, way),
-                                   "--json"), way)
+            args = ["transfer", "--source", "pg", "--table", table, "--target-table",
+                    f"{table}_{run}", "--connector", "native", "--partitions", "2",
+                    "--master", _master(server, way), "--json"]
+            if way == "connect":
+                done = cli.run(*args)
+            else:
+                done = subprocess.run([str(other), "-m", "dvt_connect", *args], env=cli.env,
+                                      capture_output=True, text=True, timeout=600)
+                assert_no_secret(done.stdout + done.stderr)
+            stats = _stats(done, way)
             assert stats["notes"][0].startswith("Arrow end to end"), stats["notes"]
             assert parquet_rows(cli.lake / f"{table}_{run}") == source_rows(table)
             daemons.append(_python_daemons(pid))
-        connect, attached = daemons[1] - daemons[0], daemons[3] - daemons[2]
-        assert not connect and not attached, daemons  # the second command of each started none
-        assert len(daemons[3]) <= 2, daemons
+        assert daemons[0], "the server's warm-up started no Python daemon"
+        assert not daemons[2] - daemons[1], daemons  # the second Connect command started none
+        assert daemons[4] == daemons[2], daemons  # nor did either attached command
+        assert len(daemons[4]) <= 2, daemons
     finally:
         psql(f"DROP TABLE IF EXISTS {table}")
 
