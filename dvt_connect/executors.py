@@ -146,23 +146,39 @@ class _Imports:
         yield sum(1 for _ in items)
 
 
-def warm_python_workers(spark: Any, modules: Iterable[str]) -> threading.Thread | None:
-    """Start this local session's Python workers, importing ``modules``, on a thread of their
-    own while the driver plans; the move's tasks then find them started (Spark reuses its Python
-    workers). Only on a classic ``local`` master: a cluster's executors and a Spark Connect
-    server start their own. Returns the thread (join it before the move), or None."""
+def _local_slots(spark: Any) -> int | None:
+    """The number of task slots of a classic ``local`` session, or None elsewhere (a cluster's
+    executors and a Spark Connect server start their own Python workers)."""
     from dvt_connect.spark import is_connect
 
     if is_connect(spark) or not str(spark.sparkContext.master).startswith("local"):
         return None
-    context = spark.sparkContext
-    slots = max(1, int(context.defaultParallelism))
+    return max(1, int(spark.sparkContext.defaultParallelism))
+
+
+def start_python_workers(spark: Any, modules: Iterable[str]) -> bool:
+    """Start this local session's Python workers, one per task slot, each importing ``modules``
+    (Spark reuses its Python workers, so later tasks find them started); waits for them. False,
+    doing nothing, off a classic ``local`` master; a failure raises."""
+    slots = _local_slots(spark)
+    if slots is None:
+        return False
     task = _Imports(tuple(dict.fromkeys(modules)))
+    spark.sparkContext.parallelize(range(slots), slots).mapPartitions(task).collect()
+    return True
+
+
+def warm_python_workers(spark: Any, modules: Iterable[str]) -> threading.Thread | None:
+    """:func:`start_python_workers` on a thread of its own while the driver plans, best effort
+    (a failed warm-up costs the move its head start, nothing else). Returns the thread (join it
+    before the move), or None off a classic ``local`` master."""
+    if _local_slots(spark) is None:
+        return None
+    modules = tuple(modules)
 
     def run() -> None:
-        # best effort: a failed warm-up costs the move its head start, nothing else
         with contextlib.suppress(Exception):
-            context.parallelize(range(slots), slots).mapPartitions(task).collect()
+            start_python_workers(spark, modules)
 
     thread = threading.Thread(target=run, name="dvt-warm-workers", daemon=True)
     thread.start()

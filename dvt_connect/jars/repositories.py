@@ -21,13 +21,14 @@ import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
-
-import requests
+from typing import IO, TYPE_CHECKING, Any
 
 from dvt_connect import secrets
 from dvt_connect.errors import ResolveError
 from dvt_connect.jars.coordinates import Coordinate
+
+if TYPE_CHECKING:  # imported where a request is made: `dvt transfer` makes none
+    import requests
 
 MAVEN_CENTRAL = "https://repo.maven.apache.org/maven2"
 ENV_REPOSITORIES = "DVT_MAVEN_REPOSITORIES"
@@ -219,6 +220,8 @@ class Repositories:
 
     # -- plumbing ----------------------------------------------------------------------------
     def _session(self) -> requests.Session:
+        import requests
+
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
@@ -229,6 +232,8 @@ class Repositories:
     def _request(self, repo: Repository, path: str, *, method: str = "GET",
                  stream: bool = False) -> requests.Response | None:
         """One request with retries; None on 404/410. Raises _Transient when retries run out."""
+        import requests
+
         url = f"{repo.url}/{path}"
         last: _Transient | None = None
         for attempt in range(self.policy.attempts):
@@ -359,6 +364,8 @@ class Repositories:
         ``advance`` is told each chunk and, before a retry, minus what the failed try wrote.
         Raises :class:`ChecksumMismatchError` when the content does not match ``checksum``.
         """
+        import requests
+
         last_reason = ""
         for attempt in range(self.policy.attempts):
             out.seek(0)

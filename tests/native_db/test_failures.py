@@ -140,6 +140,23 @@ def test_mariadb_with_local_infile_off_writes_over_jdbc_and_says_how_to_fix(
     assert any("SET GLOBAL local_infile = ON" in w for w in console.warnings())
     assert len(mariadb_rows(server, "off")) == 7
     assert mariadb_tables(server, "off\\_\\_dvt\\_%") == []
+    # the answer is kept for the connector's later questions (the route's, the write's)
+    assert native.write_problems() == [LOCAL_INFILE_HELP]
+
+
+def test_the_servers_local_infile_is_asked_once_per_connector(
+        spark: Any, mariadb: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    native = MySQLNativeConnector(spark, mariadb_connection(mariadb))
+    opened: list[Any] = []
+    open_session = native.open_session
+
+    def counted() -> Any:
+        opened.append(1)
+        return open_session()
+    monkeypatch.setattr(native, "open_session", counted)
+    assert native.write_problems() == [] and native.write_problems() == []
+    assert len(opened) == 1
+    assert MySQLNativeConnector(spark, mariadb_connection(mariadb)).write_problems() == []
 
 
 def test_transfer_picks_the_native_path_for_a_large_table_and_says_why(

@@ -142,3 +142,14 @@ def test_tasks_of_one_table_take_turns(mariadb: dict[str, Any], maria_names: Any
     with mariadb_client(mariadb) as conn, conn.cursor() as cur:
         cur.execute(f"SELECT count(*), sum(id) FROM {table}")
         assert tuple(int(v) for v in cur.fetchone()) == (1_400, sum(range(1_400)))
+
+
+def test_the_first_chunk_is_cut_small_so_the_server_starts_loading_early(tmp_path: Any) -> None:
+    """The first file holds about ``FIRST_CHUNK_ROWS`` rows, the later ones ``chunk_rows``;
+    every row is in one of them."""
+    assert driver.FIRST_CHUNK_ROWS == 50_000
+    cut = [rows for _, rows, _, _ in driver._csv_chunks(_batches(40, 10_000), str(tmp_path),
+                                                         100_000)]
+    assert cut == [50_000, 100_000, 100_000, 100_000, 50_000]
+    small = [rows for _, rows, _, _ in driver._csv_chunks(_batches(5, 700), str(tmp_path), 1_000)]
+    assert small == [1_400, 1_400, 700]

@@ -54,6 +54,13 @@ def mariadb_as_mysql(url: str, props: dict[str, str]) -> tuple[str, dict[str, st
     return url, props
 
 
+def driver_class_loader(jvm: Any) -> Any:
+    """The class loader JDBC driver classes come from: the driver thread's context loader (it
+    sees the jars added with ``spark.jars``), else the JVM's system loader."""
+    loader = jvm.Thread.currentThread().getContextClassLoader()
+    return loader if loader is not None else jvm.ClassLoader.getSystemClassLoader()
+
+
 @dataclass(frozen=True)
 class TableInfo:
     schema: str | None
@@ -106,11 +113,8 @@ class JdbcSession:
         from py4j.protocol import Py4JJavaError
 
         jvm = self._jvm
-        loader = jvm.Thread.currentThread().getContextClassLoader()
-        if loader is None:
-            loader = jvm.ClassLoader.getSystemClassLoader()
         try:
-            cls = loader.loadClass(class_name)
+            cls = driver_class_loader(jvm).loadClass(class_name)
         except Py4JJavaError:
             raise DvtError(
                 f"the JDBC driver class `{class_name}` for output `{self.connection.name}` is "

