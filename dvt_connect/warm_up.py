@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 WARM_DATABASE = "dvt-warm-up"
+# the longest the server waits for its Python workers to start before it answers anyway
+WORKERS_WAIT = 60.0
 
 
 def warm_up(spark: Any) -> dict[str, str]:
@@ -89,18 +93,39 @@ def jdbc_read(spark: Any) -> int:
             jvm.java.sql.DriverManager.getConnection(memory_url(WARM_DATABASE, drop=True))
 
 
-def python_workers(spark: Any) -> bool:
+def python_workers(spark: Any, wait: float = WORKERS_WAIT) -> bool:
     """Start the server's Python daemon and workers, the workers importing what the Arrow
     route's tasks import for every database with a bulk driver in Python and for Parquet files
     (:func:`dvt_connect.executors.start_python_workers`). Attached clients' tasks run in them (a
     first transfer 2.2 s against 3.1 s at 1M rows PostgreSQL -> Parquet here); Spark stops
-    workers idle for a minute, the daemon stays."""
+    workers idle for a minute, the daemon stays. Waits ``wait`` seconds at most: then the job
+    is cancelled and the step fails with TimeoutError (the server answers all the same)."""
     from dvt_connect.databases import DATABASES
     from dvt_connect.executors import start_python_workers
     from dvt_connect.transfer.job import task_modules
 
-    return start_python_workers(spark, task_modules(
-        (db.native for db in DATABASES.values()), files=True))
+    modules = task_modules((db.native for db in DATABASES.values()), files=True)
+    context = spark.sparkContext
+    group = f"dvt-warm-up-{uuid.uuid4().hex[:8]}"
+    outcome: list[bool] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        context.setJobGroup(group, "dvt server warm-up: Python workers")
+        try:
+            outcome.append(start_python_workers(spark, modules))
+        except Exception as exc:  # noqa: BLE001 - raised again in the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="dvt-warm-up-workers", daemon=True)
+    thread.start()
+    thread.join(wait)
+    if thread.is_alive():
+        context.cancelJobGroup(group)
+        raise TimeoutError(f"the Python workers did not start within {wait:g} s")
+    if failure:
+        raise failure[0]
+    return outcome[0]
 
 
 def parquet_schema(spark: Any) -> object:

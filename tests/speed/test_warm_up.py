@@ -65,3 +65,11 @@ def test_a_failing_step_is_named_and_the_others_still_run(
     steps = warm_up.warm_up(spark)
     assert steps["Parquet schema"] == "failed (OSError)"
     assert steps["Python workers"].endswith(" s")
+
+
+def test_the_workers_step_is_bounded_in_time_and_cancels_its_job(spark: Any) -> None:
+    """A worker start that outlasts the wait fails the step (the server answers all the same)
+    and its job is cancelled; a later start works."""
+    with pytest.raises(TimeoutError, match="did not start within 0 s"):
+        warm_up.python_workers(spark, wait=0)
+    assert warm_up.python_workers(spark) is True
