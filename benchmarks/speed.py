@@ -2,9 +2,10 @@
 
 For each size in ``BENCH_SIZES`` (default ``1000000,5000000,20000000``; ``--sizes``) a PostgreSQL
 table of 8 mixed columns is generated, then each case runs ``BENCH_REPEAT`` times (default 3;
-the median is kept) as a fresh process whose whole process tree's peak memory is sampled (as
-PSS, each page shared between processes counted once, and as summed RSS; the memory target is
-judged on PSS, see :func:`memory_verdicts`):
+the median is kept; in rounds, each round running every case once, so that a case and its
+baselines are timed across the same minutes) as a fresh process whose whole process tree's
+peak memory is sampled (as PSS, each page shared between processes counted once, and as summed
+RSS; the memory target is judged on PSS, see :func:`memory_verdicts`):
 
   PostgreSQL -> Parquet   dvt (auto), dvt --route rows, dvt --connector jdbc; Spark JDBC at
                           defaults and tuned (4 partitions, fetchsize 10000); ConnectorX (no JVM);
@@ -279,61 +280,89 @@ def run_size(rows: int, repeat: int, work: Path,
         if not same(expected, found):
             raise SystemExit(f"{name}: output differs from the source: {found} != {expected}")
 
+    pending: list[dict[str, Any]] = []
+
     def case(name: str, cmd: list[str], verify: Callable[[], Any] | None = None,
              before: Callable[[], Any] | None = None, prepare: Callable[[], Any] | None = None,
              in_process: bool = False) -> None:
-        """Time ``cmd`` ``repeat`` times if ``name`` is selected. ``prepare`` runs once first
-        (an input the case reads), ``before`` before each run; ``in_process``: the process
-        prints its own timing as JSON (``seconds``, ``stats`` and further figures)."""
+        """Add ``cmd`` to the next :func:`run_cases` if ``name`` is selected. ``prepare`` runs
+        once first (an input the case reads), ``before`` before each run; ``in_process``: the
+        process prints its own timing as JSON (``seconds``, ``stats`` and further figures)."""
         assert name in CASES, name
-        if name not in selected:
+        if name in selected:
+            pending.append({"name": name, "cmd": cmd, "verify": verify, "before": before,
+                            "prepare": prepare, "in_process": in_process, "times": [],
+                            "peaks": [], "pss": [], "stats": None, "figures": {}})
+
+    def run_once(c: dict[str, Any]) -> bool:
+        """One timed run of case ``c``; False when it is refused or a baseline failed (it is
+        then reported as such and not run again)."""
+        name, cmd = c["name"], c["cmd"]
+        if c["before"] is not None:
+            c["before"]()
+        try:
+            seconds, memory, out = native.run_measured(cmd, env)
+        except native.StepFailed as failed:
+            reason = connect_refusal(failed) if "local-server" in cmd else None
+            if reason is not None:
+                results[name] = {"refused": reason}
+                print(f"  {name:<28}refused on Spark Connect: {reason}", flush=True)
+                return False
+            if cmd[0] == dvt or c["in_process"]:
+                raise  # ours: a failure fails the bench
+            # a baseline that fails (Spark JDBC refusing a value) is reported, not timed
+            why = baseline_failure(failed)
+            results[name] = {"failed": why}
+            print(f"  {name:<28}failed: {why}", flush=True)
+            return False
+        if c["in_process"]:
+            c["figures"] = json.loads(out.strip().splitlines()[-1])
+            seconds, c["stats"] = c["figures"].pop("seconds"), c["figures"].pop("stats")
+        elif cmd[0] == dvt:
+            c["stats"] = json.loads(out)
+        c["times"].append(seconds)
+        c["peaks"].append(memory.peak)
+        c["pss"].append(memory.peak_pss)
+        if c["verify"] is not None:
+            check(name, c["verify"]())
+        return True
+
+    def run_cases() -> None:
+        """The cases added since the last call, round by round: each round runs each case once,
+        in the order they were added, so that a case and the baselines it is compared with are
+        timed across the same minutes (the machine's speed drifts by 10% in an hour)."""
+        if not pending:
             return
-        if prepare is not None:
-            prepare()
-        times, peaks, pss, stats, figures = [], [], [], None, {}
-        for _ in range(repeat):
-            if before is not None:
-                before()
-            try:
-                seconds, memory, out = native.run_measured(cmd, env)
-            except native.StepFailed as failed:
-                reason = connect_refusal(failed) if "local-server" in cmd else None
-                if reason is not None:
-                    results[name] = {"refused": reason}
-                    print(f"  {name:<28}refused on Spark Connect: {reason}", flush=True)
-                    return
-                if cmd[0] == dvt or in_process:
-                    raise  # ours: a failure fails the bench
-                # a baseline that fails (Spark JDBC refusing a value) is reported, not timed
-                why = baseline_failure(failed)
-                results[name] = {"failed": why}
-                print(f"  {name:<28}failed: {why}", flush=True)
-                return
-            if in_process:
-                figures = json.loads(out.strip().splitlines()[-1])
-                seconds, stats = figures.pop("seconds"), figures.pop("stats")
-            elif cmd[0] == dvt:
-                stats = json.loads(out)
-            times.append(seconds)
-            peaks.append(memory.peak)
-            pss.append(memory.peak_pss)
-            if verify is not None:
-                check(name, verify())
-        entry: dict[str, Any] = {"seconds": statistics.median(times), "runs": times,
-                                 "peak_mib": round(max(peaks) / 1024**2),
-                                 "pss_mib": None if None in pss else round(max(pss) / 1024**2),
-                                 **figures}
-        if stats is not None:
-            entry.update(connector=stats["connector"], planning_parts=stats["planning_parts"],
-                         planning_seconds=stats["planning_seconds"],
-                         moving_seconds=stats["moving_seconds"], route=stats["notes"][0])
-        results[name] = entry
-        print(f"  {name:<28}{entry['seconds']:>8.1f} s  {entry['peak_mib']:>6} MiB RSS"
-              + ("" if entry["pss_mib"] is None else f"  {entry['pss_mib']:>6} MiB PSS")
-              + (f"  ({entry.get('connector')})" if stats else "")
-              + (f"  in-process; session start {figures['session_start_seconds']:.1f} s, "
-                 f"warm-up {figures['warmup_seconds']:.1f} s" if in_process else ""),
-              flush=True)
+        for c in pending:
+            if c["prepare"] is not None:
+                c["prepare"]()
+        running = list(pending)
+        for round_number in range(1, repeat + 1):
+            running = [c for c in running if run_once(c)]
+            print(f"  round {round_number}/{repeat}: " + ", ".join(
+                f"{c['name']} {c['times'][-1]:.1f} s" for c in running), flush=True)
+        for c in pending:
+            if c["name"] in results:  # refused or failed
+                continue
+            figures, stats = c["figures"], c["stats"]
+            entry: dict[str, Any] = {
+                "seconds": statistics.median(c["times"]), "runs": c["times"],
+                "peak_mib": round(max(c["peaks"]) / 1024**2),
+                "pss_mib": None if None in c["pss"] else round(max(c["pss"]) / 1024**2),
+                **figures}
+            if stats is not None:
+                entry.update(connector=stats["connector"],
+                             planning_parts=stats["planning_parts"],
+                             planning_seconds=stats["planning_seconds"],
+                             moving_seconds=stats["moving_seconds"], route=stats["notes"][0])
+            results[c["name"]] = entry
+            print(f"  {c['name']:<28}{entry['seconds']:>8.1f} s  {entry['peak_mib']:>6} MiB RSS"
+                  + ("" if entry["pss_mib"] is None else f"  {entry['pss_mib']:>6} MiB PSS")
+                  + (f"  ({entry.get('connector')})" if stats else "")
+                  + (f"  in-process; session start {figures['session_start_seconds']:.1f} s, "
+                     f"warm-up {figures['warmup_seconds']:.1f} s" if c["in_process"] else ""),
+                  flush=True)
+        pending.clear()
 
     def transfer(source_output: str, table_arg: str, target: str, target_table: str,
                  *extra: str) -> list[str]:
@@ -407,6 +436,7 @@ def run_size(rows: int, repeat: int, work: Path,
     case("pg->pg dvt", transfer("pg", source, "pg", "bench_out"),
          lambda: pg_figures(f"{SCHEMA}.bench_out"))
     case("pg->pg spark jdbc", [*spark, "pg_pg", source, f"{SCHEMA}.bench_spark"])
+    run_cases()
 
     warmup = f"{SCHEMA}.{WARMUP_TABLE}"
     if any(name in selected for name in (*WARM, SESSION)):
@@ -436,11 +466,13 @@ def run_size(rows: int, repeat: int, work: Path,
                  lambda: maria_figures("bench_out"))
             case("pg->pg dvt warm", warm("pg", source, "pg", "bench_out"),
                  lambda: pg_figures(f"{SCHEMA}.bench_out"))
+            run_cases()
         server["peak_mib"] = round(server_memory.peak / 1024**2)
         print(f"  warm server stopped; its own peak memory {server['peak_mib']} MiB (the warm "
               "cases' peaks are their client processes')", flush=True)
     case(SESSION, [sys.executable, "-c", SESSION_SCRIPT, source, warmup],
          lambda: parquet_figures(out_lake), in_process=True)
+    run_cases()
     return results, server
 
 

@@ -45,6 +45,7 @@ from typing import Any
 
 from dvt_connect.errors import DvtError, UsageError
 from dvt_connect.paths import dvt_home
+from dvt_connect.warm_up import KEEP_WARM
 
 SERVER_MODULE = "dvt_connect.connect_server"
 # a server an earlier dvt-connect started with Spark's own main: still ours to show and stop
@@ -66,6 +67,7 @@ class ServerState:
     jars: tuple[str, ...] = ()
     log: str = ""
     socket: str = ""  # where clients attach (:func:`attach_socket`); "" for an older server
+    keep_warm: float = 0.0  # seconds between the idle server's Python workers steps; 0: never
 
     @property
     def url(self) -> str:
@@ -86,7 +88,8 @@ def read_state() -> ServerState | None:
         raw = json.loads(path.read_text())
         state = ServerState(pid=int(raw["pid"]), port=int(raw["port"]),
                             started=float(raw["started"]), jars=tuple(raw.get("jars", ())),
-                            log=str(raw.get("log", "")), socket=str(raw.get("socket", "")))
+                            log=str(raw.get("log", "")), socket=str(raw.get("socket", "")),
+                            keep_warm=float(raw.get("keep_warm", 0.0)))
     except (ValueError, KeyError, TypeError):
         path.unlink(missing_ok=True)
         return None
@@ -300,8 +303,10 @@ def server_conf(port: int, jars: Iterable[str]) -> dict[str, str]:
     """The server's Spark settings: loopback only, our jars, UI off, one set of Python workers
     for every client session. Nothing secret goes here (it reaches the JVM's command line)."""
     from dvt_connect.spark import session_spec
+    from dvt_connect.warm_up import worker_modules
 
-    spec = session_spec(jars=list(jars))
+    # its Python workers are forked with the Arrow route's modules of every database imported
+    spec = session_spec(jars=list(jars), worker_modules=worker_modules())
     return {**spec.all_conf(),
             "spark.app.name": "dvt-connect server",
             "spark.connect.grpc.binding.address": HOST,
@@ -315,19 +320,22 @@ def server_conf(port: int, jars: Iterable[str]) -> dict[str, str]:
             "spark.sql.artifact.isolation.alwaysApplyClassloader": "true"}
 
 
-def server_command(port: int, jars: Iterable[str], socket_path: Path) -> list[str]:
-    """The launch command: this module's :func:`serve` with its port, jars and attach socket
-    (paths only)."""
+def server_command(port: int, jars: Iterable[str], socket_path: Path,
+                   keep_warm: float = 0.0) -> list[str]:
+    """The launch command: this module's :func:`serve` with its port, jars, attach socket
+    (paths only) and keep-warm period."""
     import sys
 
     return [sys.executable, "-m", SERVER_MODULE, "--port", str(port),
-            "--socket", str(socket_path), *(arg for jar in jars for arg in ("--jar", jar))]
+            "--socket", str(socket_path), "--keep-warm", f"{keep_warm:g}",
+            *(arg for jar in jars for arg in ("--jar", jar))]
 
 
-def serve(port: int, jars: Iterable[str], socket_path: Path) -> None:
+def serve(port: int, jars: Iterable[str], socket_path: Path, keep_warm: float = 0.0) -> None:
     """Run the server until SIGTERM or SIGINT: a PySpark driver whose JVM (a child of this
     process, which ends with it) runs Spark's Connect service, and the attach socket at
-    ``socket_path``; stopped gracefully."""
+    ``socket_path``; stopped gracefully. ``keep_warm``: seconds between runs of the Python
+    workers step while idle (:class:`dvt_connect.warm_up.KeepWarm`); 0 runs it only once."""
     import threading
 
     from pyspark import SparkConf
@@ -346,7 +354,7 @@ def serve(port: int, jars: Iterable[str], socket_path: Path) -> None:
     spark = SparkSession.builder.config(conf=conf).getOrCreate()
     context: Any = spark.sparkContext
     # before anything answers: the first client's transfer finds this code loaded and compiled
-    from dvt_connect.warm_up import warm_up
+    from dvt_connect.warm_up import KeepWarm, warm_up
 
     started = time.perf_counter()
     steps = warm_up(spark)
@@ -357,6 +365,8 @@ def serve(port: int, jars: Iterable[str], socket_path: Path) -> None:
     service = context._jvm.org.apache.spark.sql.connect.service.SparkConnectService
     service.start(context._jsc.sc())
     print(f"dvt-connect: Spark Connect server listening on {HOST}:{port}", flush=True)
+    if keep_warm > 0:
+        KeepWarm(spark, keep_warm, stopping, log=lambda line: print(line, flush=True))
     jvm = context._gateway.proc
     try:
         while not stopping.wait(1.0):
@@ -380,9 +390,10 @@ def _stop_service(service: Any) -> None:
     service.stop(*defaults)
 
 
-def start(jars: Iterable[str], *, port: int | None = None,
-          timeout: float = START_TIMEOUT) -> ServerState:
-    """Start the server unless one runs; return it once its port answers."""
+def start(jars: Iterable[str], *, port: int | None = None, timeout: float = START_TIMEOUT,
+          keep_warm: float = KEEP_WARM) -> ServerState:
+    """Start the server unless one runs; return it once its port answers. ``keep_warm``: see
+    :func:`serve`."""
     import sys
 
     from dvt_connect.spark import check_java
@@ -399,7 +410,8 @@ def start(jars: Iterable[str], *, port: int | None = None,
     env = {**os.environ, "SPARK_HOME": str(spark_home()), "PYSPARK_PYTHON": sys.executable}
     sock = attach_socket()
     with open(log, "ab") as out:
-        process = subprocess.Popen(server_command(port, jars, sock), stdout=out, stderr=out,
+        process = subprocess.Popen(server_command(port, jars, sock, keep_warm),
+                                   stdout=out, stderr=out,
                                    stdin=subprocess.DEVNULL, env=env, start_new_session=True)
     deadline = time.monotonic() + timeout
     while not _answers(port):
@@ -412,7 +424,7 @@ def start(jars: Iterable[str], *, port: int | None = None,
                            f"{timeout:.0f} s.", hint=f"See {log}.")
         time.sleep(0.5)
     state = ServerState(pid=process.pid, port=port, started=time.time(), jars=jars,
-                        log=str(log), socket=str(sock))
+                        log=str(log), socket=str(sock), keep_warm=keep_warm)
     state_file().parent.mkdir(parents=True, exist_ok=True)
     state_file().write_text(json.dumps(asdict(state)))
     return state
@@ -457,8 +469,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--socket", type=Path, required=True)
     parser.add_argument("--jar", action="append", default=[])
+    parser.add_argument("--keep-warm", type=float, default=0.0)
     args = parser.parse_args(argv)
-    serve(args.port, args.jar, args.socket)
+    serve(args.port, args.jar, args.socket, args.keep_warm)
 
 
 if __name__ == "__main__":

@@ -156,11 +156,12 @@ def _local_slots(spark: Any) -> int | None:
     return max(1, int(spark.sparkContext.defaultParallelism))
 
 
-def start_python_workers(spark: Any, modules: Iterable[str]) -> bool:
-    """Start this local session's Python workers, one per task slot, each importing ``modules``
-    (Spark reuses its Python workers, so later tasks find them started); waits for them. False,
-    doing nothing, off a classic ``local`` master; a failure raises."""
-    slots = _local_slots(spark)
+def start_python_workers(spark: Any, modules: Iterable[str], slots: int | None = None) -> bool:
+    """Start this local session's Python workers, one per task slot (``slots``, else
+    :func:`_local_slots`), each importing ``modules`` (Spark reuses its Python workers, so later
+    tasks find them started); waits for them. False, doing nothing, off a classic ``local``
+    master; a failure raises."""
+    slots = _local_slots(spark) if slots is None else slots
     if slots is None:
         return False
     task = _Imports(tuple(dict.fromkeys(modules)))
@@ -168,18 +169,54 @@ def start_python_workers(spark: Any, modules: Iterable[str]) -> bool:
     return True
 
 
-def warm_python_workers(spark: Any, modules: Iterable[str]) -> threading.Thread | None:
-    """:func:`start_python_workers` on a thread of its own while the driver plans, best effort
-    (a failed warm-up costs the move its head start, nothing else). Returns the thread (join it
-    before the move), or None off a classic ``local`` master."""
-    if _local_slots(spark) is None:
-        return None
-    modules = tuple(modules)
+class WorkerStart:
+    """:func:`start_python_workers` on a thread of its own, so that the caller goes on (a
+    transfer plans meanwhile); under the job group ``group`` if given, so that a wait that runs
+    out can cancel it."""
 
-    def run() -> None:
-        with contextlib.suppress(Exception):
-            start_python_workers(spark, modules)
+    def __init__(self, spark: Any, modules: Iterable[str], *, slots: int | None = None,
+                 group: str | None = None, description: str = "") -> None:
+        self.spark = spark
+        self.modules = tuple(modules)
+        self.slots = slots
+        self.group = group
+        self.description = description
+        self.outcome: bool | None = None
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="dvt-python-workers", daemon=True)
+        self.thread.start()
 
-    thread = threading.Thread(target=run, name="dvt-warm-workers", daemon=True)
-    thread.start()
-    return thread
+    def _run(self) -> None:
+        if self.group is not None:
+            self.spark.sparkContext.setJobGroup(self.group, self.description)
+        try:
+            self.outcome = start_python_workers(self.spark, self.modules, self.slots)
+        except Exception as exc:  # noqa: BLE001 - the caller decides (result() raises it)
+            self.failure = exc
+
+    def join(self, timeout: float) -> bool:
+        """Wait ``timeout`` seconds at most; whether the start has ended (well or not)."""
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+    def is_alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def result(self, timeout: float) -> bool:
+        """:func:`start_python_workers`' answer, waiting ``timeout`` seconds at most: then its
+        job group is cancelled and TimeoutError raised; its failure is raised here."""
+        if not self.join(timeout):
+            if self.group is not None:
+                self.spark.sparkContext.cancelJobGroup(self.group)
+            raise TimeoutError(f"the Python workers did not start within {timeout:g} s")
+        if self.failure is not None:
+            raise self.failure
+        return bool(self.outcome)
+
+
+def warm_python_workers(spark: Any, modules: Iterable[str]) -> WorkerStart | None:
+    """:func:`start_python_workers` while the driver plans, best effort (a failed warm-up costs
+    the move its head start, nothing else: join it before the move, its failure ignored), or
+    None off a classic ``local`` master."""
+    slots = _local_slots(spark)
+    return None if slots is None else WorkerStart(spark, modules, slots=slots)

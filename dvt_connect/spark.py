@@ -208,9 +208,12 @@ def session_spec(
     conf: Mapping[str, str] | None = None,
     verbose: bool = False,
     quick_jit: bool = False,
+    worker_modules: Iterable[str] = (),
 ) -> SessionSpec:
     """Build the spec: our defaults, then the profile's ``spark.conf``, then ``hadoop_conf``.
-    ``quick_jit``: the driver's work is short (see :func:`quick_jit_options`).
+    ``quick_jit``: the driver's work is short (see :func:`quick_jit_options`);
+    ``worker_modules``: what the Python workers of a local master will import (the Arrow route's
+    modules), imported before they are forked where that is safe.
 
     Everything here reaches the JVM's command line: never pass a secret. Bucket credentials go
     to the running context (:mod:`dvt_connect.transfer.credentials`)."""
@@ -238,9 +241,13 @@ def session_spec(
         "spark.executorEnv.ARROW_DEFAULT_MEMORY_POOL": "system",
     }
     if (master or DEFAULT_MASTER).startswith("local"):
-        # the local workers import PySpark compiled, not from its source zip
-        # (:mod:`dvt_connect.spark_daemon`)
-        merged["spark.python.daemon.module"] = "dvt_connect.spark_daemon"
+        from dvt_connect import spark_daemon
+
+        # the local workers import PySpark compiled, not from its source zip, and are forked
+        # with PySpark's worker and ``worker_modules`` imported (:mod:`dvt_connect.spark_daemon`)
+        merged["spark.python.daemon.module"] = spark_daemon.MODULE
+        merged[f"spark.executorEnv.{spark_daemon.PRELOAD_ENV}"] = ",".join(
+            spark_daemon.preload_modules(worker_modules))
     for key, value in (conf or {}).items():
         if key in _APPENDED and value:  # the profile's JVM options come after ours
             merged[key] = f"{merged[key]} {value}"

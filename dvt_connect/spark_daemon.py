@@ -9,12 +9,59 @@ workers. The session names this module as ``spark.python.daemon.module`` on a lo
 only; it drops those zips from the path when ``SPARK_HOME`` is that installed package and this
 interpreter imports PySpark from there without them (so the same code is imported, compiled),
 then runs PySpark's own daemon. Anywhere else it changes nothing.
+
+It also imports, before it forks any worker, the modules the session names in
+``DVT_WORKER_PRELOAD`` (``pyspark.worker`` and the Arrow route's task and driver modules,
+:func:`preload_modules`): each worker the daemon forks finds them imported instead of importing
+them itself. Only modules that start no thread may be imported before a fork (a forked child
+keeps a lock another thread held, and none of its threads): a module that turns out to start one
+makes the daemon start again without preloading, in place (same process and pipes, so the JVM
+sees nothing). Measured on a 1M-row PostgreSQL -> Parquet transfer: its two workers were ready
+about 0.07-0.1 s sooner.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
+
+MODULE = "dvt_connect.spark_daemon"
+PRELOAD_ENV = "DVT_WORKER_PRELOAD"
+# packages that start threads when imported (numpy's BLAS pool where not limited to one,
+# pyarrow's allocator): never
+# imported before a fork
+THREADED = frozenset({"pyarrow", "numpy", "pandas"})
+
+
+def preload_modules(modules: Iterable[str]) -> list[str]:
+    """What the daemon imports before forking: PySpark's worker, then ``modules`` but those of
+    :data:`THREADED` packages."""
+    return list(dict.fromkeys(["pyspark.worker", *(
+        m for m in modules if m.split(".", 1)[0] not in THREADED)]))
+
+
+def threads() -> int | None:
+    """This process's threads (Linux ``/proc``); None where it cannot be told."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return None
+
+
+def preload(modules: Iterable[str]) -> bool:
+    """Import ``modules`` (one that is not installed is skipped: the task reports it); False as
+    soon as one leaves this process with more than one thread, or threads cannot be counted."""
+    import contextlib
+    import importlib
+
+    for module in modules:
+        if threads() != 1:
+            return False
+        # the daemon's stdout carries its port to the JVM: nothing else may reach it
+        with contextlib.suppress(ImportError), contextlib.redirect_stdout(sys.stderr):
+            importlib.import_module(module)
+    return threads() == 1
 
 
 def installed_package_zips(spark_home: str) -> set[str]:
@@ -48,6 +95,11 @@ def without_zips(path: list[str], spark_home: str) -> list[str]:
 
 def main() -> None:
     sys.path[:] = without_zips(sys.path, os.environ.get("SPARK_HOME", ""))
+    wanted = [m for m in os.environ.get(PRELOAD_ENV, "").split(",") if m]
+    if wanted and not preload(wanted):
+        # a thread now runs in this process: start again, in place, importing nothing first
+        env = {k: v for k, v in os.environ.items() if k != PRELOAD_ENV}
+        os.execve(sys.executable, [sys.executable, "-m", MODULE, *sys.argv[1:]], env)
     from pyspark import daemon
 
     daemon.manager()

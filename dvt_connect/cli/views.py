@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dvt_connect.console import Console, human_size
-from dvt_connect.replication.results import RunResults, StreamResult
-from dvt_connect.transfer.run import TransferPlan
-from dvt_connect.transfer.stats import TransferStats
+
+if TYPE_CHECKING:  # `dvt transfer` never imports the replication package
+    from dvt_connect.replication.results import RunResults, StreamResult
+    from dvt_connect.transfer.run import TransferPlan
+    from dvt_connect.transfer.stats import TransferStats
 
 
 def show_plan(console: Console, plan: TransferPlan, *, as_json: bool) -> None:

@@ -17,7 +17,6 @@ import random
 import threading
 import time
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +98,10 @@ class Repository:
         raw = raw.strip()
         parts = urllib.parse.urlsplit(raw)
         if parts.scheme in ("", "file"):
-            path = urllib.request.url2pathname(parts.path) if parts.scheme else raw
+            # imported here only: every `dvt transfer` imports this module
+            from urllib.request import url2pathname
+
+            path = url2pathname(parts.path) if parts.scheme else raw
             return cls(Path(path).expanduser().resolve().as_uri(), source, "file")
         if parts.scheme not in ("http", "https"):
             raise ResolveError(
@@ -118,7 +120,9 @@ class Repository:
     @property
     def root(self) -> Path:
         assert self.kind in ("file", "local")
-        return Path(urllib.request.url2pathname(urllib.parse.urlsplit(self.url).path))
+        from urllib.request import url2pathname
+
+        return Path(url2pathname(urllib.parse.urlsplit(self.url).path))
 
     @property
     def is_local(self) -> bool:

@@ -202,7 +202,9 @@ def start_session(project: Project, source: Connection, target: Connection, *,
                                      profile_name=project.profile_name)
     spec = spark_mod.session_spec(master=choice.master, jars=jars,
                                   conf={**formats, **(conf or {}), **project.spark_conf},
-                                  verbose=verbose, quick_jit=quick_jit)
+                                  verbose=verbose, quick_jit=quick_jit,
+                                  worker_modules=arrow_task_modules(source, target)
+                                  if quick_jit else ())
     spark = spark_mod.get_session(spec)
     warnings: list[str] = []
     if spark_mod.shares_server(spark) and project.spark_conf:
