@@ -29,8 +29,7 @@ from collections.abc import Iterable
 MODULE = "dvt_connect.spark_daemon"
 PRELOAD_ENV = "DVT_WORKER_PRELOAD"
 # packages that start threads when imported (numpy's BLAS pool where not limited to one,
-# pyarrow's allocator): never
-# imported before a fork
+# pyarrow's allocator): never imported before a fork
 THREADED = frozenset({"pyarrow", "numpy", "pandas"})
 
 
