@@ -203,8 +203,9 @@ def start_session(project: Project, source: Connection, target: Connection, *,
     spec = spark_mod.session_spec(master=choice.master, jars=jars,
                                   conf={**formats, **(conf or {}), **project.spark_conf},
                                   verbose=verbose, quick_jit=quick_jit,
-                                  worker_modules=arrow_task_modules(source, target)
-                                  if quick_jit else ())
+                                  # imported once, in the Python workers' daemon, should any
+                                  # start (`dvt run`'s streams on the Arrow route too)
+                                  worker_modules=arrow_task_modules(source, target))
     spark = spark_mod.get_session(spec)
     warnings: list[str] = []
     if spark_mod.shares_server(spark) and project.spark_conf:
