@@ -196,8 +196,9 @@ def staged_write(
                     staged = _check_batch(db, stage_sql, stage_keys, facts, request)
                 if existing is None:
                     if request.merges:
-                        db.execute(primary_key_sql(dialect, facts, stage_sql=stage_sql,
-                                                   target=target.name, keys=stage_keys))
+                        _exclusive(db, dialect.exclusive_lock_prelude, primary_key_sql(
+                            dialect, facts, stage_sql=stage_sql, target=target.name,
+                            keys=stage_keys))
                         inserted, updated = staged, 0
                     _swap(db, dialect, fill_in, replace=False, loads=loads)
                     stage_exists = False
@@ -251,7 +252,7 @@ def staged_write(
                 if stage_exists:
                     _drop_quietly(db, open_session, drop_table_sql(stage_sql, dialect,
                                                                    if_exists=True),
-                                  stage_sql, reported)
+                                  stage_sql, reported, dialect.exclusive_lock_prelude)
             if request.update_key:
                 mark = read_mark(db, target_sql, request.update_key, facts)
         finally:
@@ -528,7 +529,7 @@ def _swap(db: SqlSession, dialect: Dialect, fill: _Fill, *, replace: bool,
     swap = dialect.swap
     statements = fill(swap.replace if replace else swap.create)
     if swap.transactional:
-        db.transaction([*loads, *statements])
+        db.transaction([*dialect.exclusive_lock_prelude, *loads, *statements])
         return
     for sql in loads:
         db.execute(sql)
@@ -593,18 +594,28 @@ def match_columns(plan: TablePlan, existing: list[str], target: TableRef,
     return tuple(matched)
 
 
-def _drop_quietly(db: SqlSession, open_session: Callable[[], SqlSession], sql: str,
-                  table_sql: str, warnings: Warnings) -> None:
-    """Drop the staging table; on a broken connection, once more on a fresh one."""
-    try:
+def _exclusive(db: SqlSession, prelude: tuple[str, ...], sql: str) -> None:
+    """``sql``, which takes a table's exclusive lock: in one transaction after ``prelude`` (the
+    dialect's ``exclusive_lock_prelude``) when there is one, else as it is."""
+    if prelude:
+        db.transaction([*prelude, sql])
+    else:
         db.execute(sql)
+
+
+def _drop_quietly(db: SqlSession, open_session: Callable[[], SqlSession], sql: str,
+                  table_sql: str, warnings: Warnings, prelude: tuple[str, ...] = ()) -> None:
+    """Drop the staging table (after ``prelude``, :func:`_exclusive`); on a broken connection,
+    once more on a fresh one."""
+    try:
+        _exclusive(db, prelude, sql)
         return
     except Exception:  # noqa: BLE001 - cleanup must not hide the error that brought us here
         pass
     try:
         fresh = open_session()
         try:
-            fresh.execute(sql)
+            _exclusive(fresh, prelude, sql)
         finally:
             fresh.close()
     except Exception as exc:  # noqa: BLE001

@@ -299,6 +299,9 @@ class Dialect:
     add_primary_key: str = "ALTER TABLE {stage} ADD CONSTRAINT {pk_name} PRIMARY KEY ({keys})"
     # Two runs into one target take this lock; None: the database has none we use.
     lock: Lock | None = None
+    # Statements run first in each transaction that takes a table's exclusive lock (the swap,
+    # a truncate, the staging table's drop, a new merge target's primary key).
+    exclusive_lock_prelude: tuple[str, ...] = ()
 
 
 # ---- types -------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from dvt_connect.connectors.jdbc.ddl import (
 )
 from dvt_connect.connectors.staging import lock_key
 from dvt_connect.databases import database
+from dvt_connect.databases.postgres import SHORT_AUTOVACUUM_WAIT
 from dvt_connect.errors import UsageError
 from dvt_connect.incremental import (
     Mark,
@@ -131,7 +132,8 @@ def test_merge_when_every_column_is_a_key_only_inserts() -> None:
 
 def test_truncate_and_primary_key_sql() -> None:
     pg, maria, ch = database("postgres"), database("mariadb"), database("clickhouse")
-    assert truncate_statements(dialect_for(pg), '"t"') == ['TRUNCATE TABLE "t"']
+    assert truncate_statements(dialect_for(pg), '"t"') == [SHORT_AUTOVACUUM_WAIT,
+                                                          'TRUNCATE TABLE "t"']
     assert truncate_statements(dialect_for(maria), "`t`") == ["DELETE FROM `t`"]
     assert not dialect_for(ch).truncate_atomic
     assert primary_key_sql(dialect_for(pg), pg, stage_sql='"t__s"', target="t" * 70,

@@ -117,3 +117,37 @@ def mariadb_local_infile_off() -> Iterator[dict[str, Any]]:
     finally:
         stop_process(proc, grace=30)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_eager_autovacuum() -> Iterator[dict[str, Any]]:
+    """A throwaway PostgreSQL of its own on a free loopback port whose autovacuum looks for work
+    every second (the shared server's default is a minute, and is not ours to change for the
+    other workers) and whose log names every lock wait that passes ``deadlock_timeout``. Same
+    binaries as ``make services``; about two seconds; stopped at once after the test."""
+    bindir = dvt_services.pg_bindir()
+    if bindir is None:
+        pytest.fail("PostgreSQL's initdb and pg_ctl are needed (`make services` installs them)")
+    owner = dvt_services.owner_of_servers("postgres")
+    base = Path(tempfile.mkdtemp(prefix="dvt-pg-av-"))
+    data, log = base / "data", base / "server.log"
+    if owner:
+        shutil.chown(base, owner)
+    done = dvt_services.run_as(owner, [str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
+                                       "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"])
+    assert done.returncode == 0, done.stderr or done.stdout
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    options = (f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
+               "-c autovacuum_naptime=1 -c log_lock_waits=on -c log_autovacuum_min_duration=0")
+    done = dvt_services.run_as(owner, [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log),
+                                       "-o", options, "-w", "-t", "60", "start"])
+    assert done.returncode == 0, done.stderr or done.stdout or log.read_text()[-2000:]
+    try:
+        yield {"host": "127.0.0.1", "port": port, "user": "postgres", "password": "",
+               "database": "postgres", "log": log}
+    finally:
+        dvt_services.run_as(owner, [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
+                                    "-w", "stop"])
+        shutil.rmtree(base, ignore_errors=True)

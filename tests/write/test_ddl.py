@@ -19,6 +19,7 @@ from dvt_connect.connectors.jdbc.ddl import (
     swap_statements,
 )
 from dvt_connect.connectors.jdbc.session import mariadb_as_mysql
+from dvt_connect.databases.postgres import SHORT_AUTOVACUUM_WAIT
 from dvt_connect.errors import TransferError
 
 ALL = t.StructType([
@@ -159,6 +160,8 @@ def test_swap_statements_per_dialect() -> None:
 
     assert fill("postgres", "replace") == [
         'DROP TABLE "s"."t"', 'ALTER TABLE "s"."t__dvt_stage_1" RENAME TO "t"']
+    assert DIALECTS["postgres"].exclusive_lock_prelude == (SHORT_AUTOVACUUM_WAIT,)
+    assert DIALECTS["duckdb"].exclusive_lock_prelude == ()
     assert fill("mysql", "replace", "mariadb") == [
         "RENAME TABLE `s`.`t` TO `s`.`t__dvt_old_1`, `s`.`t__dvt_stage_1` TO `s`.`t`"]
     assert fill("mysql", "after", "mariadb") == ["DROP TABLE `s`.`t__dvt_old_1`"]

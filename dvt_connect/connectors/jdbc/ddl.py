@@ -333,8 +333,10 @@ def merge_statements(dialect: Dialect, facts: AdapterFacts, *, target_sql: str, 
 
 
 def truncate_statements(dialect: Dialect, target_sql: str) -> list[str]:
-    """What empties the target in ``--mode truncate`` (before the insert, same transaction)."""
-    return [s.format(target=target_sql) for s in dialect.truncate]
+    """What empties the target in ``--mode truncate`` (before the insert, same transaction),
+    after the dialect's statements for a transaction taking an exclusive lock."""
+    return [*dialect.exclusive_lock_prelude,
+            *(s.format(target=target_sql) for s in dialect.truncate)]
 
 
 def primary_key_sql(dialect: Dialect, facts: AdapterFacts, *, stage_sql: str, target: str,
