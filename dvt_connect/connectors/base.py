@@ -122,6 +122,9 @@ class ReadPlan:
     bucket: Bucket | None = None
     options: Mapping[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    # Spark cuts the source into tasks itself, by size (files it reads with no job to plan
+    # them): the stats count the partitions Spark planned, not ``partitions``.
+    split_by_spark: bool = False
 
     def describe(self) -> dict[str, Any]:
         """JSON-able, secret-free description."""

@@ -219,6 +219,7 @@ class FilesConnector(BaseConnector):
             partitions=(Partition(0, request.where),),
             options=options,
             notes=tuple(notes),
+            split_by_spark=True,
         )
 
     def _find_source(self, table: TableRef) -> str:

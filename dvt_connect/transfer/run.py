@@ -349,10 +349,12 @@ def execute_transfer(
     from pyspark.sql import Observation
 
     from dvt_connect.retry import RetryConfig, RetryHandler
+    from dvt_connect.spark import is_connect
 
     plan.columns.check(plan.target.name)  # lossy columns are refused before anything moves
     handler = RetryHandler(retry or RetryConfig())
     observations: list[Any] = []
+    split: list[int] = []  # the read's partitions as Spark planned them (split_by_spark)
 
     def attempt() -> Any:
         if plan.route.arrow:
@@ -362,6 +364,8 @@ def execute_transfer(
                 return target_connector.write_arrow(source_connector.arrow_source(plan.read),
                                                     plan.schema, plan.write)
         df = source_connector.load(plan.read)
+        if plan.read.split_by_spark and not is_connect(spark):
+            split.append(df.rdd.getNumPartitions())  # planned with no job; Connect has no RDD
         observation = Observation(f"dvt_{uuid.uuid4().hex[:8]}")
         observations.append(observation)
         observed = keep_latest(df.observe(observation, *_measures(df.schema)), plan.write)
@@ -416,7 +420,7 @@ def execute_transfer(
         rows=rows,
         bytes=size,
         bytes_kind=kind,
-        partitions=len(plan.route.tasks) or len(plan.read.partitions),
+        partitions=len(plan.route.tasks) or (split[-1] if split else len(plan.read.partitions)),
         planning_seconds=planning_seconds,
         moving_seconds=moving,
         retries=retries,

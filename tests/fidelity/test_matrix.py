@@ -342,6 +342,33 @@ def test_one_parquet_file_is_read_by_a_task_per_core(spark: Any, pg: dict[str, A
     assert pg_rows(pg, target_name) == expected
 
 
+def test_parquet_read_as_spark_rows_counts_the_tasks_spark_cut_it_into(
+        spark: Any, pg: dict[str, Any], target_name: str, tmp_path: Path) -> None:
+    """On the rows route Spark cuts files into tasks by size itself (the plan has one partition
+    for a folder): the stats count the partitions Spark planned for the read, the tasks that
+    read it."""
+    import pyarrow as pa
+
+    rows = 200_000
+    table = pa.table({"id": pa.array(range(rows), pa.int64()),
+                      "txt": pa.array([f"row {i}" for i in range(rows)], pa.string())})
+    (tmp_path / "one").mkdir()
+    pq.write_table(table, tmp_path / "one" / "data.parquet", row_group_size=10_000)
+    spark.conf.set("spark.sql.files.maxPartitionBytes", str(256 * 1024))
+    try:
+        cut = spark.read.parquet(str(tmp_path / "one")).rdd.getNumPartitions()
+        stats = transfer(spark, files_connection(tmp_path), pg_connection(pg),
+                         ReadRequest(table=TableRef("one")),
+                         WriteRequest(table=TableRef(target_name)), route="rows")
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+
+    assert cut > 1
+    assert stats.partitions == cut, stats
+    assert stats.rows == rows
+    assert len(pg_rows(pg, target_name)) == rows
+
+
 @pytest.mark.parametrize("route", ["arrow", "rows"])
 def test_parquet_to_mariadb(spark: Any, pg: dict[str, Any], mariadb: dict[str, Any],
                             sources: Mapping[str, str], target_name: str, tmp_path: Path,

@@ -149,7 +149,7 @@ class StageNativeConnector(BaseConnector):
             notes=(f"{self.facts.title} unloads the rows as Parquet {auth.how}: {shown}",
                    f"Spark reads {folder} through the Hadoop filesystem jar; the folder is "
                    "deleted after the transfer", split + "."),
-            staged=folder, unload_sql=shown, source_types=types)
+            staged=folder, unload_sql=shown, source_types=types, split_by_spark=True)
 
     def source_types(self, plan: ReadPlan) -> tuple[SourceType, ...]:
         return plan.source_types if isinstance(plan, StageReadPlan) else ()
