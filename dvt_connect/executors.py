@@ -199,9 +199,6 @@ class WorkerStart:
         self.thread.join(timeout)
         return not self.thread.is_alive()
 
-    def is_alive(self) -> bool:
-        return self.thread.is_alive()
-
     def result(self, timeout: float) -> bool:
         """:func:`start_python_workers`' answer, waiting ``timeout`` seconds at most: then its
         job group is cancelled and TimeoutError raised; its failure is raised here."""

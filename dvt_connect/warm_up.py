@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 WARM_DATABASE = "dvt-warm-up"
@@ -105,16 +105,19 @@ def worker_modules() -> list[str]:
     return task_modules((db.native for db in DATABASES.values()), files=True)
 
 
-def python_workers(spark: Any, wait: float = WORKERS_WAIT) -> bool:
+def python_workers(spark: Any, wait: float = WORKERS_WAIT,
+                   modules: Iterable[str] | None = None) -> bool:
     """Start the server's Python daemon and workers, the workers importing what the Arrow
     route's tasks import for every database with a bulk driver in Python and for Parquet files
     (:func:`dvt_connect.executors.start_python_workers`). Attached clients' tasks run in them (a
     first transfer 2.2 s against 3.1 s at 1M rows PostgreSQL -> Parquet here); Spark stops
     workers idle for a minute, the daemon stays. Waits ``wait`` seconds at most: then the job
-    is cancelled and the step fails with TimeoutError (the server answers all the same)."""
+    is cancelled and the step fails with TimeoutError (the server answers all the same).
+    ``modules``: what the workers import (default :func:`worker_modules`)."""
     from dvt_connect.executors import WorkerStart
 
-    start = WorkerStart(spark, worker_modules(), group=f"dvt-warm-up-{uuid.uuid4().hex[:8]}",
+    start = WorkerStart(spark, worker_modules() if modules is None else modules,
+                        group=f"dvt-warm-up-{uuid.uuid4().hex[:8]}",
                         description="dvt server warm-up: Python workers")
     return start.result(wait)
 
@@ -135,6 +138,7 @@ class KeepWarm:
         self.every = every
         self.stopping = stopping
         self.log = log
+        self.modules = worker_modules()  # derived once, not every step
         self.runs = 0
         self.failure: BaseException | None = None
         self.thread = threading.Thread(target=self._loop, name="dvt-keep-warm", daemon=True)
@@ -146,7 +150,7 @@ class KeepWarm:
             if tracker.getActiveJobsIds():
                 continue  # a client's tasks keep the workers busy, and its job goes first
             try:
-                python_workers(self.spark)
+                python_workers(self.spark, modules=self.modules)
             except Exception as exc:  # noqa: BLE001 - the server goes on serving
                 if self.failure is None:
                     self.log(f"dvt-connect: keeping the Python workers started failed "

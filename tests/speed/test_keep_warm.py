@@ -83,7 +83,7 @@ def test_a_failing_step_is_logged_once_a_series_and_the_loop_goes_on(
         spark: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
 
-    def broken(_: Any) -> bool:
+    def broken(_: Any, **__: Any) -> bool:
         calls.append(1)
         if len(calls) <= 3:
             raise TimeoutError("the Python workers did not start within 60 s")

@@ -25,8 +25,7 @@ SCRIPT = textwrap.dedent("""
     spark = SparkSession.builder.master("local[2]").getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     thread = warm_python_workers(spark, ["xml.dom.minidom", "no_such_module_dvt"])
-    thread.join(timeout=120)
-    assert not thread.is_alive()
+    assert thread.join(timeout=120)  # the start ended
 
     def seen(items):
         import sys
