@@ -146,7 +146,7 @@ class _Imports:
         yield sum(1 for _ in items)
 
 
-def _local_slots(spark: Any) -> int | None:
+def local_slots(spark: Any) -> int | None:
     """The number of task slots of a classic ``local`` session, or None elsewhere (a cluster's
     executors and a Spark Connect server start their own Python workers)."""
     from dvt_connect.spark import is_connect
@@ -156,41 +156,34 @@ def _local_slots(spark: Any) -> int | None:
     return max(1, int(spark.sparkContext.defaultParallelism))
 
 
-def start_python_workers(spark: Any, modules: Iterable[str], slots: int | None = None) -> bool:
-    """Start this local session's Python workers, one per task slot (``slots``, else
-    :func:`_local_slots`), each importing ``modules`` (Spark reuses its Python workers, so later
-    tasks find them started); waits for them. False, doing nothing, off a classic ``local``
-    master; a failure raises."""
-    slots = _local_slots(spark) if slots is None else slots
-    if slots is None:
-        return False
+def _start_workers(context: Any, modules: Iterable[str], slots: int) -> None:
     task = _Imports(tuple(dict.fromkeys(modules)))
-    spark.sparkContext.parallelize(range(slots), slots).mapPartitions(task).collect()
-    return True
+    context.parallelize(range(slots), slots).mapPartitions(task).collect()
 
 
 class WorkerStart:
-    """:func:`start_python_workers` on a thread of its own, so that the caller goes on (a
+    """The Python workers of a local ``context`` (a ``SparkContext``), one per task slot
+    (``slots``), started by a job on a thread of its own, each importing ``modules`` (Spark
+    reuses its Python workers, so later tasks find them started), while the caller goes on (a
     transfer plans meanwhile); under the job group ``group`` if given, so that a wait that runs
     out can cancel it."""
 
-    def __init__(self, spark: Any, modules: Iterable[str], *, slots: int | None = None,
+    def __init__(self, context: Any, modules: Iterable[str], *, slots: int,
                  group: str | None = None, description: str = "") -> None:
-        self.spark = spark
+        self.context = context
         self.modules = tuple(modules)
         self.slots = slots
         self.group = group
         self.description = description
-        self.outcome: bool | None = None
         self.failure: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="dvt-python-workers", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         if self.group is not None:
-            self.spark.sparkContext.setJobGroup(self.group, self.description)
+            self.context.setJobGroup(self.group, self.description)
         try:
-            self.outcome = start_python_workers(self.spark, self.modules, self.slots)
+            _start_workers(self.context, self.modules, self.slots)
         except Exception as exc:  # noqa: BLE001 - the caller decides (result() raises it)
             self.failure = exc
 
@@ -199,21 +192,20 @@ class WorkerStart:
         self.thread.join(timeout)
         return not self.thread.is_alive()
 
-    def result(self, timeout: float) -> bool:
-        """:func:`start_python_workers`' answer, waiting ``timeout`` seconds at most: then its
-        job group is cancelled and TimeoutError raised; its failure is raised here."""
+    def result(self, timeout: float) -> None:
+        """Wait ``timeout`` seconds at most for the start: then its job group is cancelled and
+        TimeoutError raised; its failure is raised here."""
         if not self.join(timeout):
             if self.group is not None:
-                self.spark.sparkContext.cancelJobGroup(self.group)
+                self.context.cancelJobGroup(self.group)
             raise TimeoutError(f"the Python workers did not start within {timeout:g} s")
         if self.failure is not None:
             raise self.failure
-        return bool(self.outcome)
 
 
 def warm_python_workers(spark: Any, modules: Iterable[str]) -> WorkerStart | None:
-    """:func:`start_python_workers` while the driver plans, best effort (a failed warm-up costs
-    the move its head start, nothing else: join it before the move, its failure ignored), or
-    None off a classic ``local`` master."""
-    slots = _local_slots(spark)
-    return None if slots is None else WorkerStart(spark, modules, slots=slots)
+    """:class:`WorkerStart` for ``spark`` while the driver plans, best effort (a failed warm-up
+    costs the move its head start, nothing else: join it before the move, its failure ignored),
+    or None off a classic ``local`` master."""
+    slots = local_slots(spark)
+    return None if slots is None else WorkerStart(spark.sparkContext, modules, slots=slots)

@@ -31,6 +31,8 @@ from dvt_connect.secrets import is_secret_conf_key, masked_conf
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from dvt_connect.executors import WorkerStart
+
 # Spark 4 runs on Java 17 and 21.
 MIN_JAVA = 17
 DEFAULT_MASTER = "local[*]"
@@ -55,6 +57,7 @@ _MASTER_FORMS = re.compile(r"local(\[(\*|\d+)(,\d+)?\])?|spark://\S+|yarn|k8s://
 _lock = threading.Lock()
 _session: SparkSession | None = None
 _session_spec: SessionSpec | None = None
+_worker_start: WorkerStart | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,9 @@ class SessionSpec:
     app_name: str = "dvt-connect"
     jars: tuple[str, ...] = ()
     conf: Mapping[str, str] = field(default_factory=dict)
+    # a local master's Python workers start, importing these, as soon as its context runs:
+    # while the SparkSession is built and the driver plans (:func:`take_worker_start`)
+    warm_workers: tuple[str, ...] = ()
 
     def all_conf(self) -> dict[str, str]:
         """What the session is built with; secret-named settings are left out (they would
@@ -209,11 +215,13 @@ def session_spec(
     verbose: bool = False,
     quick_jit: bool = False,
     worker_modules: Iterable[str] = (),
+    warm_workers: bool = False,
 ) -> SessionSpec:
     """Build the spec: our defaults, then the profile's ``spark.conf``, then ``hadoop_conf``.
     ``quick_jit``: the driver's work is short (see :func:`quick_jit_options`);
     ``worker_modules``: what the Python workers of a local master will import (the Arrow route's
-    modules), imported before they are forked where that is safe.
+    modules), imported before they are forked where that is safe; ``warm_workers``: a local
+    master's workers start as soon as its context runs (:attr:`SessionSpec.warm_workers`).
 
     Everything here reaches the JVM's command line: never pass a secret. Bucket credentials go
     to the running context (:mod:`dvt_connect.transfer.credentials`)."""
@@ -258,6 +266,8 @@ def session_spec(
         master=master or DEFAULT_MASTER,
         jars=tuple(str(Path(j)) for j in jars),
         conf=merged,
+        warm_workers=tuple(dict.fromkeys(worker_modules))
+        if warm_workers and master_kind(master or DEFAULT_MASTER) == "local" else (),
     )
 
 
@@ -465,6 +475,8 @@ def _start(spec: SessionSpec) -> SparkSession:
         with interrupts.keep_handlers():
             if "-Ddvt.log.dir=" in spec.conf.get("spark.driver.extraJavaOptions", ""):
                 _launch_quiet_gateway(spec)
+            if spec.warm_workers and spec.kind == "local":
+                _start_workers_first(spec)
             session = builder.getOrCreate()
     except Exception as exc:  # PySpark raises its own runtime errors for a failed JVM launch
         raise DvtError(
@@ -479,6 +491,33 @@ def _start(spec: SessionSpec) -> SparkSession:
 
         ship_package(session, dvt_home() / "cache")
     return session
+
+
+def _start_workers_first(spec: SessionSpec) -> None:
+    """Create the context the builder would (the same settings) and start its Python workers
+    on it, so that they start while the SparkSession is built (0.6 s here) and the driver plans;
+    the builder then finds the context running. Measured, 1M rows PostgreSQL -> Parquet: the
+    move began 0.25-0.3 s sooner (the workers were ready before planning ended, not 0.3-0.45 s
+    after)."""
+    global _worker_start
+    from pyspark import SparkConf, SparkContext
+
+    from dvt_connect.executors import WorkerStart
+
+    conf = SparkConf().setMaster(spec.master).setAppName(spec.app_name)
+    conf.setAll(list(spec.all_conf().items()))
+    context = SparkContext.getOrCreate(conf)
+    _worker_start = WorkerStart(context, spec.warm_workers,
+                                slots=max(1, int(context.defaultParallelism)))
+
+
+def take_worker_start() -> WorkerStart | None:
+    """The workers' start the session began with (:attr:`SessionSpec.warm_workers`), once: the
+    caller joins it before its tasks run; None if none was begun (or it was taken)."""
+    global _worker_start
+    with _lock:
+        start, _worker_start = _worker_start, None
+    return start
 
 
 class _NumpyFirst:
@@ -695,7 +734,7 @@ def default_parallelism(spark: Any) -> int:
 
 
 def stop_session() -> None:
-    global _session, _session_spec
+    global _session, _session_spec, _worker_start
     from dvt_connect import attach
 
     with _lock:
@@ -704,7 +743,7 @@ def stop_session() -> None:
                 attach.detach()  # the server's context goes on
             else:
                 _session.stop()
-        _session, _session_spec = None, None
+        _session, _session_spec, _worker_start = None, None, None
     from dvt_connect import client_jvm
 
     client_jvm.stop()

@@ -109,17 +109,20 @@ def python_workers(spark: Any, wait: float = WORKERS_WAIT,
                    modules: Iterable[str] | None = None) -> bool:
     """Start the server's Python daemon and workers, the workers importing what the Arrow
     route's tasks import for every database with a bulk driver in Python and for Parquet files
-    (:func:`dvt_connect.executors.start_python_workers`). Attached clients' tasks run in them (a
+    (:class:`dvt_connect.executors.WorkerStart`). Attached clients' tasks run in them (a
     first transfer 2.2 s against 3.1 s at 1M rows PostgreSQL -> Parquet here); Spark stops
     workers idle for a minute, the daemon stays. Waits ``wait`` seconds at most: then the job
     is cancelled and the step fails with TimeoutError (the server answers all the same).
     ``modules``: what the workers import (default :func:`worker_modules`)."""
-    from dvt_connect.executors import WorkerStart
+    from dvt_connect.executors import WorkerStart, local_slots
 
-    start = WorkerStart(spark, worker_modules() if modules is None else modules,
-                        group=f"dvt-warm-up-{uuid.uuid4().hex[:8]}",
-                        description="dvt server warm-up: Python workers")
-    return start.result(wait)
+    slots = local_slots(spark)
+    if slots is None:
+        return False
+    WorkerStart(spark.sparkContext, worker_modules() if modules is None else modules,
+                slots=slots, group=f"dvt-warm-up-{uuid.uuid4().hex[:8]}",
+                description="dvt server warm-up: Python workers").result(wait)
+    return True
 
 
 class KeepWarm:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from dvt_connect.config.buckets import Bucket
     from dvt_connect.console import Console
+    from dvt_connect.executors import WorkerStart
 
 @dataclass(frozen=True)
 class TransferOptions:
@@ -134,17 +135,23 @@ class Session:
     native_unavailable: Callable[[NativeFacts], str | None]
     spark_info: Mapping[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    # the Python workers' start begun with the session (``start_session(warm_workers=True)``
+    # on a local master): join it before the move's tasks
+    workers: WorkerStart | None = None
 
 
 def start_session(project: Project, source: Connection, target: Connection, *,
                   master: str | None = None, profile: str | None = None,
                   verbose: bool = False, conf: Mapping[str, str] | None = None,
-                  preferred_bucket: str | None = None, quick_jit: bool = False) -> Session:
+                  preferred_bucket: str | None = None, quick_jit: bool = False,
+                  warm_workers: bool = False) -> Session:
     """Find the jars moving data from ``source`` to ``target`` needs in the sync manifest (a
     missing one is one error naming the `dvt sync` to run) and start the one Spark session with
     them; set the credentials of the buckets the transfer can use on the running context.
     ``conf`` comes before the profile's `spark.conf`; ``quick_jit``: no rows will cross the
-    driver's JVM (:func:`dvt_connect.spark.quick_jit_options`)."""
+    driver's JVM (:func:`dvt_connect.spark.quick_jit_options`); ``warm_workers``: a local
+    master's Python workers start, importing what the Arrow route's tasks need, as soon as its
+    context runs (:attr:`Session.workers`)."""
     from dvt_connect import spark as spark_mod
     from dvt_connect.databases.files import TABLE_FORMATS, session_conf
     from dvt_connect.doctor import connector_unavailable, spark_install
@@ -205,7 +212,8 @@ def start_session(project: Project, source: Connection, target: Connection, *,
                                   verbose=verbose, quick_jit=quick_jit,
                                   # imported once, in the Python workers' daemon, should any
                                   # start (`dvt run`'s streams on the Arrow route too)
-                                  worker_modules=arrow_task_modules(source, target))
+                                  worker_modules=arrow_task_modules(source, target),
+                                  warm_workers=warm_workers)
     spark = spark_mod.get_session(spec)
     warnings: list[str] = []
     if spark_mod.shares_server(spark) and project.spark_conf:
@@ -231,7 +239,8 @@ def start_session(project: Project, source: Connection, target: Connection, *,
     # the server predates attaching (then it is reached over Spark Connect)
     info["kind"] = spark_mod.session_kind(spark, spec)
     return Session(spark=spark, jars=tuple(jars), native_unavailable=native_unavailable,
-                   spark_info=info, warnings=tuple(warnings))
+                   spark_info=info, warnings=tuple(warnings),
+                   workers=spark_mod.take_worker_start())
 
 
 def arrow_expected(source: Connection, read: ReadRequest, target: Connection,
@@ -299,18 +308,22 @@ def run_job(options: TransferOptions, console: Console, *,
         source, read, target, write, connector=options.connector, route=options.route,
         buckets=project.buckets, master_kind=choose_master(
             options.master, project.spark_master, profile_name=project.profile_name).kind)
+    # the Arrow route's Python workers start and import while the SparkSession is built and
+    # the driver plans: measured PostgreSQL -> Parquet 4.5-4.6 s against 4.8-4.9 s at 1M rows,
+    # 6.8 s against 6.8-7.5 s at 5M (planning 0.2 s longer, moving 1 s shorter), begun with
+    # the context rather than after the session another 0.25-0.3 s at 1M
+    warm = quick_jit and not options.dry_run
     session = start_session(project, source, target, master=options.master,
                             profile=options.profile, verbose=verbose,
-                            preferred_bucket=options.bucket, quick_jit=quick_jit)
+                            preferred_bucket=options.bucket, quick_jit=quick_jit,
+                            warm_workers=warm)
     spark = session.spark
     for warning in session.warnings:
         console.warn(warning)
     spark_started = time.perf_counter()
-    # the Arrow route's Python workers start and import while the driver plans: measured
-    # PostgreSQL -> Parquet 4.5-4.6 s against 4.8-4.9 s at 1M rows, 6.8 s against 6.8-7.5 s
-    # at 5M (planning 0.2 s longer, moving 1 s shorter)
-    warming = (warm_python_workers(spark, arrow_task_modules(source, target))
-               if quick_jit and not options.dry_run else None)
+    # a session that was running already (or not local): started now, where it can be
+    warming = session.workers or (warm_python_workers(spark, arrow_task_modules(source, target))
+                                  if warm else None)
     plan, source_connector, target_connector = plan_transfer(
         spark, source, target, read, write, buckets=project.buckets, connector=options.connector,
         preferred_bucket=options.bucket or project.bucket_target, console=console,
