@@ -143,8 +143,8 @@ def session_cases(rows: int, work: Path) -> dict[str, float]:
     from dvt_connect.config.buckets import LocalBucket
     from dvt_connect.config.profiles import parse_connection
     from dvt_connect.connectors.base import ReadRequest, TableRef, WriteRequest
-    from dvt_connect.connectors.mysql_native import MySQLNativeConnector
-    from dvt_connect.connectors.postgres_native import PostgresNativeConnector
+    from dvt_connect.connectors.mysql_native.connector import MySQLNativeConnector
+    from dvt_connect.connectors.postgres_native.connector import PostgresNativeConnector
 
     spark = spark_mod.get_session(spark_mod.session_spec(jars=[PG_JAR, MARIADB_JAR]))
     spark.range(1).collect()  # JVM warm

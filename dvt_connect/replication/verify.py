@@ -129,7 +129,7 @@ def verify_stream(spark: SparkSession, project: Project, source: Connection,
                   source_connector: BaseConnector, moved: int, level: str) -> Verification:
     """Read both sides again (the source as the stream reads it, without an incremental run's
     predicate; the whole target table) and compare. Raises what the reads raise."""
-    from dvt_connect.connectors import ConnectorFactory
+    from dvt_connect.connectors.factory import ConnectorFactory
     from dvt_connect.transfer.run import plan_backfill
 
     factory = ConnectorFactory(spark, project.buckets, emit_warnings=False)

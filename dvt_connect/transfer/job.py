@@ -252,7 +252,7 @@ def arrow_expected(source: Connection, read: ReadRequest, target: Connection,
     enough for JDBC is missed) asked the route's own session-free question
     (:func:`~dvt_connect.transfer.run.arrow_problem`). A wrong guess costs speed only (the
     driver's JIT, :func:`dvt_connect.spark.quick_jit_options`)."""
-    from dvt_connect.connectors import connector_class
+    from dvt_connect.connectors.factory import connector_class
     from dvt_connect.connectors.selection import choose_connector
 
     if route == "rows":

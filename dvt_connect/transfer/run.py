@@ -198,7 +198,7 @@ def plan_transfer(
 ) -> tuple[TransferPlan, BaseConnector, BaseConnector]:
     """Choose connectors, plan the read (catalog statistics only; no data is read) and the
     column types (exact or lossy, before anything is created)."""
-    from dvt_connect.connectors import ConnectorFactory
+    from dvt_connect.connectors.factory import ConnectorFactory
     from dvt_connect.spark import session_master_kind
 
     timings: dict[str, float] = {}

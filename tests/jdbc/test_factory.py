@@ -12,8 +12,8 @@ import pytest
 from dvt_connect.adapters import adapter
 from dvt_connect.config.buckets import Bucket, parse_bucket
 from dvt_connect.config.profiles import Connection, parse_connection
-from dvt_connect.connectors import REGISTRY, ConnectorFactory, connector_class
 from dvt_connect.connectors.base import ConnectorType, ReadRequest, TableRef
+from dvt_connect.connectors.factory import REGISTRY, ConnectorFactory, connector_class
 from dvt_connect.connectors.jdbc import JDBCConnector
 from dvt_connect.console import CaptureConsole
 from dvt_connect.errors import ConfigError, DvtError

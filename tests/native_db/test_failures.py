@@ -24,9 +24,8 @@ from dvt_connect import secrets
 from dvt_connect.config.buckets import LocalBucket
 from dvt_connect.connectors.arrow_bulk.tasks import NativeTaskError, TaskError, task_error
 from dvt_connect.connectors.base import ReadRequest, TableRef, WriteRequest
-from dvt_connect.connectors.mysql_native import MySQLNativeConnector
-from dvt_connect.connectors.mysql_native.connector import LOCAL_INFILE_HELP
-from dvt_connect.connectors.postgres_native import PostgresNativeConnector
+from dvt_connect.connectors.mysql_native.connector import LOCAL_INFILE_HELP, MySQLNativeConnector
+from dvt_connect.connectors.postgres_native.connector import PostgresNativeConnector
 from dvt_connect.console import CaptureConsole
 from dvt_connect.transfer.run import execute_transfer, plan_transfer
 

@@ -19,7 +19,7 @@ import pytest
 from write.fixtures import pg_client, pg_connection, pg_rows, typed_dataframe
 
 from dvt_connect.connectors.base import TableRef, WriteRequest
-from dvt_connect.connectors.postgres_native import PostgresNativeConnector
+from dvt_connect.connectors.postgres_native.connector import PostgresNativeConnector
 
 pytestmark = [pytest.mark.spark, pytest.mark.postgres]
 

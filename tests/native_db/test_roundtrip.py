@@ -26,8 +26,8 @@ from write.fixtures import normalize as normalized
 from dvt_connect.config.buckets import LocalBucket
 from dvt_connect.connectors.base import ConnectorType, ReadRequest, TableRef, WriteRequest
 from dvt_connect.connectors.jdbc import JDBCConnector
-from dvt_connect.connectors.mysql_native import MySQLNativeConnector
-from dvt_connect.connectors.postgres_native import PostgresNativeConnector
+from dvt_connect.connectors.mysql_native.connector import MySQLNativeConnector
+from dvt_connect.connectors.postgres_native.connector import PostgresNativeConnector
 
 pytestmark = [pytest.mark.spark, pytest.mark.postgres, pytest.mark.mariadb]
 

@@ -288,8 +288,8 @@ def test_each_warehouse_plans_its_unload_with_credentials_masked(
         kind: str, b: Any, table: str, expected: str, tmp_path: Path) -> None:
     import re
 
-    from dvt_connect.connectors import connector_class
     from dvt_connect.connectors.base import ReadRequest, TableRef
+    from dvt_connect.connectors.factory import connector_class
     from dvt_connect.connectors.stage_native.executor import use_executor
 
     from .doubles import WarehouseDouble

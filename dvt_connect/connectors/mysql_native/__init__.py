@@ -1,8 +1,3 @@
-"""The native MySQL/MariaDB connector: ConnectorX streaming reads, LOAD DATA LOCAL INFILE writes,
-inside Spark tasks."""
-
-from __future__ import annotations
-
-from dvt_connect.connectors.mysql_native.connector import MySQLNativeConnector
-
-__all__ = ["MySQLNativeConnector"]
+"""The native MySQL/MariaDB connector (:mod:`.connector`): ConnectorX streaming reads, LOAD DATA
+LOCAL INFILE writes, inside Spark tasks (:mod:`.driver`, which the Python workers import without
+the connector)."""

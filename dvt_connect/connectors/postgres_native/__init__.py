@@ -1,7 +1,2 @@
-"""The native PostgreSQL connector: binary COPY both ways, inside Spark tasks."""
-
-from __future__ import annotations
-
-from dvt_connect.connectors.postgres_native.connector import PostgresNativeConnector
-
-__all__ = ["PostgresNativeConnector"]
+"""The native PostgreSQL connector (:mod:`.connector`): binary COPY both ways, inside Spark tasks
+(:mod:`.driver`, which the Python workers import without the connector)."""
