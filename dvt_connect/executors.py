@@ -146,7 +146,7 @@ class _Imports:
         yield sum(1 for _ in items)
 
 
-def local_slots(spark: Any) -> int | None:
+def _local_slots(spark: Any) -> int | None:
     """The number of task slots of a classic ``local`` session, or None elsewhere (a cluster's
     executors and a Spark Connect server start their own Python workers)."""
     from dvt_connect.spark import is_connect
@@ -203,9 +203,11 @@ class WorkerStart:
             raise self.failure
 
 
-def warm_python_workers(spark: Any, modules: Iterable[str]) -> WorkerStart | None:
+def warm_python_workers(spark: Any, modules: Iterable[str], *, group: str | None = None,
+                        description: str = "") -> WorkerStart | None:
     """:class:`WorkerStart` for ``spark`` while the driver plans, best effort (a failed warm-up
     costs the move its head start, nothing else: join it before the move, its failure ignored),
     or None off a classic ``local`` master."""
-    slots = local_slots(spark)
-    return None if slots is None else WorkerStart(spark.sparkContext, modules, slots=slots)
+    slots = _local_slots(spark)
+    return None if slots is None else WorkerStart(spark.sparkContext, modules, slots=slots,
+                                                  group=group, description=description)

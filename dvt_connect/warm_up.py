@@ -114,14 +114,14 @@ def python_workers(spark: Any, wait: float = WORKERS_WAIT,
     workers idle for a minute, the daemon stays. Waits ``wait`` seconds at most: then the job
     is cancelled and the step fails with TimeoutError (the server answers all the same).
     ``modules``: what the workers import (default :func:`worker_modules`)."""
-    from dvt_connect.executors import WorkerStart, local_slots
+    from dvt_connect.executors import warm_python_workers
 
-    slots = local_slots(spark)
-    if slots is None:
-        return False
-    WorkerStart(spark.sparkContext, worker_modules() if modules is None else modules,
-                slots=slots, group=f"dvt-warm-up-{uuid.uuid4().hex[:8]}",
-                description="dvt server warm-up: Python workers").result(wait)
+    start = warm_python_workers(spark, worker_modules() if modules is None else modules,
+                                group=f"dvt-warm-up-{uuid.uuid4().hex[:8]}",
+                                description="dvt server warm-up: Python workers")
+    if start is None:
+        return False  # not a classic local master: its executors start their own
+    start.result(wait)
     return True
 
 
