@@ -35,6 +35,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from dvt_connect.connectors.arrow_bulk.direct import SPARK_ROW_KEY
 from dvt_connect.connectors.base import (
     BaseConnector,
     ConnectorType,
@@ -265,11 +266,13 @@ class FilesConnector(BaseConnector):
         return self._footers[folder]
 
     def _footer_schema(self, plan: ReadPlan) -> StructType | None:
-        """The schema Spark would infer for a local folder of Parquet files, made by Spark's own
-        code in the driver's JVM (its footer reader, ``ParquetToSparkSchemaConverter`` set from
-        the session as Spark's inference sets it, ``readSchemaFromFooter``, then nullable as
-        Spark reads files) from one footer, without the job Spark runs to read footers: cold,
-        about 0.8 s of a transfer's planning here (the job 1.2-1.8 s against 0.4-0.8 s).
+        """The schema Spark would infer for a local folder of Parquet files, from one footer,
+        without the job Spark runs to read footers: the Spark schema the footer holds, where
+        Spark or dvt-connect wrote it (:func:`_keyed_schema`, in Python), else made by Spark's
+        own code in the driver's JVM (its footer reader, ``ParquetToSparkSchemaConverter`` set
+        from the session as Spark's inference sets it, ``readSchemaFromFooter``, then nullable
+        as Spark reads files): cold, about 0.8 s of a transfer's planning here (the job
+        1.2-1.8 s against 0.4-0.8 s).
 
         Spark reads one file's footer too (a summary file first, else the first data file it
         lists), so this is taken only where every file's footer has the same schema, there is
@@ -295,10 +298,11 @@ class FilesConnector(BaseConnector):
                 return None
             footers = [meta for _, _, meta in files]
             first = footers[0]
-            if any(not f.schema.equals(first.schema) or (f.metadata or {}).get(_SPARK_ROW_KEY)
-                   != (first.metadata or {}).get(_SPARK_ROW_KEY) for f in footers[1:]):
+            if any(not f.schema.equals(first.schema) or (f.metadata or {}).get(SPARK_ROW_KEY)
+                   != (first.metadata or {}).get(SPARK_ROW_KEY) for f in footers[1:]):
                 return None
-            schema = _spark_footer_schema(self.spark, "file://" + files[0][0])
+            schema = (_keyed_schema(first)
+                      or _spark_footer_schema(self.spark, "file://" + files[0][0]))
         except Exception:  # noqa: BLE001 - Spark's own inference decides, and raises its error
             return None
         if select:
@@ -388,7 +392,7 @@ class FilesConnector(BaseConnector):
             folder = self._local_folder(stage)
             assert folder is not None
             os.makedirs(folder)
-            sink = ParquetSink(folder, uuid.uuid4().hex[:16])
+            sink = ParquetSink(folder, uuid.uuid4().hex[:16], schema.json())
             moved.append(run_move(self.spark, source, sink, schema))
 
         outcome = self._locked_write(request, lambda: self._write_staged(request, save))
@@ -642,8 +646,40 @@ def _option_text(value: Any) -> str:
     return str(value)
 
 
-# the key under which Spark keeps the schema it wrote in a Parquet footer
-_SPARK_ROW_KEY = b"org.apache.spark.sql.parquet.row.metadata"
+
+def _keyed_schema(footer: Any) -> StructType | None:
+    """The schema Spark's inference takes from a footer that holds Spark's own (written by
+    Spark, or by :class:`~.arrow_bulk.direct.ParquetSink`): the JSON under
+    :data:`SPARK_ROW_KEY`, then nullable, as ``readSchemaFromFooter`` and the read make it, in
+    Python (no JVM call: cold, the JVM's footer reader and converter cost 0.3 s of planning).
+    None without the key or where Python cannot parse it as a struct: the JVM then decides (its
+    parser for Spark 1's schema strings, or the Parquet schema)."""
+    from pyspark.sql.types import StructType
+
+    text = (footer.metadata or {}).get(SPARK_ROW_KEY)
+    if not text:
+        return None
+    try:
+        parsed = StructType.fromJson(json.loads(text))
+    except Exception:  # noqa: BLE001 - not JSON Python reads: the JVM's parsers decide
+        return None
+    return _as_nullable(parsed) if isinstance(parsed, StructType) else None
+
+
+def _as_nullable(data_type: Any) -> Any:
+    """``data_type`` with every field, array element and map value nullable (Spark's
+    ``asNullable``; metadata and map keys' own types kept)."""
+    from pyspark.sql import types as t
+
+    if isinstance(data_type, t.StructType):
+        return t.StructType([t.StructField(f.name, _as_nullable(f.dataType), True, f.metadata)
+                             for f in data_type.fields])
+    if isinstance(data_type, t.ArrayType):
+        return t.ArrayType(_as_nullable(data_type.elementType), True)
+    if isinstance(data_type, t.MapType):
+        return t.MapType(_as_nullable(data_type.keyType), _as_nullable(data_type.valueType),
+                         True)
+    return data_type
 
 
 def _spark_footer_schema(spark: Any, uri: str) -> StructType:

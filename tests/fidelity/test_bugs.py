@@ -156,3 +156,39 @@ def test_nan_into_mariadb_is_refused_with_the_column_and_the_value(spark, pg, ma
     assert mariadb_columns(mariadb, source) == {"id": "int(11)", "ratio": "double"}
     assert mariadb_tables(mariadb, f"{source}\\_\\_dvt%") == []
     assert pg_tables(pg, f"{source}\\_\\_dvt%") == []
+
+
+@pytest.mark.parametrize("route", ["arrow", "rows"])
+def test_postgres_time_through_parquet_loads_into_time_columns(spark, pg, mariadb, names,
+                                                               tmp_path: Path, route: str):
+    """A PostgreSQL TIME written to Parquet (by Spark on the rows route, by pyarrow on the Arrow
+    route: both footers keep Spark's schema and its time flag) loads back into a TIME column of
+    PostgreSQL and of MariaDB with its values: the bulk loaders, which would be sent timestamps
+    for it, hand the write to JDBC (it failed with "time out of range" before)."""
+    from datetime import timedelta
+
+    from dvt_connect.connectors.arrow_bulk.direct import SPARK_ROW_KEY
+
+    source, target = names("tp"), names("tp_out")
+    with pg_client(pg) as conn:
+        conn.execute(f"CREATE TABLE {source} (id int, t time(3), v varchar(5))")
+        conn.execute(f"INSERT INTO {source} VALUES (1, '13:45:01.123', 'abc'), "
+                     "(2, NULL, 'x'), (3, '23:59:59.999', NULL)")
+    lake = files_connection(tmp_path)
+    transfer(spark, pg_connection(pg), lake, ReadRequest(table=TableRef(source)),
+             WriteRequest(table=TableRef("out")), allow_lossy=("t",), route=route,
+             connector="native")
+    footer = pq.read_metadata(next((tmp_path / "out").glob("*.parquet"))).metadata
+    assert SPARK_ROW_KEY in footer
+
+    stats = move(spark, lake, pg_connection(pg), "out", target)
+    assert any("TIME columns (`t`)" in note for note in stats.notes), stats.notes
+    assert pg_columns(pg, target)["t"].startswith("time(")
+    assert pg_rows(pg, target) == pg_rows(pg, source)
+
+    move(spark, lake, mariadb_connection(mariadb), "out", target)
+    assert mariadb_columns(mariadb, target)["t"].startswith("time(")
+    assert [(r["id"], r["t"]) for r in mariadb_rows(mariadb, target)] == [
+        (r["id"], None if r["t"] is None else timedelta(
+            hours=r["t"].hour, minutes=r["t"].minute, seconds=r["t"].second,
+            microseconds=r["t"].microsecond)) for r in pg_rows(pg, source)]

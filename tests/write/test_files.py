@@ -292,6 +292,65 @@ def test_a_parquet_folders_schema_is_read_from_a_footer_as_spark_infers_it(
     assert (schema.names, jobs) == (["s", "i8"], [])
 
 
+def test_a_footer_holding_sparks_schema_is_read_in_python(
+        spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where a footer holds Spark's schema (written by Spark, or by the Arrow route's Parquet
+    sink, which now puts it there as Spark's writer does), the connector takes it as Spark's
+    inference does (the key's schema, made nullable), with no call into the JVM; a key Python
+    cannot read goes to the JVM's reader as before. Compared with ``spark.read.parquet``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from pyspark.sql import types as t
+
+    from dvt_connect.connectors import files as files_module
+    from dvt_connect.connectors.arrow_bulk.columns import arrow_schema_of
+    from dvt_connect.connectors.arrow_bulk.direct import SPARK_ROW_KEY, ParquetSink
+
+    jvm_reads: list[str] = []
+    jvm_reader = files_module._spark_footer_schema
+
+    def counted(spark: Any, uri: str) -> Any:
+        jvm_reads.append(uri)
+        return jvm_reader(spark, uri)
+
+    monkeypatch.setattr(files_module, "_spark_footer_schema", counted)
+    spark.sql("SELECT CAST('ab' AS VARCHAR(5)) AS v, timestamp_ntz'2024-03-10 02:30:00' AS ntz, "
+              "map('k', array(1.5D)) AS m").write.parquet(str(tmp_path / "by_spark"))
+    planned = t.StructType([
+        t.StructField("id", t.LongType(), False, {"jdbcClientType": "int8", "scale": 0}),
+        t.StructField("note", t.StringType(), True,
+                      {"__CHAR_VARCHAR_TYPE_STRING": "varchar(64)"}),
+        t.StructField("amount", t.DecimalType(12, 2), True),
+        t.StructField("at", t.TimestampType(), True),
+        t.StructField("wall", t.TimestampNTZType(), True),
+        t.StructField("tags", t.ArrayType(t.StringType(), False), False),
+        t.StructField("pair", t.StructType([t.StructField("x", t.IntegerType(), False)]), True),
+        t.StructField("scores", t.MapType(t.StringType(), t.DoubleType(), False), True)])
+    target = arrow_schema_of(planned)
+    batch = pa.RecordBatch.from_pylist([{"id": 1, "tags": ["a"]}], schema=target)
+    (tmp_path / "by_dvt").mkdir()
+    ParquetSink(str(tmp_path / "by_dvt"), "run1", planned.json()).write(0, iter([batch]), target)
+    (tmp_path / "garbled").mkdir()
+    table = pa.table({"id": [1]})
+    pq.write_table(table.replace_schema_metadata({SPARK_ROW_KEY: b"StructType(garbled"}),
+                   tmp_path / "garbled" / "a.parquet")
+
+    lake = FilesConnector(spark, files_connection(tmp_path))
+    for name, jvm in (("by_spark", 0), ("by_dvt", 0), ("garbled", 1)):
+        jvm_reads.clear()
+        schema, jobs = _schema_jobs(spark, lake, lake.plan_read(
+            ReadRequest(table=TableRef(name))))
+        inferred = spark.read.parquet(f"file://{tmp_path / name}").schema
+        assert (schema, jobs, len(jvm_reads)) == (inferred, [], jvm), name
+        assert [f.metadata for f in schema.fields] == [f.metadata for f in inferred.fields]
+    written = pq.read_metadata(next((tmp_path / "by_dvt").glob("*.parquet"))).metadata
+    assert json.loads(written[SPARK_ROW_KEY]) == json.loads(planned.json())
+    assert spark.read.parquet(str(tmp_path / "by_dvt")).schema == files_module._as_nullable(
+        planned)
+    assert spark.read.parquet(str(tmp_path / "by_dvt")).schema.fields[1].metadata == {
+        "__CHAR_VARCHAR_TYPE_STRING": "varchar(64)"}
+
+
 def test_a_parquet_folders_schema_falls_back_to_sparks_inference_once(
         spark: Any, tmp_path: Path) -> None:
     """Where one footer cannot stand for the folder (files of other schemas, a summary file,

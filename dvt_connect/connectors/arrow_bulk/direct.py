@@ -34,6 +34,9 @@ BATCH_ROWS = 65_536
 # rows per Parquet row group the Arrow route writes (DuckDB's default is 122,880): the batches
 # a reader hands over are smaller (about 13,000 rows of the bench table per 1 MiB batch)
 ROW_GROUP_ROWS = 65_536
+# The footer key under which Spark's Parquet writer keeps the Spark schema it wrote, and which
+# Spark's schema inference takes before the Parquet schema (``readSchemaFromFooter``).
+SPARK_ROW_KEY = b"org.apache.spark.sql.parquet.row.metadata"
 
 
 class ArrowSource(Protocol):
@@ -165,15 +168,21 @@ def parquet_tasks(files: Iterable[ParquetFacts], cores: int) -> ParquetSource:
 class ParquetSink:
     """``<folder>/part-<i>-<run>.snappy.parquet`` per partition (``run`` keeps appended files
     apart), written row group by row group and renamed into place when complete (a re-run task
-    overwrites its own file)."""
+    overwrites its own file). ``spark_schema`` (the transfer's Spark schema as JSON) goes into
+    each footer under :data:`SPARK_ROW_KEY`, as Spark's writer puts it there: Spark reads the
+    files back with exactly that schema, and a later transfer reads it without the JVM."""
 
     folder: str
     run: str
+    spark_schema: str = ""
 
     def write(self, index: int, batches: Iterator[pa.RecordBatch],
               schema: pa.Schema) -> tuple[int, int]:
 
         path = os.path.join(self.folder, f"part-{index:05d}-{self.run}.snappy.parquet")
+        if self.spark_schema:
+            schema = schema.with_metadata({**(schema.metadata or {}),
+                                           SPARK_ROW_KEY: self.spark_schema.encode()})
         rows = write_parquet(path, batches, schema)
         return rows, os.path.getsize(path)
 
