@@ -113,7 +113,8 @@ def python_workers(spark: Any, wait: float = WORKERS_WAIT,
     first transfer 2.2 s against 3.1 s at 1M rows PostgreSQL -> Parquet here); Spark stops
     workers idle for a minute, the daemon stays. Waits ``wait`` seconds at most: then the job
     is cancelled and the step fails with TimeoutError (the server answers all the same).
-    ``modules``: what the workers import (default :func:`worker_modules`)."""
+    ``modules``: what the workers import (default :func:`worker_modules`). Returns whether it
+    started them: False off a classic local master, whose executors start their own."""
     from dvt_connect.executors import warm_python_workers
 
     start = warm_python_workers(spark, worker_modules() if modules is None else modules,
