@@ -646,7 +646,6 @@ def _option_text(value: Any) -> str:
     return str(value)
 
 
-
 def _keyed_schema(footer: Any) -> StructType | None:
     """The schema Spark's inference takes from a footer that holds Spark's own (written by
     Spark, or by :class:`~.arrow_bulk.direct.ParquetSink`): the JSON under
@@ -667,8 +666,8 @@ def _keyed_schema(footer: Any) -> StructType | None:
 
 
 def _as_nullable(data_type: Any) -> Any:
-    """``data_type`` with every field, array element and map value nullable (Spark's
-    ``asNullable``; metadata and map keys' own types kept)."""
+    """``data_type`` with every field, array element and map value nullable, nested ones
+    included (Spark's ``asNullable``, which keeps fields' metadata)."""
     from pyspark.sql import types as t
 
     if isinstance(data_type, t.StructType):
