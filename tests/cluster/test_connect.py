@@ -47,6 +47,14 @@ from cluster.conftest import (
 pytestmark = [pytest.mark.cluster, pytest.mark.spark, pytest.mark.postgres]
 
 
+def _parent(pid: int) -> int | None:
+    """``pid``'s parent, or None once it is gone."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 @pytest.fixture(scope="module")
 def server(cli: Cli) -> Iterator[dict[str, object]]:
     started = cli.run("server", "start", "--json", timeout=600)
@@ -82,9 +90,10 @@ def test_status_shows_the_server_on_loopback_with_the_synced_jars(
     assert isinstance(doc["python_workers"], int)
     pid = int(server["pid"])
     assert "dvt_connect.connect_server" in read_proc(pid, "cmdline")
-    # its JVM, a child of the server's process, listens on loopback with the synced drivers
-    (jvm,) = [c for c in map(lambda p: read_proc(p, "cmdline"), descendants(pid)[1:])
-              if "SparkSubmit" in c]
+    # its JVM, a child of the server's process, listens on loopback with the synced drivers (a
+    # child of the JVM caught between its fork and exec carries the JVM's command line too)
+    children = [p for p in descendants(pid)[1:] if _parent(p) == pid]
+    (jvm,) = [c for c in map(lambda p: read_proc(p, "cmdline"), children) if "SparkSubmit" in c]
     assert "spark.connect.grpc.binding.address=127.0.0.1" in jvm
     assert "spark.sql.artifact.isolation.enabled=false" in jvm
     assert "postgresql-42" in jvm
