@@ -27,6 +27,7 @@ from faults.conftest import (
     assert_no_secret,
     descendants,
     maria,
+    parent,
     pg_table,
     psql,
     read_proc,
@@ -45,14 +46,6 @@ from cluster.conftest import (
 )
 
 pytestmark = [pytest.mark.cluster, pytest.mark.spark, pytest.mark.postgres]
-
-
-def _parent(pid: int) -> int | None:
-    """``pid``'s parent, or None once it is gone."""
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +85,7 @@ def test_status_shows_the_server_on_loopback_with_the_synced_jars(
     assert "dvt_connect.connect_server" in read_proc(pid, "cmdline")
     # its JVM, a child of the server's process, listens on loopback with the synced drivers (a
     # child of the JVM caught between its fork and exec carries the JVM's command line too)
-    children = [p for p in descendants(pid)[1:] if _parent(p) == pid]
+    children = [p for p in descendants(pid)[1:] if parent(p) == pid]
     (jvm,) = [c for c in map(lambda p: read_proc(p, "cmdline"), children) if "SparkSubmit" in c]
     assert "spark.connect.grpc.binding.address=127.0.0.1" in jvm
     assert "spark.sql.artifact.isolation.enabled=false" in jvm
@@ -221,7 +214,7 @@ def _python_daemons(server_pid: int) -> set[int]:
         return read_proc(pid, "cmdline").split()[-1:] == ["pyspark.worker"]
 
     return {p for p in descendants(server_pid)
-            if python(p) and not python(read_proc(p, "stat").rsplit(")", 1)[1].split()[1])}
+            if python(p) and not python(parent(p) or 0)}  # 0: its parent is gone
 
 
 def test_every_command_s_tasks_share_the_server_s_warm_python_workers(

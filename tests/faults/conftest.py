@@ -183,18 +183,21 @@ def descendants(pid: int) -> list[int]:
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
+        ppid = parent(entry.name)
+        if ppid is not None:
+            children.setdefault(ppid, []).append(int(entry.name))
     found, queue = [], [pid]
     while queue:
         current = queue.pop()
         found.append(current)
         queue.extend(children.get(current, []))
     return found
+
+
+def parent(pid: int | str) -> int | None:
+    """``pid``'s parent process, or None once it is gone."""
+    stat = read_proc(pid, "stat")
+    return int(stat.rsplit(")", 1)[1].split()[1]) if stat else None
 
 
 def read_proc(pid: int | str, name: str) -> str:

@@ -57,7 +57,7 @@ from dvt_connect.connectors.base import (
 )
 from dvt_connect.connectors.filesystem import StagingArea
 from dvt_connect.connectors.jdbc import JDBCConnector, JdbcReadPlan
-from dvt_connect.connectors.jdbc.ddl import LOGICAL_TIME_KEY, dialect_for
+from dvt_connect.connectors.jdbc.ddl import dialect_for, logical_time
 from dvt_connect.connectors.staging import guard_values
 from dvt_connect.databases.spec import NativeFacts
 from dvt_connect.errors import ConfigError, UsageError
@@ -340,7 +340,7 @@ class BulkConnector(BaseConnector):
     # ---- writing ---------------------------------------------------------------------------
 
     def _write_problems(self, schema: StructType, request: WriteRequest) -> list[str]:
-        from pyspark.sql.types import StringType, TimestampNTZType
+        from pyspark.sql.types import StringType
 
         problems = [f"`{f.name}` ({f.dataType.simpleString()})" for f in schema.fields
                     if not writable(f.dataType)]
@@ -353,11 +353,9 @@ class BulkConnector(BaseConnector):
         if declared:
             problems.append("text into the source's own column types ("
                             + ", ".join(f"`{n}` {t}" for n, t in declared.items()) + ")")
-        # a time of day Spark holds as a timestamp on 1970-01-01 (a PostgreSQL TIME read by
-        # Spark, kept so in Parquet's footer) gets a TIME column, which the bulk loaders would
-        # be sent a timestamp for; JDBC's casts take it
-        times = [f.name for f in schema.fields if (f.metadata or {}).get(LOGICAL_TIME_KEY)
-                 and isinstance(f.dataType, TimestampNTZType)]
+        # a time of day Spark holds as a timestamp (kept so in Parquet's footer too) gets a TIME
+        # column, which the bulk loaders would be sent a timestamp for; JDBC's casts take it
+        times = [f.name for f in schema.fields if logical_time(f)]
         if times and "time" in dialect_for(self.facts).types:
             problems.append("times of day held as timestamps into TIME columns ("
                             + ", ".join(f"`{n}`" for n in times) + ")")

@@ -42,6 +42,7 @@ LOGICAL_TIME_KEY = "logical_time_type"
 __all__ = ["DIALECTS", "OLD_MARK", "SIDE_MARKS", "STAGE_MARK", "ColumnDDL", "Dialect", "Swap",
            "TablePlan",
            "column_sql", "create_table_sql", "dialect_for", "drop_table_sql", "insert_select_sql",
+           "logical_time",
            "merge_statements", "plan_columns", "primary_key_sql", "side_table_name",
            "side_token", "swap_statements", "token_time", "truncate_statements"]
 
@@ -94,6 +95,16 @@ class TablePlan:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+
+def logical_time(f: StructField) -> bool:
+    """Whether ``f`` is a time of day Spark holds as a ``timestamp_ntz`` on 1970-01-01 (a
+    PostgreSQL TIME read by Spark, flagged so in its metadata): it gets a TIME column where the
+    dialect has one."""
+    from pyspark.sql.types import TimestampNTZType
+
+    return isinstance(f.dataType, TimestampNTZType) and bool(
+        (f.metadata or {}).get(LOGICAL_TIME_KEY))
 
 
 def _declared_length(f: StructField) -> tuple[str, int] | None:
@@ -166,8 +177,7 @@ class _Planner:
         if isinstance(data_type, t.StringType):
             return self.string(f)
         key = _type_key(data_type)
-        if key == "timestamp_ntz" and (f.metadata or {}).get(LOGICAL_TIME_KEY) \
-                and "time" in d.types:
+        if key == "timestamp_ntz" and logical_time(f) and "time" in d.types:
             key = "time"
         if key is None or key not in d.types:
             return None
