@@ -207,6 +207,17 @@ def quantile_boundaries(values: Sequence[Value | None], lower: Value, upper: Val
     return sorted({v for v in values if v is not None and lower < v <= upper})  # type: ignore[operator]
 
 
+def histogram_quantiles(bounds: Sequence[Value], count: int) -> list[Value] | None:
+    """``count - 1`` cut points from the ascending bounds of an equal-frequency histogram (each
+    bucket holds the same share of the rows): for each ``i / count``, the nearest bound. None
+    when the histogram has fewer buckets than partitions (its cut points would be too coarse
+    to balance them)."""
+    buckets = len(bounds) - 1
+    if count < 2 or buckets < count:
+        return None
+    return [bounds[(2 * i * buckets + count) // (2 * count)] for i in range(1, count)]
+
+
 def build_partitions(
     column_sql: str,
     boundaries: Sequence[Value],

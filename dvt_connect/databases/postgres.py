@@ -52,6 +52,22 @@ CATALOG = CatalogQueries(
     ),
     default_schema="public",
     quantiles="percentile_disc",
+    # ANALYZE's histogram (about 30,000 sampled rows, 100 buckets at the default statistics
+    # target): taken while fewer rows changed since than autovacuum lets pass before it analyzes
+    # again (10%), and only where no value is frequent enough to be listed apart from it (its
+    # buckets then hold equal shares of all non-NULL rows). A table with children (inheritance
+    # or partitions) is read with them, as are its "inherited" statistics.
+    histogram=(
+        "SELECT string_agg(u.b, ';' ORDER BY u.o) FROM pg_stats s "
+        "JOIN pg_namespace n ON n.nspname = s.schemaname "
+        "JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.tablename "
+        "JOIN pg_stat_all_tables t ON t.relid = c.oid "
+        "CROSS JOIN LATERAL unnest(s.histogram_bounds::text::text[]) WITH ORDINALITY u(b, o) "
+        "WHERE s.schemaname = {schema} AND s.tablename = {table} AND s.attname = {column} "
+        "AND s.inherited = c.relhassubclass AND s.most_common_vals IS NULL "
+        "AND COALESCE(t.last_analyze, t.last_autoanalyze) IS NOT NULL "
+        "AND t.n_mod_since_analyze <= 0.1 * c.reltuples"
+    ),
     unique_keys=(
         "SELECT i.indexrelid::regclass::text, a.attname FROM pg_index i "
         "JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace "

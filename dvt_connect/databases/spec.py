@@ -145,7 +145,11 @@ class CatalogQueries:
     dialect (never spliced as raw names). ``row_estimate`` returns one number from catalog
     statistics (no full count); ``primary_key`` and ``indexed_columns`` return column names.
     ``quantiles`` names the quantile SQL the database can run (``percentile_disc``,
-    ``window``; see :mod:`dvt_connect.connectors.jdbc.sql`).
+    ``window``; see :mod:`dvt_connect.connectors.jdbc.sql`). ``histogram`` (placeholders
+    ``{schema}``, ``{table}``, ``{column}``) returns one text: the bounds of the column's
+    equal-frequency histogram from the catalog's statistics, ascending and separated by ``;``,
+    or NULL where they would mislead (none, gathered before most of the rows changed, or values
+    frequent enough to be kept outside the histogram); the planner then computes quantiles.
     """
 
     row_estimate: str | None = None
@@ -153,6 +157,7 @@ class CatalogQueries:
     indexed_columns: str | None = None
     default_schema: str | None = None
     quantiles: str | None = None
+    histogram: str | None = None
     # (index name, column name) of every unique index, ordered within each: a merge needs one
     # whose columns are exactly the key. Read by the bulk paths' sessions (JDBC asks the
     # driver's metadata).

@@ -18,6 +18,7 @@ from dvt_connect.partitioning import (
     PartitionConfig,
     Value,
     build_partitions,
+    histogram_quantiles,
     parse_value,
     partition_count,
     plan_partitions,
@@ -224,9 +225,22 @@ def test_a_dominant_value_yields_fewer_partitions_with_a_note() -> None:
 
 # ---- SQL feeding the planner ---------------------------------------------------------------
 
-def test_bounds_sql_is_one_query_with_the_estimate() -> None:
-    assert bounds_sql('"id"', '"s"."t"', "x > 1", "SELECT 5") == (
-        'SELECT MIN("id"), MAX("id"), (SELECT 5) FROM "s"."t" WHERE x > 1')
+def test_bounds_sql_is_one_query_with_the_catalog_queries() -> None:
+    assert bounds_sql('"id"', '"s"."t"', "x > 1", ["SELECT 5", "SELECT 'a;b'"]) == (
+        'SELECT MIN("id"), MAX("id"), (SELECT 5), (SELECT \'a;b\') FROM "s"."t" WHERE x > 1')
+    assert bounds_sql('"id"', '"s"."t"', None) == 'SELECT MIN("id"), MAX("id") FROM "s"."t"'
+
+
+def test_histogram_cut_points_are_the_nearest_bounds_to_each_quantile() -> None:
+    bounds = list(range(0, 1010, 10))  # 101 bounds: 100 buckets of equal frequency
+    assert histogram_quantiles(bounds, 4) == [250, 500, 750]
+    # 100 / 8 = 12.5 buckets per partition: the nearest bound, halves rounded up
+    assert histogram_quantiles(bounds, 8) == [130, 250, 380, 500, 630, 750, 880]
+    assert histogram_quantiles(bounds, 100) == bounds[1:-1]
+    # fewer buckets than partitions, or nothing to cut: computed quantiles instead
+    assert histogram_quantiles(bounds, 101) is None
+    assert histogram_quantiles(bounds, 1) is None
+    assert histogram_quantiles([5], 2) is None
 
 
 def test_quantile_sql_per_method() -> None:

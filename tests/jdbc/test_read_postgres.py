@@ -23,6 +23,7 @@ from .conftest import pg_connection
 pytestmark = [pytest.mark.spark, pytest.mark.postgres]
 
 BALANCE_FACTOR = 1.5  # largest partition / mean partition, with quantile boundaries
+HISTOGRAM_NOTE = "quantile boundaries from the catalog's statistics (the column's histogram)"
 FAST_RETRY = RetryConfig(max_attempts=3, base_delay=0.2, max_delay=0.5, max_elapsed=60)
 
 
@@ -37,10 +38,21 @@ def read(conn: JDBCConnector, **request: Any) -> tuple[JdbcReadPlan, list[Any]]:
     return plan, conn.load(plan).collect()
 
 
-def predicate_counts(pg_sql: Any, table: str, plan: JdbcReadPlan) -> list[int]:
-    """Rows each partition's predicate selects, counted by PostgreSQL itself."""
-    return [pg_sql.execute(f"SELECT count(*) FROM {table} WHERE {p or 'true'}").fetchone()[0]
-            for p in plan.predicates()]
+def analyze(pg_sql: Any, table: str) -> None:
+    """ANALYZE as on a table at rest: this connection's own changes are reported first (a
+    backend reports them up to a second later, and reported after ANALYZE they count as
+    changed since, which makes the statistics look stale to the planner)."""
+    pg_sql.execute("SELECT pg_stat_force_next_flush()")
+    pg_sql.execute(f"ANALYZE {table}")
+
+
+def predicate_counts(pg_sql: Any, table: str, plan: JdbcReadPlan,
+                     where: str | None = None) -> list[int]:
+    """Rows each partition's predicate (and the read's ``where``) selects, counted by
+    PostgreSQL itself."""
+    extra = f" AND ({where})" if where else ""
+    return [pg_sql.execute(f"SELECT count(*) FROM {table} WHERE ({p or 'true'}){extra}")
+            .fetchone()[0] for p in plan.predicates()]
 
 
 # ---- correctness at the bounds ------------------------------------------------------------
@@ -55,7 +67,7 @@ def test_no_row_lost_or_duplicated_at_the_bounds_and_nulls_are_read(
     pg_sql.execute(f"INSERT INTO {table} SELECT g, CASE WHEN g <= 50 THEN NULL ELSE g % 1000 "
                    f"END, 'n' || g FROM generate_series(1, 2050) g")
     pg_sql.execute(f"CREATE INDEX ON {table} (k)")
-    pg_sql.execute(f"ANALYZE {table}")
+    analyze(pg_sql, table)
     conn = connector(spark, pg, config=PartitionConfig(quantiles=quantiles))
 
     plan, rows = read(conn, table=TableRef.parse(table), partition_column="k", partitions=6)
@@ -78,7 +90,7 @@ def test_primary_key_is_chosen_and_the_estimate_sizes_the_plan(
     pg_sql.execute(f"CREATE TABLE {table} (id bigint PRIMARY KEY, day date NOT NULL, v text)")
     pg_sql.execute(f"INSERT INTO {table} SELECT g, date '2024-01-01' + (g % 366), 'v' "
                    f"FROM generate_series(1, 20000) g")
-    pg_sql.execute(f"ANALYZE {table}")
+    analyze(pg_sql, table)
     conn = connector(spark, pg, config=PartitionConfig(rows_per_partition=5000,
                                                        split_above=5000))
 
@@ -100,12 +112,15 @@ def test_date_and_timestamptz_partitions_read_every_row(
                    f"timestamptz '2024-03-31 01:30:00.123456+02' + g * interval '7 minutes 1.5 s'"
                    f" FROM generate_series(1, 3000) g")
     pg_sql.execute(f"UPDATE {table} SET ts = NULL, d = NULL WHERE id % 97 = 0")
-    pg_sql.execute(f"ANALYZE {table}")
+    analyze(pg_sql, table)
     conn = connector(spark, pg)
     for column in ("d", "ts"):
         plan, rows = read(conn, table=TableRef.parse(table), partition_column=column,
                           partitions=5)
         assert len(plan.partitions) == 5, column
+        # the instants' cut points from their histogram (its text in the session's time zone);
+        # the 20 days are each frequent enough to be kept apart from one: computed
+        assert (HISTOGRAM_NOTE in plan.notes) is (column == "ts"), plan.notes
         assert sorted(r["id"] for r in rows) == list(range(1, 3001)), column
         assert sum(predicate_counts(pg_sql, table, plan)) == 3000
 
@@ -118,7 +133,7 @@ def test_skewed_keys_are_balanced_with_quantile_boundaries(
     pg_sql.execute(f"INSERT INTO {table} SELECT g, 'v' FROM generate_series(1, 19000) g")
     pg_sql.execute(f"INSERT INTO {table} SELECT 19000 + g::bigint * 10000000, 'v' "
                    f"FROM generate_series(1, 1000) g")
-    pg_sql.execute(f"ANALYZE {table}")
+    analyze(pg_sql, table)
     total, partitions = 20000, 8
     mean = total / partitions
 
@@ -127,6 +142,7 @@ def test_skewed_keys_are_balanced_with_quantile_boundaries(
     strided = connector(spark, pg, config=PartitionConfig(quantiles=False)).plan_read(
         ReadRequest(table=TableRef.parse(table), partitions=partitions))
 
+    assert HISTOGRAM_NOTE in balanced.notes, balanced.notes
     sizes = predicate_counts(pg_sql, table, balanced)
     assert len(sizes) == partitions and sum(sizes) == total
     assert max(sizes) <= BALANCE_FACTOR * mean, sizes
@@ -147,7 +163,9 @@ def test_quantiles_from_a_block_sample_of_a_large_table(
     pg_sql.execute(f"CREATE TABLE {table} (id bigint PRIMARY KEY, pad text)")
     pg_sql.execute(f"INSERT INTO {table} SELECT g * g, 'p' FROM generate_series(1, 40000) g "
                    f"ORDER BY random()")
-    pg_sql.execute(f"ANALYZE {table}")
+    # no histogram of the key (its statistics off), so the quantiles are computed
+    pg_sql.execute(f"ALTER TABLE {table} ALTER COLUMN id SET STATISTICS 0")
+    analyze(pg_sql, table)
     config = PartitionConfig(sample_rows=2000)  # 40,000 rows > 2 x 2,000: sample 5%
     plan = connector(spark, pg, config=config).plan_read(
         ReadRequest(table=TableRef.parse(table), partitions=4))
@@ -155,6 +173,60 @@ def test_quantiles_from_a_block_sample_of_a_large_table(
     sizes = predicate_counts(pg_sql, table, plan)
     assert sum(sizes) == 40000 and len(sizes) == 4
     assert max(sizes) <= 2.0 * 10000, sizes  # a sample balances less exactly
+
+
+def _histogram(pg_sql: Any, table: str, column: str) -> list[Any]:
+    schema, name = table.split(".")
+    row = pg_sql.execute("SELECT histogram_bounds::text::bigint[] FROM pg_stats WHERE "
+                         "schemaname = %s AND tablename = %s AND attname = %s",
+                         (schema, name, column)).fetchone()
+    return list(row[0]) if row and row[0] else []
+
+
+@pytest.mark.parametrize("case", ["rows added since", "a frequent value", "a where clause"])
+def test_quantiles_are_computed_where_the_histogram_would_mislead(
+        spark: Any, pg: dict[str, Any], pg_sql: Any, pg_table: Callable[[str], str],
+        case: str) -> None:
+    table = pg_table("stale")
+    pg_sql.execute(f"CREATE TABLE {table} (id bigint PRIMARY KEY, k int NOT NULL)")
+    # k: a third of the rows 1,000,000, the rest distinct and below it (PostgreSQL lists the
+    # frequent value apart from its histogram, whose buckets then share the other rows only)
+    pg_sql.execute(f"INSERT INTO {table} SELECT g, CASE WHEN g % 3 = 0 THEN 1000000 ELSE g "
+                   f"END FROM generate_series(1, 20000) g")
+    analyze(pg_sql, table)
+    column, where, total = "id", None, 20000
+    if case == "rows added since":
+        # twice as many keys above the histogram's last bound as below it
+        pg_sql.execute(f"INSERT INTO {table} SELECT g, g FROM generate_series(20001, 60000) g")
+        pg_sql.execute("SELECT pg_stat_force_next_flush()")
+        total = 60000
+        schema, name = table.split(".")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            pg_sql.execute("SELECT pg_stat_clear_snapshot()")
+            changed = pg_sql.execute(
+                "SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE schemaname = %s "
+                "AND relname = %s", (schema, name)).fetchone()[0]
+            if changed >= 40000:
+                break
+            time.sleep(0.2)
+        assert changed >= 40000
+    elif case == "a frequent value":
+        column = "k"
+    else:
+        where, total = "id > 2000", 18000
+    assert _histogram(pg_sql, table, column)  # there is one, and it is not used
+
+    plan = connector(spark, pg).plan_read(ReadRequest(
+        table=TableRef.parse(table), partition_column=column, partitions=4, where=where))
+
+    assert HISTOGRAM_NOTE not in plan.notes and "quantile boundaries" in plan.notes, plan.notes
+    sizes = predicate_counts(pg_sql, table, plan, where)
+    assert sum(sizes) == total
+    # computed quantiles balance the rows the read selects; the 6,666 rows where k is
+    # 1,000,000 are a partition of their own (the histogram's cut points would have put them
+    # with a quarter of the others: 10,000 rows)
+    assert max(sizes) <= (6666 if column == "k" else 1.1 * total / 4), sizes
 
 
 # ---- the source is read once ---------------------------------------------------------------
@@ -187,7 +259,7 @@ def test_each_partition_is_exactly_one_query(
     pg_sql.execute(f"CREATE TABLE {table} (k int, v text)")
     pg_sql.execute(f"INSERT INTO {table} SELECT CASE WHEN g % 50 = 0 THEN NULL ELSE g END, 'v' "
                    f"FROM generate_series(1, 20000) g")
-    pg_sql.execute(f"ANALYZE {table}")
+    analyze(pg_sql, table)
     start = _settled_scans(pg_sql, table, 0)
     conn = connector(spark, pg, properties={"options": "-c max_parallel_workers_per_gather=0"})
 
@@ -199,8 +271,14 @@ def test_each_partition_is_exactly_one_query(
 
     assert len(rows) == 20000
     assert len(plan.partitions) == 4
-    # planning: one bounds query and one quantile query; no count, no data read
-    assert planned - start == 2
+    # planning: one bounds query, which returned the column's histogram; no quantile query
+    # sorts a sample, no count, no data read
+    assert HISTOGRAM_NOTE in plan.notes, plan.notes
+    assert planned - start == 1
+    # the cut points are its bounds at 1/4, 2/4 and 3/4, as PostgreSQL shows them
+    bounds = _histogram(pg_sql, table, "k")
+    assert len(bounds) == 101
+    assert [p.lower for p in plan.partitions[1:]] == [bounds[25], bounds[50], bounds[75]]
     # reading: one query per partition; a second pass (count(), a re-read) would show here
     assert done - planned == len(plan.partitions)
 
@@ -378,7 +456,7 @@ def test_the_schema_of_a_partitioned_read_is_one_partition_s_and_equals_the_whol
     pg_sql.execute(f"INSERT INTO {table} SELECT g, 'm' || g, NULL, g / 100.0, "
                    "timestamp '2024-03-10 02:30:00' + g * interval '1 hour', now() "
                    "FROM generate_series(1, 4000) g")
-    pg_sql.execute(f"ANALYZE {table}")
+    analyze(pg_sql, table)
     conn = connector(spark, pg)
     plan = conn.plan_read(ReadRequest(table=TableRef.parse(table), partition_column="id",
                                       partitions=5, where="id > 10"))

@@ -56,6 +56,7 @@ from dvt_connect.partitioning import (
     ColumnKind,
     PartitionConfig,
     Value,
+    histogram_quantiles,
     parse_value,
     partition_count,
     plan_partitions,
@@ -419,20 +420,26 @@ class JDBCConnector(BaseConnector):
             return []
         catalog = self.facts.catalog
         template = catalog.primary_key if primary_key else catalog.indexed_columns
-        if template:
-            sql = template.format(schema=self.facts.quote_literal(relation.catalog_schema or ""),
-                                  table=self.facts.quote_literal(relation.catalog_table))
+        sql = self._catalog_sql(template, relation)
+        if sql:
             return [n for n in first_column(session, sql) if n]
         lookup = key_columns if primary_key else leading_index_columns
         return lookup(session, relation.catalog_schema, relation.catalog_table,
                       schema_is_catalog=self._schema_is_catalog)
 
-    def _estimate_sql(self, relation: _Relation) -> str | None:
-        template = self.facts.catalog.row_estimate
+    def _catalog_sql(self, template: str | None, relation: _Relation,
+                     **names: str) -> str | None:
+        """A catalog query of the facts for ``relation``'s table, its ``{schema}``, ``{table}``
+        and ``names`` as string literals; None for a query or where the facts have none."""
         if not template or relation.catalog_table is None:
             return None
-        return template.format(schema=self.facts.quote_literal(relation.catalog_schema or ""),
-                               table=self.facts.quote_literal(relation.catalog_table))
+        quote = self.facts.quote_literal
+        return template.format(schema=quote(relation.catalog_schema or ""),
+                               table=quote(relation.catalog_table),
+                               **{key: quote(value) for key, value in names.items()})
+
+    def _estimate_sql(self, relation: _Relation) -> str | None:
+        return self._catalog_sql(self.facts.catalog.row_estimate, relation)
 
     def _catalog_estimate(self, session: JdbcSession, table: TableRef) -> int | None:
         return self._estimate(session, self._table_relation(session, table))
@@ -456,16 +463,24 @@ class JDBCConnector(BaseConnector):
         config: PartitionConfig,
         notes: list[str],
     ) -> tuple[Partition, ...]:
-        """Bounds (and the estimate, when not known yet) in one query; size; quantiles; plan."""
+        """Bounds, with the estimate (when not known yet) and the column's histogram (where the
+        catalog keeps a current one and the whole table is read) in one query; size; quantiles,
+        from the histogram or else computed; plan."""
         kind = column.kind
         assert kind is not None
         column_sql = self.facts.quote_identifier(column.name)
         known = relation.key is None or relation.key in self._estimates
+        estimate_sql = None if known else self._estimate_sql(relation)
+        histogram_sql = (self._catalog_sql(self.facts.catalog.histogram, relation,
+                                           column=column.name)
+                         if config.quantiles and where is None else None)
         row = session.query(bounds_sql(column_sql, relation.sql, where,
-                                      None if known else self._estimate_sql(relation)))[0]
+                                      [sql for sql in (estimate_sql, histogram_sql) if sql]))[0]
         lower, upper = parse_value(kind, row[0]), parse_value(kind, row[1])
+        extras = iter(row[2:])
         if not known and relation.key is not None:
-            self._estimates[relation.key] = _int(row[2]) if len(row) > 2 else None
+            self._estimates[relation.key] = _int(next(extras)) if estimate_sql else None
+        histogram = next(extras) if histogram_sql else None
         estimate = self._estimates.get(relation.key) if relation.key else None
         if estimate == 0 and lower is not None:
             # rows exist but the catalog says none: statistics were never gathered
@@ -476,7 +491,13 @@ class JDBCConnector(BaseConnector):
         count, why = partition_count(estimate, self._cores(), config)
         quantiles: list[Value | None] | None = None
         method = self.facts.catalog.quantiles
-        if count > 1 and lower != upper and config.quantiles and method:
+        from_histogram = (_histogram_cuts(kind, histogram, count)
+                          if count > 1 and lower != upper else None)
+        if from_histogram is not None:
+            quantiles = list(from_histogram)
+            notes.append("quantile boundaries from the catalog's statistics (the column's "
+                         "histogram)")
+        elif count > 1 and lower != upper and config.quantiles and method:
             if estimate is None:
                 notes.append("even stride between the bounds: quantiles need a row estimate")
             else:
@@ -637,6 +658,19 @@ def _match(name: str, names: Sequence[str]) -> str | None:
         return name
     folded = [n for n in names if n.lower() == name.lower()]
     return folded[0] if len(folded) == 1 else None
+
+
+def _histogram_cuts(kind: ColumnKind, text: str | None, count: int) -> list[Value] | None:
+    """Cut points for ``count`` partitions from a histogram's bounds as the catalog query
+    returns them (``;``-separated text); None when there is none or a bound does not read as
+    the column's kind (PostgreSQL's ``infinity``, say): the planner computes quantiles then."""
+    if not text:
+        return None
+    try:
+        bounds = [parse_value(kind, value) for value in text.split(";")]
+    except ValueError:
+        return None
+    return histogram_quantiles([b for b in bounds if b is not None], count)
 
 
 def _int(text: str | None) -> int | None:

@@ -4,7 +4,7 @@ bound is written as a literal in its dialect."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
 from dvt_connect.databases.spec import Database
@@ -37,9 +37,10 @@ def literal_template(facts: Database, kind: ColumnKind) -> str:
 
 
 def bounds_sql(column_sql: str, source_sql: str, where: str | None,
-               estimate_sql: str | None = None) -> str:
-    """One query: the column's bounds, and the catalog's row estimate when not yet known."""
-    extra = f", ({estimate_sql})" if estimate_sql else ""
+               extras: Sequence[str] = ()) -> str:
+    """One query: the column's bounds, then one column per catalog query in ``extras`` (each
+    returns one value: the row estimate when not yet known, the column's histogram)."""
+    extra = "".join(f", ({sql})" for sql in extras)
     clause = f" WHERE {where}" if where else ""
     return f"SELECT MIN({column_sql}), MAX({column_sql}){extra} FROM {source_sql}{clause}"
 
