@@ -76,6 +76,10 @@ class PartitionConfig:
     max_partitions: int = 64
     sample_rows: int = 200_000
     quantiles: bool = True
+    # an integer primary key holding at least this share of the values between its bounds is
+    # cut by an even stride, with no quantile query (MariaDB's sampled NTILE read the whole
+    # column: 0.55-0.78 s at 5M rows)
+    dense_key: float = 0.9
 
     def __post_init__(self) -> None:
         if self.partitions is not None and self.partitions < 1:
@@ -205,6 +209,18 @@ def quantile_boundaries(values: Sequence[Value | None], lower: Value, upper: Val
     """Cut points from quantiles computed by the source: distinct, inside ``(lower, upper]``.
     A value so frequent that it spans several quantiles yields one cut, not empty partitions."""
     return sorted({v for v in values if v is not None and lower < v <= upper})  # type: ignore[operator]
+
+
+def dense_key(kind: ColumnKind, lower: Value, upper: Value, estimate: int | None,
+              threshold: float) -> bool:
+    """Whether a unique integer column holds at least ``threshold`` of the values between its
+    bounds, by the catalog's row ``estimate``: an even stride then cuts it into partitions of
+    about equal rows (the largest at most ``1 / threshold`` times the mean, while the estimate
+    holds), as quantiles would."""
+    if kind is not ColumnKind.INTEGER or estimate is None or estimate <= 0:
+        return False
+    span = int(upper) - int(lower) + 1  # type: ignore[arg-type]
+    return span > 1 and estimate >= threshold * span
 
 
 def histogram_quantiles(bounds: Sequence[Value], count: int) -> list[Value] | None:

@@ -18,6 +18,7 @@ from dvt_connect.partitioning import (
     PartitionConfig,
     Value,
     build_partitions,
+    dense_key,
     histogram_quantiles,
     parse_value,
     partition_count,
@@ -229,6 +230,19 @@ def test_bounds_sql_is_one_query_with_the_catalog_queries() -> None:
     assert bounds_sql('"id"', '"s"."t"', "x > 1", ["SELECT 5", "SELECT 'a;b'"]) == (
         'SELECT MIN("id"), MAX("id"), (SELECT 5), (SELECT \'a;b\') FROM "s"."t" WHERE x > 1')
     assert bounds_sql('"id"', '"s"."t"', None) == 'SELECT MIN("id"), MAX("id") FROM "s"."t"'
+
+
+def test_a_dense_key_holds_most_values_between_its_bounds() -> None:
+    integer = ColumnKind.INTEGER
+    assert dense_key(integer, 1, 1000, 1000, 0.9)
+    assert dense_key(integer, 1, 1000, 900, 0.9)
+    assert not dense_key(integer, 1, 1000, 899, 0.9)
+    assert not dense_key(integer, 1, 7000, 1000, 0.9)  # every 7th value
+    # no estimate, or statistics never gathered: quantiles decide
+    assert not dense_key(integer, 1, 1000, None, 0.9)
+    assert not dense_key(integer, 1, 1000, 0, 0.9)
+    # dates and timestamps are not keys of consecutive values
+    assert not dense_key(ColumnKind.DATE, date(2024, 1, 1), date(2024, 12, 31), 366, 0.9)
 
 
 def test_histogram_cut_points_are_the_nearest_bounds_to_each_quantile() -> None:

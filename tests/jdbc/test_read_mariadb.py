@@ -86,6 +86,31 @@ def test_no_row_lost_or_duplicated_nulls_included_and_skew_balanced(
     assert sum(1 for r in rows if r["k"] is None) == 200
 
 
+@pytest.mark.parametrize("step", [1, 7], ids=["dense", "sparse"])
+def test_a_dense_primary_key_is_cut_evenly_without_a_quantile_query(
+        spark: Any, mariadb: dict[str, Any], maria_sql: Any,
+        maria_table: Callable[[str], str], step: int) -> None:
+    table = maria_table("dense")
+    # keys 1..20,000 (every value between the bounds), or every 7th integer (a seventh of them)
+    maria_exec(maria_sql,
+               f"CREATE TABLE `{table}` (id BIGINT PRIMARY KEY, v INT)",
+               f"INSERT INTO `{table}` SELECT seq * {step}, seq FROM seq_1_to_20000",
+               f"ANALYZE TABLE `{table}`")
+    estimate = maria_exec(maria_sql, "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE "
+                          f"TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{table}'")[0][0]
+
+    plan = connector(spark, mariadb).plan_read(
+        ReadRequest(table=TableRef.parse(table), partitions=4))
+
+    dense = (f"even stride: the primary key is dense (about {estimate:,} rows between 1 and "
+             "20000; no quantile query)")
+    assert (dense in plan.notes) is (step == 1), plan.notes
+    assert ("quantile boundaries" in plan.notes) is (step == 7), plan.notes
+    sizes = predicate_counts(maria_sql, table, plan)
+    assert len(sizes) == 4 and sum(sizes) == 20000
+    assert max(sizes) <= 1.1 * 20000 / 4, sizes
+
+
 def test_datetime_partitions_read_every_row(
         spark: Any, mariadb: dict[str, Any], maria_sql: Any,
         maria_table: Callable[[str], str]) -> None:

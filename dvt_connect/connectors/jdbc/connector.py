@@ -56,6 +56,7 @@ from dvt_connect.partitioning import (
     ColumnKind,
     PartitionConfig,
     Value,
+    dense_key,
     histogram_quantiles,
     parse_value,
     partition_count,
@@ -247,11 +248,11 @@ class JDBCConnector(BaseConnector):
             notes.append(f"warning: {problem}")
             if self.console is not None:
                 self.console.warn(problem)
-        column = self._partition_column(session, relation, config, notes)
+        column, key = self._partition_column(session, relation, config, notes)
         partitions: tuple[Partition, ...] = (Partition(index=0, predicate=None),)
         if column is not None:
             partitions = self._partitions(session, relation, request.where, column, config,
-                                          notes)
+                                          notes, key=key)
         estimate = self._estimate(session, relation)
 
         fetch_size = request.fetch_size or self.connection.fetch_size or self.facts.fetch_size
@@ -368,9 +369,11 @@ class JDBCConnector(BaseConnector):
         return tuple(chosen)
 
     def _partition_column(self, session: JdbcSession, relation: _Relation,
-                          config: PartitionConfig, notes: list[str]) -> ColumnInfo | None:
+                          config: PartitionConfig,
+                          notes: list[str]) -> tuple[ColumnInfo | None, bool]:
         """The user's column (checked), else a single-column primary key, else an indexed
-        integer, date or timestamp column; None reads in one partition."""
+        integer, date or timestamp column; None reads in one partition. With it, whether it is
+        the primary key (its values unique)."""
         by_name = {c.name: c for c in relation.columns}
         if config.column:
             name = _match(config.column, list(by_name))
@@ -382,16 +385,16 @@ class JDBCConnector(BaseConnector):
                     f"cannot partition on `{name}`: it is {column.type_name.lower()}; the "
                     "partition column must be an integer, date or timestamp column.")
             notes.append(f"partition column `{name}` as requested")
-            return column
+            return column, False
         if config.partitions == 1:
-            return None
+            return None, False
         if not relation.is_table:
             notes.append("one partition: name a --partition-column to split a --query read")
-            return None
+            return None, False
         key = self._catalog_names(session, relation, primary_key=True)
         if len(key) == 1 and key[0] in by_name and by_name[key[0]].kind is not None:
             notes.append(f"partition column `{key[0]}`: the primary key")
-            return by_name[key[0]]
+            return by_name[key[0]], True
         indexed = [by_name[n] for n in dict.fromkeys(
                        self._catalog_names(session, relation, primary_key=False))
                    if n in by_name and by_name[n].kind is not None]
@@ -400,7 +403,7 @@ class JDBCConnector(BaseConnector):
             best = min(indexed, key=lambda c: (order[c.kind or ColumnKind.INTEGER], c.nullable))
             notes.append(f"partition column `{best.name}`: an indexed {best.type_name} column"
                          + (" (no single-column primary key)" if key else ""))
-            return best
+            return best, False
         if config.partitions:
             raise UsageError(
                 f"cannot split `{relation.display}` into {config.partitions} partitions: it has "
@@ -410,7 +413,7 @@ class JDBCConnector(BaseConnector):
             )
         notes.append("one partition: no single-column integer, date or timestamp primary key "
                      "or index (set --partition-column to split the read)")
-        return None
+        return None, False
 
     def _catalog_names(self, session: JdbcSession, relation: _Relation, *,
                        primary_key: bool) -> list[str]:
@@ -462,10 +465,13 @@ class JDBCConnector(BaseConnector):
         column: ColumnInfo,
         config: PartitionConfig,
         notes: list[str],
+        *,
+        key: bool = False,
     ) -> tuple[Partition, ...]:
         """Bounds, with the estimate (when not known yet) and the column's histogram (where the
         catalog keeps a current one and the whole table is read) in one query; size; quantiles,
-        from the histogram or else computed; plan."""
+        from the histogram, else none for a dense integer primary key (``key``), else computed;
+        plan."""
         kind = column.kind
         assert kind is not None
         column_sql = self.facts.quote_identifier(column.name)
@@ -493,10 +499,16 @@ class JDBCConnector(BaseConnector):
         method = self.facts.catalog.quantiles
         from_histogram = (_histogram_cuts(kind, histogram, count)
                           if count > 1 and lower != upper else None)
+        dense = (key and where is None and count > 1 and lower is not None
+                 and upper is not None and lower != upper and config.quantiles
+                 and dense_key(kind, lower, upper, estimate, config.dense_key))
         if from_histogram is not None:
             quantiles = list(from_histogram)
             notes.append("quantile boundaries from the catalog's statistics (the column's "
                          "histogram)")
+        elif dense:
+            notes.append(f"even stride: the primary key is dense (about {estimate:,} rows "
+                         f"between {lower} and {upper}; no quantile query)")
         elif count > 1 and lower != upper and config.quantiles and method:
             if estimate is None:
                 notes.append("even stride between the bounds: quantiles need a row estimate")
