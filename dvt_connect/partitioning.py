@@ -10,9 +10,10 @@ bound is written as a literal.
 Partitions are half-open ranges chained end to end, the first open below and the last open
 above: every non-NULL value falls in exactly one (nothing lost or read twice at a bound, even
 for rows added after the bounds were read), and NULLs are folded into the first. Boundaries are
-quantiles of the column where the dialect can compute them, so skewed keys are balanced; else an
-even stride between the bounds (Spark's own splitting, which leaves most partitions empty on
-skewed keys: SPARK-19327).
+quantiles of the column (from the catalog's histogram where it keeps a current one, else computed
+by the dialect), so skewed keys are balanced; an even stride for a dense integer key (as even,
+with no query) and where no quantiles can be had (Spark's own splitting, which leaves most
+partitions empty on skewed keys: SPARK-19327).
 """
 
 from __future__ import annotations
@@ -80,12 +81,15 @@ class PartitionConfig:
     # cut by an even stride, with no quantile query (MariaDB's sampled NTILE read the whole
     # column: 0.55-0.78 s at 5M rows)
     dense_key: float = 0.9
+    # the quantile query is cancelled after this many seconds, and the range cut evenly
+    # (MariaDB's sampled NTILE reads the whole column: 0.55-0.78 s at 5M rows)
+    quantile_seconds: int = 10
 
     def __post_init__(self) -> None:
         if self.partitions is not None and self.partitions < 1:
             raise UsageError(f"--partitions must be at least 1, not {self.partitions}.")
         for name in ("rows_per_partition", "split_above", "partitions_per_core",
-                     "max_partitions", "sample_rows"):
+                     "max_partitions", "sample_rows", "quantile_seconds"):
             if getattr(self, name) < 1:
                 raise UsageError(f"partition setting `{name}` must be at least 1.")
 

@@ -148,8 +148,9 @@ class CatalogQueries:
     ``window``; see :mod:`dvt_connect.connectors.jdbc.sql`). ``histogram`` (placeholders
     ``{schema}``, ``{table}``, ``{column}``) returns one text: the bounds of the column's
     equal-frequency histogram from the catalog's statistics, ascending and separated by ``;``,
-    or NULL where they would mislead (none, gathered before most of the rows changed, or values
-    frequent enough to be kept outside the histogram); the planner then computes quantiles.
+    or NULL where they would mislead (none, gathered before a tenth of the rows or more
+    changed, or values frequent enough to be kept outside the histogram); the planner then
+    computes quantiles.
     """
 
     row_estimate: str | None = None

@@ -7,6 +7,7 @@ through the code under test.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +28,36 @@ def pg_connection(pg: dict[str, Any], **extra: Any) -> Connection:
     """The profiles.yml output a user would write for the test PostgreSQL."""
     data = {"type": "postgres", **pg, **extra}
     return parse_connection("pg", data, path=Path("profiles.yml"), key="test.outputs.pg")
+
+
+SLOW_QUANTILES = "dvt-slow-quantiles"  # marks the slowed query, to look for it on the server
+
+
+def slow_quantiles(monkeypatch: pytest.MonkeyPatch,
+                   template: str) -> Callable[[Any, list[int]], None]:
+    """Make the server take long over the planner's own quantile query: ``template`` wraps it
+    (``{sql}``) in SQL that sleeps. Returns the check of a plan made from now on with a
+    one-second bound and 4,000 rows: planned within seconds, the query cancelled, and the
+    range cut evenly into 4 partitions whose row counts (``sizes``, counted by the server)
+    hold every row."""
+    from dvt_connect.connectors.jdbc import connector as module
+
+    real = module.quantile_sql
+
+    def slow(*args: Any, **kwargs: Any) -> str | None:
+        return template.format(sql=real(*args, **kwargs)) + f" /* {SLOW_QUANTILES} */"
+
+    monkeypatch.setattr(module, "quantile_sql", slow)
+
+    started = time.monotonic()
+
+    def check(plan: Any, sizes: list[int]) -> None:
+        assert time.monotonic() - started < 15
+        assert ("even stride between the bounds: the quantile query ran past 1 s and was "
+                "cancelled" in plan.notes), plan.notes
+        assert len(sizes) == 4 and sum(sizes) == 4000, sizes
+
+    return check
 
 
 def maria_connection(mariadb: dict[str, Any], **extra: Any) -> Connection:

@@ -17,7 +17,7 @@ from dvt_connect.errors import SourceError
 from dvt_connect.partitioning import PartitionConfig
 from dvt_connect.retry import RetryConfig, RetryHandler
 
-from .conftest import maria_connection, maria_exec
+from .conftest import SLOW_QUANTILES, maria_connection, maria_exec, slow_quantiles
 
 pytestmark = [pytest.mark.spark, pytest.mark.mariadb]
 
@@ -109,6 +109,27 @@ def test_a_dense_primary_key_is_cut_evenly_without_a_quantile_query(
     sizes = predicate_counts(maria_sql, table, plan)
     assert len(sizes) == 4 and sum(sizes) == 20000
     assert max(sizes) <= 1.1 * 20000 / 4, sizes
+
+
+def test_a_quantile_query_past_its_time_bound_is_cancelled_and_the_range_cut_evenly(
+        spark: Any, mariadb: dict[str, Any], maria_sql: Any,
+        maria_table: Callable[[str], str], monkeypatch: pytest.MonkeyPatch) -> None:
+    table = maria_table("slowq")
+    # every 7th integer: not dense, so the quantiles are computed
+    maria_exec(maria_sql,
+               f"CREATE TABLE `{table}` (id BIGINT PRIMARY KEY, v INT)",
+               f"INSERT INTO `{table}` SELECT seq * 7, seq FROM seq_1_to_4000",
+               f"ANALYZE TABLE `{table}`")
+    cut_evenly = slow_quantiles(monkeypatch, "SELECT q.* FROM ({sql}) q WHERE SLEEP(20) = 0")
+
+    plan = connector(spark, mariadb, config=PartitionConfig(quantile_seconds=1)).plan_read(
+        ReadRequest(table=TableRef.parse(table), partitions=4))
+
+    cut_evenly(plan, predicate_counts(maria_sql, table, plan))
+    # the server stopped it (max_statement_time, which the driver sets): it is not still running
+    running = maria_exec(maria_sql, "SELECT count(*) FROM information_schema.PROCESSLIST WHERE "
+                         f"INFO LIKE '%{SLOW_QUANTILES}%' AND ID <> CONNECTION_ID()")
+    assert running[0][0] == 0
 
 
 def test_datetime_partitions_read_every_row(

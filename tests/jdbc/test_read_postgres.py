@@ -18,7 +18,7 @@ from dvt_connect.errors import SourceError, UsageError
 from dvt_connect.partitioning import PartitionConfig
 from dvt_connect.retry import RetryConfig, RetryHandler
 
-from .conftest import pg_connection
+from .conftest import SLOW_QUANTILES, pg_connection, slow_quantiles
 
 pytestmark = [pytest.mark.spark, pytest.mark.postgres]
 
@@ -227,6 +227,28 @@ def test_quantiles_are_computed_where_the_histogram_would_mislead(
     # 1,000,000 are a partition of their own (the histogram's cut points would have put them
     # with a quarter of the others: 10,000 rows)
     assert max(sizes) <= (6666 if column == "k" else 1.1 * total / 4), sizes
+
+
+def test_a_quantile_query_past_its_time_bound_is_cancelled_and_the_range_cut_evenly(
+        spark: Any, pg: dict[str, Any], pg_sql: Any, pg_table: Callable[[str], str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    table = pg_table("slowq")
+    pg_sql.execute(f"CREATE TABLE {table} (id bigint PRIMARY KEY, v text)")
+    pg_sql.execute(f"INSERT INTO {table} SELECT g * g, 'v' FROM generate_series(1, 4000) g")
+    # no histogram of the key: its quantiles are computed
+    pg_sql.execute(f"ALTER TABLE {table} ALTER COLUMN id SET STATISTICS 0")
+    analyze(pg_sql, table)
+    cut_evenly = slow_quantiles(monkeypatch, "SELECT q.* FROM pg_sleep(60), ({sql}) q")
+
+    plan = connector(spark, pg, config=PartitionConfig(quantile_seconds=1)).plan_read(
+        ReadRequest(table=TableRef.parse(table), partitions=4))
+
+    cut_evenly(plan, predicate_counts(pg_sql, table, plan))
+    # the server stopped it (the driver's cancel request): it is not still sleeping
+    running = pg_sql.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                             "AND query LIKE %s AND pid <> pg_backend_pid()",
+                             (f"%{SLOW_QUANTILES}%",)).fetchone()[0]
+    assert running == 0
 
 
 # ---- the source is read once ---------------------------------------------------------------

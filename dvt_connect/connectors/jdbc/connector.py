@@ -2,7 +2,8 @@
 
 Plan, then execute. :meth:`JDBCConnector.plan_read` looks at the catalog (columns, primary key,
 indexes, row estimate) and runs one pushed-down query for the partition column's bounds, plus one
-for quantile boundaries where the dialect computes them; the pure planner in
+for quantile boundaries where the dialect computes them (none where the catalog's histogram or a
+dense key serves; cancelled when it runs too long); the pure planner in
 :mod:`dvt_connect.partitioning` turns that into predicates. :meth:`JDBCConnector.load`
 builds the lazy DataFrame: one query per predicate, nothing else. The orchestrator runs the
 action inside the retry loop, asking :meth:`JDBCConnector.is_transient`.
@@ -10,6 +11,7 @@ action inside the retry loop, asking :meth:`JDBCConnector.is_transient`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -518,9 +520,13 @@ class JDBCConnector(BaseConnector):
                                    where=where, count=count, sample=sample,
                                    is_table=relation.is_table)
                 if sql is not None:
-                    quantiles = [parse_value(kind, v) for v in first_column(session, sql)]
-                    notes.append("quantile boundaries" + (
-                        f" from a {sample:.1%} sample" if sample is not None else ""))
+                    quantiles = self._quantiles(session, sql, kind, config.quantile_seconds)
+                    if quantiles is None:
+                        notes.append("even stride between the bounds: the quantile query ran "
+                                     f"past {config.quantile_seconds} s and was cancelled")
+                    else:
+                        notes.append("quantile boundaries" + (
+                            f" from a {sample:.1%} sample" if sample is not None else ""))
         elif count > 1 and not method:
             notes.append(f"even stride between the bounds: {self.connection.type} cannot "
                          "compute quantiles here")
@@ -533,6 +539,21 @@ class JDBCConnector(BaseConnector):
         notes.append(f"{len(plan.partitions)} partition(s): {why}")
         notes.extend(plan.notes)
         return plan.partitions
+
+    @staticmethod
+    def _quantiles(session: JdbcSession, sql: str, kind: ColumnKind,
+                   seconds: int) -> list[Value | None] | None:
+        """The quantile query's cut points, or None when it ran past ``seconds`` (the driver
+        cancels it then: a sample that reads the whole column of a large table is not worth
+        more than that to balance the partitions)."""
+        started = time.monotonic()
+        try:
+            values = first_column(session, sql, timeout=seconds)
+        except Exception:
+            if time.monotonic() - started < seconds:
+                raise
+            return None
+        return [parse_value(kind, v) for v in values]
 
     def _cores(self) -> int:
         from dvt_connect.spark import default_parallelism

@@ -84,9 +84,10 @@ def describe_columns(session: JdbcSession, relation_sql: str) -> list[ColumnInfo
         statement.close()
 
 
-def first_column(session: JdbcSession, sql: str) -> list[str | None]:
-    """The first value of every row of ``sql``, as text."""
-    return [None if row[0] is None else str(row[0]) for row in session.query(sql)]
+def first_column(session: JdbcSession, sql: str,
+                 timeout: int | None = None) -> list[str | None]:
+    """The first value of every row of ``sql``, as text (cancelled after ``timeout`` s)."""
+    return [None if row[0] is None else str(row[0]) for row in session.query(sql, timeout)]
 
 
 # What a user means by a table: tables and views, not indexes, sequences or system tables.

@@ -145,10 +145,13 @@ class JdbcSession:
         finally:
             stmt.close()
 
-    def query(self, sql: str) -> list[tuple[str | None, ...]]:
-        """Rows of a small query, every value as text (or None)."""
+    def query(self, sql: str, timeout: int | None = None) -> list[tuple[str | None, ...]]:
+        """Rows of a small query, every value as text (or None); the driver cancels it after
+        ``timeout`` seconds (JDBC's query timeout) and raises."""
         stmt = self.conn.createStatement()
         try:
+            if timeout:
+                stmt.setQueryTimeout(timeout)
             rs = stmt.executeQuery(sql)
             width = rs.getMetaData().getColumnCount()
             rows = []
