@@ -215,13 +215,14 @@ def quantile_boundaries(values: Sequence[Value | None], lower: Value, upper: Val
     return sorted({v for v in values if v is not None and lower < v <= upper})  # type: ignore[operator]
 
 
-def dense_key(kind: ColumnKind, lower: Value, upper: Value, estimate: int | None,
-              threshold: float) -> bool:
+def dense_key(kind: ColumnKind, lower: Value | None, upper: Value | None,
+              estimate: int | None, threshold: float) -> bool:
     """Whether a unique integer column holds at least ``threshold`` of the values between its
     bounds, by the catalog's row ``estimate``: an even stride then cuts it into partitions of
     about equal rows (the largest at most ``1 / threshold`` times the mean, while the estimate
     holds), as quantiles would."""
-    if kind is not ColumnKind.INTEGER or estimate is None or estimate <= 0:
+    if (kind is not ColumnKind.INTEGER or lower is None or upper is None or estimate is None
+            or estimate <= 0):
         return False
     span = int(upper) - int(lower) + 1  # type: ignore[arg-type]
     return span > 1 and estimate >= threshold * span

@@ -499,10 +499,9 @@ class JDBCConnector(BaseConnector):
         count, why = partition_count(estimate, self._cores(), config)
         quantiles: list[Value | None] | None = None
         method = self.facts.catalog.quantiles
-        from_histogram = (_histogram_cuts(kind, histogram, count)
-                          if count > 1 and lower != upper else None)
-        dense = (key and where is None and count > 1 and lower is not None
-                 and upper is not None and lower != upper and config.quantiles
+        splittable = count > 1 and lower != upper
+        from_histogram = _histogram_cuts(kind, histogram, count) if splittable else None
+        dense = (splittable and key and where is None and config.quantiles
                  and dense_key(kind, lower, upper, estimate, config.dense_key))
         if from_histogram is not None:
             quantiles = list(from_histogram)
@@ -511,7 +510,7 @@ class JDBCConnector(BaseConnector):
         elif dense:
             notes.append(f"even stride: the primary key is dense (about {estimate:,} rows "
                          f"between {lower} and {upper}; no quantile query)")
-        elif count > 1 and lower != upper and config.quantiles and method:
+        elif splittable and config.quantiles and method:
             if estimate is None:
                 notes.append("even stride between the bounds: quantiles need a row estimate")
             else:
