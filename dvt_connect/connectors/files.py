@@ -55,6 +55,7 @@ from dvt_connect.connectors.filesystem import (
     hidden,
 )
 from dvt_connect.connectors.jdbc.ddl import OLD_MARK, STAGE_MARK, side_token
+from dvt_connect.connectors.parquet_footer import Footer, FooterError, read_footers
 from dvt_connect.databases.files import FilesConnection
 from dvt_connect.errors import ConfigError, SourceError, TransferError, UsageError
 from dvt_connect.incremental import Mark, mark_of
@@ -156,7 +157,7 @@ class FilesConnector(BaseConnector):
         self._schemas: dict[tuple[str, str], StructType] = {}
         # a local folder's Parquet files with their footers, read once per transfer (the
         # schema, the route's check and the move all ask; the files do not change under it)
-        self._footers: dict[str, list[tuple[str, int, Any]]] = {}
+        self._footers: dict[str, list[tuple[str, int, Footer]] | str] = {}
 
     @property
     def _files(self) -> FilesConnection:
@@ -252,17 +253,24 @@ class FilesConnector(BaseConnector):
             self._schemas[key] = self._footer_schema(plan) or self.load(plan).schema
         return self._schemas[key]
 
-    def _parquet_footers(self, folder: str) -> list[tuple[str, int, Any]] | None:
-        """(path, bytes, pyarrow footer) of ``folder``'s Parquet data files in path order, read
-        once per connector; None when the folder holds anything else (:func:`_parquet_files`)."""
+    def _parquet_footers(self, folder: str) -> list[tuple[str, int, Footer]] | str | None:
+        """(path, bytes, footer) of ``folder``'s Parquet data files in path order, read once
+        per connector (:func:`~.parquet_footer.read_footers`, no pyarrow in the driver for a
+        small folder); None when the folder holds anything else (:func:`_parquet_files`); why,
+        when a footer does not read (encrypted, damaged: Spark's reader then decides)."""
         if folder not in self._footers:
             files = _parquet_files(folder)
             if files is None:
                 return None
-            import pyarrow.parquet as pq
-
-            self._footers[folder] = [(path, size, pq.read_metadata(path))
-                                     for path, size in sorted(files)]
+            files.sort()
+            try:
+                footers = read_footers([path for path, _ in files])
+            except (FooterError, OSError) as exc:
+                self._footers[folder] = str(exc)
+            else:
+                self._footers[folder] = [
+                    (path, size, footer)
+                    for (path, size), footer in zip(files, footers, strict=True)]
         return self._footers[folder]
 
     def _footer_schema(self, plan: ReadPlan) -> StructType | None:
@@ -294,12 +302,12 @@ class FilesConnector(BaseConnector):
             return None
         try:
             files = self._parquet_footers(folder)
-            if not files:
+            if not files or isinstance(files, str):
                 return None
-            footers = [meta for _, _, meta in files]
+            footers = [footer for _, _, footer in files]
             first = footers[0]
-            if any(not f.schema.equals(first.schema) or (f.metadata or {}).get(SPARK_ROW_KEY)
-                   != (first.metadata or {}).get(SPARK_ROW_KEY) for f in footers[1:]):
+            if any(f.schema != first.schema or f.metadata.get(SPARK_ROW_KEY)
+                   != first.metadata.get(SPARK_ROW_KEY) for f in footers[1:]):
                 return None
             schema = (_keyed_schema(first)
                       or _spark_footer_schema(self.spark, "file://" + files[0][0]))
@@ -362,16 +370,17 @@ class FilesConnector(BaseConnector):
         files = self._parquet_footers(folder)
         if files is None:
             return f"{plan.source} has partition folders or non-Parquet files"
+        if isinstance(files, str):
+            return files
         if not files:
             return f"{plan.source} has no data files"
         names = self.read_schema(plan).names
         facts = []
-        for path, size, meta in files:
-            have = set(meta.schema.to_arrow_schema().names)
+        for path, size, footer in files:
+            have = set(footer.columns)
             if not set(names) <= have:
                 return f"{path} lacks column(s) {', '.join(sorted(set(names) - have))}"
-            facts.append(ParquetFacts(path, size, tuple(meta.row_group(i).num_rows
-                                                        for i in range(meta.num_row_groups))))
+            facts.append(ParquetFacts(path, size, footer.row_groups))
         from dvt_connect.spark import default_parallelism
 
         return parquet_tasks(facts, default_parallelism(self.spark))
@@ -646,7 +655,7 @@ def _option_text(value: Any) -> str:
     return str(value)
 
 
-def _keyed_schema(footer: Any) -> StructType | None:
+def _keyed_schema(footer: Footer) -> StructType | None:
     """The schema Spark's inference takes from a footer that holds Spark's own (written by
     Spark, or by :class:`~.arrow_bulk.direct.ParquetSink`): the JSON under
     :data:`SPARK_ROW_KEY`, then nullable, as ``readSchemaFromFooter`` and the read make it, in
@@ -655,7 +664,7 @@ def _keyed_schema(footer: Any) -> StructType | None:
     parser for Spark 1's schema strings, or the Parquet schema)."""
     from pyspark.sql.types import StructType
 
-    text = (footer.metadata or {}).get(SPARK_ROW_KEY)
+    text = footer.metadata.get(SPARK_ROW_KEY)
     if not text:
         return None
     try:

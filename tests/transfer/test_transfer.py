@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -191,7 +192,12 @@ def test_cli_dry_run_names_what_each_arrow_task_reads_of_a_parquet_file(cli_env,
     args = ["transfer", "--source", "lake", "--table", "one", "--target", "pg",
             "--target-table", "one_in", "--dry-run"]
 
-    plan = json.loads(_run([*args, "--json"], env).stdout)
+    # Python's own import log: the driver reads the footers without importing pyarrow (its
+    # tasks import it in their processes, whose output goes to the JVM's log)
+    planned = _run([*args, "--json"], dict(env, PYTHONPROFILEIMPORTTIME="1"))
+    assert re.search(r"\|\s+dvt_connect\.connectors\.parquet_footer$", planned.stderr, re.M)
+    assert not re.search(r"\|\s+pyarrow\b", planned.stderr)
+    plan = json.loads(planned.stdout)
     assert plan["route"]["arrow_end_to_end"] is True
     assert plan["route"]["tasks"] == ["data.parquet row groups 0-3 (200,000 rows)",
                                       "data.parquet row groups 4-7 (200,000 rows)"]
