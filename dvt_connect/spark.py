@@ -88,19 +88,34 @@ def find_java() -> JavaInfo:
             hint="Install it (Debian: `apt-get install openjdk-17-jre-headless`) "
             "or run `make setup`.",
         )
-    try:
-        out = subprocess.run([candidate, "-version"], capture_output=True, text=True,
-                             timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise JavaError(f"could not run {candidate} -version: {exc}.") from None
-    text = out.stderr + out.stdout
-    match = re.search(r'version "([^"]+)"', text)
-    if not match:
-        raise JavaError(f"could not read the Java version from `{candidate} -version`.")
-    version = match.group(1)
+    version = _release_version(candidate)
+    if version is None:
+        try:
+            out = subprocess.run([candidate, "-version"], capture_output=True, text=True,
+                                 timeout=30, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise JavaError(f"could not run {candidate} -version: {exc}.") from None
+        match = re.search(r'version "([^"]+)"', out.stderr + out.stdout)
+        if not match:
+            raise JavaError(f"could not read the Java version from `{candidate} -version`.")
+        version = match.group(1)
     parts = version.split(".")
     major = int(parts[1]) if parts[0] == "1" else int(re.sub(r"\D.*", "", parts[0]) or 0)
     return JavaInfo(path=str(Path(candidate).resolve()), version=version, major=major)
+
+
+def _release_version(java: str) -> str | None:
+    """``JAVA_VERSION`` of the runtime ``java`` belongs to, from the ``release`` file beside its
+    ``bin`` (every JDK and JRE image since Java 9 has one; it names the version ``java
+    -version`` prints): read instead of starting a JVM for ``-version`` before the driver's
+    own (0.02-0.2 s of each cold start here). None where there is no such file."""
+    release = Path(java).resolve().parent.parent / "release"
+    try:
+        text = release.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    match = re.search(r'^JAVA_VERSION="([^"]+)"', text, re.MULTILINE)
+    return match.group(1) if match else None
 
 
 def check_java() -> JavaInfo:

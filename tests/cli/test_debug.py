@@ -272,6 +272,33 @@ def test_old_java_is_an_error(dvt: Dvt, tmp_path: Path, monkeypatch: pytest.Monk
     assert "Java 11.0.22" in result.out and "too old" in result.out
 
 
+def test_the_java_version_is_read_from_the_runtimes_release_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, java_cache: None) -> None:
+    """A runtime image's ``release`` file names its version: read, no JVM started for
+    ``-version`` (this double's ``java`` fails if run); without the file, ``-version`` is run
+    (the test above). The real runtime's file says what its ``java -version`` prints."""
+    import re
+    import subprocess
+
+    from dvt_connect.errors import JavaError
+    from dvt_connect.spark import check_java
+
+    real = find_java()
+    printed = subprocess.run([real.path, "-version"], capture_output=True, text=True).stderr
+    assert f'version "{real.version}"' in printed
+    fake_home = tmp_path / "jre-11"
+    (fake_home / "bin").mkdir(parents=True)
+    (fake_home / "bin" / "java").write_text("#!/bin/sh\nexit 3\n")
+    (fake_home / "bin" / "java").chmod(0o755)
+    (fake_home / "release").write_text('IMPLEMENTOR="Test"\nJAVA_VERSION="11.0.22"\n')
+    monkeypatch.setenv("JAVA_HOME", str(fake_home))
+    find_java.cache_clear()
+    assert (find_java().version, find_java().major) == ("11.0.22", 11)
+    find_java.cache_clear()
+    with pytest.raises(JavaError, match=re.escape("Java 11.0.22 at ") + ".*too old"):
+        check_java()
+
+
 def test_jars_present_when_synced(dvt: Dvt, _isolated_home: Path) -> None:
     dvt("init")
     jars = _isolated_home / "jars"
