@@ -60,6 +60,20 @@ def slow_quantiles(monkeypatch: pytest.MonkeyPatch,
     return check
 
 
+def frames_built(monkeypatch: pytest.MonkeyPatch, conn: Any) -> list[int]:
+    """A list that records, for each DataFrame ``conn`` builds over JDBC, how many partitions'
+    relations it has."""
+    built: list[int] = []
+    frame = conn._frame
+
+    def counted(plan: Any, predicates: list[str | None]) -> Any:
+        built.append(len(predicates))
+        return frame(plan, predicates)
+
+    monkeypatch.setattr(conn, "_frame", counted)
+    return built
+
+
 def maria_connection(mariadb: dict[str, Any], **extra: Any) -> Connection:
     data = {"type": "mariadb", "password": "", **mariadb, **extra}
     return parse_connection("maria", data, path=Path("profiles.yml"), key="test.outputs.maria")

@@ -17,7 +17,7 @@ from dvt_connect.errors import SourceError
 from dvt_connect.partitioning import PartitionConfig
 from dvt_connect.retry import RetryConfig, RetryHandler
 
-from .conftest import SLOW_QUANTILES, maria_connection, maria_exec, slow_quantiles
+from .conftest import SLOW_QUANTILES, frames_built, maria_connection, maria_exec, slow_quantiles
 
 pytestmark = [pytest.mark.spark, pytest.mark.mariadb]
 
@@ -150,6 +150,36 @@ def test_datetime_partitions_read_every_row(
         assert len(plan.partitions) == 4, column
         assert sorted(r["id"] for r in rows) == list(range(1, 2001)), column
         assert sum(predicate_counts(maria_sql, table, plan)) == 2000
+
+
+def test_the_schema_asked_of_the_jdbc_source_is_the_whole_read_s(
+        spark: Any, mariadb: dict[str, Any], maria_sql: Any,
+        maria_table: Callable[[str], str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Planning asks Spark's JDBC source for one partition's schema without building a
+    DataFrame: DATETIME columns (read as instants, cast back to wall times), TIMESTAMP,
+    DECIMAL, unsigned and NOT NULL columns arrive as the loaded union of every partition has
+    them, nullability and metadata included."""
+    table = maria_table("schema")
+    maria_exec(maria_sql,
+               f"CREATE TABLE `{table}` (id INT PRIMARY KEY, at DATETIME(6) NOT NULL, "
+               "maybe DATETIME NULL, ts TIMESTAMP(3) NULL, amount DECIMAL(20,4), "
+               "big BIGINT UNSIGNED, name VARCHAR(20) NOT NULL, flag TINYINT(1), d DATE)",
+               f"INSERT INTO `{table}` SELECT seq, '2024-03-10 01:59:59.5' + INTERVAL seq "
+               "SECOND, NULL, NULL, seq / 7, seq, CONCAT('n', seq), seq % 2, '2024-02-27' "
+               "FROM seq_1_to_500",
+               f"ANALYZE TABLE `{table}`")
+    conn = connector(spark, mariadb)
+    plan = conn.plan_read(ReadRequest(table=TableRef.parse(table), partitions=3))
+    assert len(plan.predicates()) == 3
+    built = frames_built(monkeypatch, conn)
+    schema = conn.read_schema(plan)
+    assert built == []
+    whole = conn.load(plan).schema
+    assert built == [3]
+    assert schema == whole and schema.json() == whole.json()
+    types = {f.name: f.dataType.simpleString() for f in schema.fields}
+    assert (types["at"], types["maybe"], types["ts"]) == (
+        "timestamp_ntz", "timestamp_ntz", "timestamp")
 
 
 def test_a_wrong_password_fails_at_once_without_retries(

@@ -18,7 +18,7 @@ from dvt_connect.errors import SourceError, UsageError
 from dvt_connect.partitioning import PartitionConfig
 from dvt_connect.retry import RetryConfig, RetryHandler
 
-from .conftest import SLOW_QUANTILES, pg_connection, slow_quantiles
+from .conftest import SLOW_QUANTILES, frames_built, pg_connection, slow_quantiles
 
 pytestmark = [pytest.mark.spark, pytest.mark.postgres]
 
@@ -470,30 +470,43 @@ def test_the_schema_of_a_partitioned_read_is_one_partition_s_and_equals_the_whol
         spark: Any, pg: dict[str, Any], pg_sql: Any, pg_table: Callable[[str], str],
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Planning resolves one partition's relation for the schema (each relation is a connection
-    and a `WHERE 1=0` query): the same schema, wall-time columns and metadata included, as the
-    union of every partition the move loads."""
+    and a `WHERE 1=0` query), asked of Spark's JDBC source without building a DataFrame: the
+    same schema, wall-time columns, nullability and metadata included, as the union of every
+    partition the move loads (in its column order, not the table's)."""
     table = pg_table("schema1")
     pg_sql.execute(f"CREATE TABLE {table} (id bigint PRIMARY KEY, must text NOT NULL, "
-                   "may text, amount numeric(12,2), wall timestamp, at timestamptz)")
+                   "may text, amount numeric(12,2), wall timestamp, at timestamptz, "
+                   "skipped int)")
     pg_sql.execute(f"INSERT INTO {table} SELECT g, 'm' || g, NULL, g / 100.0, "
-                   "timestamp '2024-03-10 02:30:00' + g * interval '1 hour', now() "
+                   "timestamp '2024-03-10 02:30:00' + g * interval '1 hour', now(), g "
                    "FROM generate_series(1, 4000) g")
     analyze(pg_sql, table)
     conn = connector(spark, pg)
-    plan = conn.plan_read(ReadRequest(table=TableRef.parse(table), partition_column="id",
-                                      partitions=5, where="id > 10"))
+    plan = conn.plan_read(ReadRequest(
+        table=TableRef.parse(table), partition_column="id", partitions=5, where="id > 10",
+        columns=("at", "id", "must", "may", "amount", "wall")))
     assert len(plan.predicates()) == 5
-    resolved: list[int] = []
-    frame = conn._frame
-
-    def counted(plan: JdbcReadPlan, predicates: list[str | None]) -> Any:
-        resolved.append(len(predicates))
-        return frame(plan, predicates)
-
-    monkeypatch.setattr(conn, "_frame", counted)
+    built = frames_built(monkeypatch, conn)
     schema = conn.read_schema(plan)
-    assert resolved == [1]
+    assert built == []
     whole = conn.load(plan).schema
-    assert resolved == [1, 5]
-    assert schema == whole
-    assert [f.name for f in schema.fields] == ["id", "must", "may", "amount", "wall", "at"]
+    assert built == [5]
+    assert schema == whole and schema.json() == whole.json()
+    assert [f.name for f in schema.fields] == ["at", "id", "must", "may", "amount", "wall"]
+
+
+def test_a_schema_the_jdbc_source_cannot_resolve_fails_as_the_dataframe_s_does(
+        spark: Any, pg: dict[str, Any], pg_sql: Any, pg_table: Callable[[str], str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where asking Spark's JDBC source directly fails (here: the table dropped after planning),
+    the DataFrame's way is asked, and its error is the one raised and classified."""
+    table = pg_table("schema_gone")
+    pg_sql.execute(f"CREATE TABLE {table} (id int PRIMARY KEY)")
+    conn = connector(spark, pg)
+    plan = conn.plan_read(ReadRequest(table=TableRef.parse(table)))
+    pg_sql.execute(f"DROP TABLE {table}")
+    built = frames_built(monkeypatch, conn)
+    with pytest.raises(Exception) as failed:
+        conn.read_schema(plan)
+    assert built == [1]
+    assert "42P01" in (conn.describe_error(failed.value) or "")

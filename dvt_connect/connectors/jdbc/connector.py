@@ -189,6 +189,9 @@ class JDBCConnector(BaseConnector):
             # one partition's relation: the union of them all has its schema (every partition
             # is the same query, only its WHERE differs), and each relation Spark resolves is a
             # connection and a `WHERE 1=0` query of its own (8 partitions: about 0.5 s of planning)
+            resolved = self._resolved_schema(plan)
+            if resolved is not None:
+                return resolved
             return self._frame(plan, plan.predicates()[:1]).schema
         except Exception as exc:
             missing = self.server_driver_missing(exc)
@@ -585,6 +588,25 @@ class JDBCConnector(BaseConnector):
         from pyspark.sql import DataFrame
         from pyspark.sql import functions as F
 
+        url, props, via_instants = self._source_options(plan)
+
+        def relation(dbtable: str) -> DataFrame:
+            return (self.spark.read.format("jdbc")
+                    .options(**props).option("url", url).option("dbtable", dbtable).load())
+
+        if predicates == [None]:
+            df = relation(plan.relation)
+        else:
+            df = reduce(DataFrame.union, [relation(_part(plan, p)) for p in predicates])
+        if plan.columns:
+            df = df.select(*[F.col("`" + c.replace("`", "``") + "`") for c in plan.columns])
+        if via_instants:
+            df = self._walls_back(df, set(via_instants))
+        return df
+
+    def _source_options(self, plan: JdbcReadPlan) -> tuple[str, dict[str, str], list[str]]:
+        """The JDBC source's URL and options for ``plan``, and the columns read as instants
+        that :meth:`_walls_back` casts back to wall times."""
         url, props = spark_jdbc_url_and_props(self.connection)
         if plan.fetch_size:
             props["fetchsize"] = str(plan.fetch_size)
@@ -600,22 +622,52 @@ class JDBCConnector(BaseConnector):
             props["customSchema"] = ", ".join(
                 "`" + name.replace("`", "``") + "` " + spark_type
                 for name, spark_type in read_as.items())
+        return url, props, via_instants
 
-        def relation(dbtable: str) -> DataFrame:
-            return (self.spark.read.format("jdbc")
-                    .options(**props).option("url", url).option("dbtable", dbtable).load())
+    def _resolved_schema(self, plan: JdbcReadPlan) -> StructType | None:
+        """The schema of :meth:`_frame` for the plan's first partition, asked of Spark's JDBC
+        source in the driver's JVM (its relation's ``getSchema``: one connection and one
+        ``WHERE 1=0`` query, as the DataFrame's) without building the DataFrame. A cold driver's
+        first JDBC DataFrame is its data source lookup and its first analysis, which the Arrow
+        route (its tasks need no DataFrame) never uses again: measured on the 2-core bench
+        machine, 0.8-1.0 s against 0.27 s this way, the same query, on a slow day.
 
-        if predicates == [None]:
-            df = relation(plan.relation)
-        else:
-            df = reduce(DataFrame.union, [
-                relation(f"(SELECT * FROM {plan.relation} WHERE {p or '1=1'}) {PART_ALIAS}")
-                for p in predicates])
-        if plan.columns:
-            df = df.select(*[F.col("`" + c.replace("`", "``") + "`") for c in plan.columns])
-        if via_instants:
-            df = self._walls_back(df, set(via_instants))
-        return df
+        None where it cannot be asked so (Spark Connect and clients of a shared server have no
+        JVM here; a Spark whose JDBC source has no such method) or where asking failed: the
+        DataFrame's way then answers, or raises its error as it always has."""
+        import json
+
+        from py4j.protocol import Py4JError
+        from pyspark.sql.types import StructField, StructType, TimestampNTZType
+
+        from dvt_connect.spark import shares_server
+
+        jvm = getattr(self.spark, "_jvm", None)
+        if jvm is None or shares_server(self.spark):
+            return None
+        url, props, via_instants = self._source_options(plan)
+        first = plan.predicates()[0]
+        options = jvm.java.util.HashMap()
+        for key, value in {**props, "url": url,
+                           "dbtable": _part(plan, first) if first else plan.relation}.items():
+            options.put(key, value)
+        try:
+            jdbc = jvm.org.apache.spark.sql.execution.datasources.jdbc
+            resolved = jdbc.JDBCRelation.getSchema(
+                self.spark._jsparkSession.sessionState().conf().resolver(),
+                jdbc.JDBCOptions(jvm.org.apache.spark.api.python.PythonUtils.toScalaMap(options)))
+            schema = StructType.fromJson(json.loads(resolved.json()))
+        except Py4JError:
+            return None
+        by_name = {f.name: f for f in schema.fields}
+        wanted = list(plan.columns) or list(by_name)
+        if any(name not in by_name for name in wanted):
+            return None  # a name only the DataFrame's resolver matches: let it
+        walls = set(via_instants)
+        # the cast back to wall times keeps the column's nullability and the driver's metadata
+        return StructType([
+            StructField(f.name, TimestampNTZType(), f.nullable, f.metadata)
+            if f.name in walls else f for f in (by_name[name] for name in wanted)])
 
     def _walls_back(self, df: DataFrame, names: set[str]) -> DataFrame:
         """Columns read as instants (``wall_times_via_instants``) as the wall times they are:
@@ -665,6 +717,11 @@ class JDBCConnector(BaseConnector):
         from dvt_connect.connectors.staging import describe_write
 
         return describe_write(self.connection, request)
+
+
+def _part(plan: JdbcReadPlan, predicate: str | None) -> str:
+    """One partition's relation: the plan's relation filtered by ``predicate``."""
+    return f"(SELECT * FROM {plan.relation} WHERE {predicate or '1=1'}) {PART_ALIAS}"
 
 
 def _unknown_column(name: str, relation: _Relation, option: str) -> UsageError:
