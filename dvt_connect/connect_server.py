@@ -294,9 +294,13 @@ def _answers(port: int) -> bool:
 
 
 def spark_home() -> Path:
-    import pyspark
+    """The server's Spark home: the one a driver dvt starts gets (without Spark ML,
+    :mod:`dvt_connect.spark_home`), the installed package's when ``SPARK_HOME`` names another
+    Spark."""
+    from dvt_connect.spark import cache_dir
+    from dvt_connect.spark_home import driver_home, package_home
 
-    return Path(pyspark.__file__).parent
+    return driver_home(cache_dir()) or package_home()
 
 
 def server_conf(port: int, jars: Iterable[str]) -> dict[str, str]:

@@ -254,6 +254,7 @@ def environment_checks() -> list[EnvCheck]:
             EnvCheck("PySpark / Spark", spark.spark_version, OK, f"jars in {spark.jars_dir}"),
             EnvCheck("Scala", spark.scala_binary, OK, "read from PySpark's scala-library jar"),
             EnvCheck("Hadoop", spark.hadoop_version, OK, "read from PySpark's hadoop jars"),
+            _home_check(),
         ]
     checks.append(_java_check())
     folder = jars_dir()
@@ -281,6 +282,26 @@ def _master_check(project: Project) -> EnvCheck:
     if conf:
         detail += "; conf " + ", ".join(f"{k}={v}" for k, v in sorted(conf.items()))
     return EnvCheck("Spark master", choice.master, OK, detail)
+
+
+def _home_check() -> EnvCheck:
+    """The Spark home the JVMs dvt starts run from (:mod:`dvt_connect.spark_home`)."""
+    import os
+
+    from dvt_connect.spark import cache_dir
+    from dvt_connect.spark_home import LIGHT_HOME_ENV, driver_home, package_home
+
+    home = driver_home(cache_dir())
+    if home is None:
+        return EnvCheck("Spark home", os.environ.get("SPARK_HOME", ""), OK,
+                        "SPARK_HOME, a Spark of yours: used as it is")
+    if home == package_home():
+        why = (f"{LIGHT_HOME_ENV}=0" if os.environ.get(LIGHT_HOME_ENV) == "0"
+               else "the cache folder cannot hold dvt's own")
+        return EnvCheck("Spark home", str(home), OK, f"PySpark's own, Spark ML included ({why})")
+    return EnvCheck("Spark home", str(home), OK,
+                    f"PySpark's jars but Spark ML's (a lighter start; {LIGHT_HOME_ENV}=0 keeps "
+                    "them)")
 
 
 def spark_install() -> SparkInstall | DvtError:

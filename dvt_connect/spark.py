@@ -196,6 +196,9 @@ class SessionSpec:
     # a local master's Python workers start, importing these, as soon as its context runs:
     # while the SparkSession is built and the driver plans (:func:`take_worker_start`)
     warm_workers: tuple[str, ...] = ()
+    # the SPARK_HOME a JVM started for it runs from (:func:`dvt_connect.spark_home.driver_home`;
+    # empty: whatever the environment says)
+    home: str = ""
 
     def all_conf(self) -> dict[str, str]:
         """What the session is built with; secret-named settings are left out (they would
@@ -218,6 +221,7 @@ class SessionSpec:
         (default: all) with secret values masked."""
         shown = set(self.conf if keys is None else keys)
         return {"master": self.master, "origin": origin, "kind": self.kind,
+                "spark_home": self.home or None,
                 "conf": masked_conf({k: v for k, v in self.conf.items() if k in shown})}
 
 
@@ -240,6 +244,11 @@ def session_spec(
 
     Everything here reaches the JVM's command line: never pass a secret. Bucket credentials go
     to the running context (:mod:`dvt_connect.transfer.credentials`)."""
+    from dvt_connect.spark_home import driver_home
+
+    kind = master_kind(master or DEFAULT_MASTER)
+    # a JVM dvt starts runs from a home without Spark ML (none starts for Spark Connect)
+    home = None if kind == "connect" else driver_home(cache_dir())
     merged: dict[str, str] = {
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
@@ -252,9 +261,9 @@ def session_spec(
         # unless told otherwise.
         # (no JVM starts here for a Spark Connect server or the attached local server: their
         # own JVM options apply, and Java need not even be asked its version)
-        "spark.driver.extraJavaOptions": "" if master_kind(master or DEFAULT_MASTER) ==
-        "connect" else _java_options(verbose, quick_jit,
-                                     str((conf or {}).get("spark.driver.extraJavaOptions") or "")),
+        "spark.driver.extraJavaOptions": "" if kind == "connect" else _java_options(
+            verbose, quick_jit, str((conf or {}).get("spark.driver.extraJavaOptions") or ""),
+            home),
         "spark.executor.extraJavaOptions": " ".join(["-Duser.timezone=UTC",
                                                      *extra_java_options()]),
         # the Python workers' Arrow buffers come from the C library's allocator: pyarrow's
@@ -282,15 +291,17 @@ def session_spec(
         jars=tuple(str(Path(j)) for j in jars),
         conf=merged,
         warm_workers=tuple(dict.fromkeys(worker_modules))
-        if warm_workers and master_kind(master or DEFAULT_MASTER) == "local" else (),
+        if warm_workers and kind == "local" else (),
+        home=str(home or ""),
     )
 
 
-def _java_options(verbose: bool, quick_jit: bool = False, theirs: str = "") -> str:
+def _java_options(verbose: bool, quick_jit: bool = False, theirs: str = "",
+                  home: Path | None = None) -> str:
     """The driver JVM's options: dvt's, then :func:`quick_jit_options`, then
     ``DVT_JAVA_OPTIONS``; ``theirs`` (the profile's own, which Spark appends) is only read, so
     that a collector chosen there or in ``DVT_JAVA_OPTIONS`` is not contradicted (a JVM given
-    two refuses to start)."""
+    two refuses to start). ``home``: the Spark home the JVM runs from (its class path)."""
     from dvt_connect.paths import dvt_home
 
     # JDBC drivers convert timestamps through the JVM's zone: run it in UTC so instants and
@@ -300,7 +311,7 @@ def _java_options(verbose: bool, quick_jit: bool = False, theirs: str = "") -> s
     options = ["-Duser.timezone=UTC", "-XX:-UsePerfData",
                f"-Dderby.system.home={dvt_home() / 'derby'}",
                f"-Dderby.stream.error.file={dvt_home() / 'derby.log'}",
-               *class_data_sharing(cache_dir())]
+               *class_data_sharing(cache_dir(), home)]
     if not verbose:
         options += [f"-Ddvt.log.dir={dvt_home() / 'logs'}",
                     f"-Dlog4j2.configurationFile=file:{_log4j_file()}"]
@@ -349,9 +360,10 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "dvt-connect"
 
 
-def class_data_sharing(cache: Path) -> list[str]:
+def class_data_sharing(cache: Path, home: Path | None = None) -> list[str]:
     """JVM options for a class-data-sharing archive of the classes a Spark driver loads (JDK 13+
-    dynamic archive), one per PySpark installation and Java version in the dvt cache: the first
+    dynamic archive), one per Spark home (``home``, else the PySpark installation's: the class
+    path) and Java version in the dvt cache: the first
     session writes it when its JVM exits, under a name of its own, which a later start renames
     into place once that process is gone; later sessions map it (a stale or foreign archive is
     ignored by the JVM, ``-Xshare:auto``). ``DVT_CDS=0`` turns it off."""
@@ -365,8 +377,8 @@ def class_data_sharing(cache: Path) -> list[str]:
         return []
     if java.major < 13:
         return []
-    # the archive records the JVM's class path: one per PySpark installation
-    where = hashlib.sha256(str(Path(pyspark.__file__).parent).encode()).hexdigest()[:10]
+    # the archive records the JVM's class path: one per Spark home
+    where = hashlib.sha256(str(home or Path(pyspark.__file__).parent).encode()).hexdigest()[:10]
     archive = cache / f"spark-{pyspark.__version__}-java{java.major}-{where}.jsa"
     quiet = "-Xlog:cds*=off"
     for partial in cache.glob(f"{archive.name}.*.partial"):
@@ -461,6 +473,7 @@ def _extensions(conf: Mapping[str, str]) -> set[str]:
 
 
 def _start(spec: SessionSpec) -> SparkSession:
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
     from dvt_connect.paths import dvt_home
@@ -481,6 +494,8 @@ def _start(spec: SessionSpec) -> SparkSession:
     if spec.kind == "connect":
         return _start_connect(spec)
     spec = with_run_folder(spec)
+    if spec.home and SparkContext._gateway is None:  # the JVM about to start runs from it
+        os.environ["SPARK_HOME"] = spec.home
     _numpy_converters_ask_numpy_first()
     builder: Any = SparkSession.builder.master(spec.master).appName(spec.app_name)
     for key, value in spec.all_conf().items():

@@ -6,9 +6,10 @@ and its zip holds the same modules as source only: every worker the daemon forks
 ``pyspark.worker`` and what it imports again (zipimport neither reads nor writes ``.pyc``
 files). Measured here: about 1.2 CPU-s of a 1M-row PostgreSQL -> Parquet transfer's Python
 workers. The session names this module as ``spark.python.daemon.module`` on a local master
-only; it drops those zips from the path when ``SPARK_HOME`` is that installed package and this
-interpreter imports PySpark from there without them (so the same code is imported, compiled),
-then runs PySpark's own daemon. Anywhere else it changes nothing.
+only; it drops those zips from the path when ``SPARK_HOME`` is that installed package (or dvt's
+home linking to it, :mod:`dvt_connect.spark_home`) and this interpreter imports PySpark from
+there without them (so the same code is imported, compiled), then runs PySpark's own daemon.
+Anywhere else it changes nothing.
 
 It also imports, before it forks any worker, the modules the session names in
 ``DVT_WORKER_PRELOAD`` (``pyspark.worker`` and the Arrow route's task and driver modules,
@@ -25,6 +26,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable
+
+from dvt_connect.spark_home import package_of
 
 MODULE = "dvt_connect.spark_daemon"
 PRELOAD_ENV = "DVT_WORKER_PRELOAD"
@@ -64,13 +67,13 @@ def preload(modules: Iterable[str]) -> bool:
 
 
 def installed_package_zips(spark_home: str) -> set[str]:
-    """The zips under ``spark_home/python/lib`` when ``spark_home`` is an installed ``pyspark``
-    package (a ``pyspark`` folder with an ``__init__.py``, as pip installs it)."""
-    home = os.path.realpath(spark_home) if spark_home else ""
-    if not home or os.path.basename(home) != "pyspark" \
-            or not os.path.isfile(os.path.join(home, "__init__.py")):
+    """The zips under ``spark_home/python/lib`` when that folder is an installed ``pyspark``
+    package's (a ``pyspark`` folder with an ``__init__.py``, as pip installs it: the package
+    itself as ``SPARK_HOME``, or dvt's home linking to it, :mod:`dvt_connect.spark_home`)."""
+    package = package_of(spark_home)
+    if package is None:
         return set()
-    lib = os.path.join(home, "python", "lib")
+    lib = os.path.join(package, "python", "lib")
     return {os.path.join(lib, name) for name in os.listdir(lib) if name.endswith(".zip")} \
         if os.path.isdir(lib) else set()
 
@@ -86,8 +89,7 @@ def without_zips(path: list[str], spark_home: str) -> list[str]:
     kept = [p for p in path if os.path.realpath(p) not in zips]
     spec = PathFinder.find_spec("pyspark", kept)
     origin = spec.origin if spec is not None else None
-    if origin is None or os.path.dirname(os.path.realpath(origin)) != \
-            os.path.realpath(spark_home):
+    if origin is None or os.path.dirname(os.path.realpath(origin)) != str(package_of(spark_home)):
         return path
     return kept
 

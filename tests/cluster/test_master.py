@@ -101,6 +101,7 @@ def test_secret_settings_never_reach_the_launch_conf_and_are_masked() -> None:
     shown = spec.describe("--master", ["spark.hadoop.fs.s3a.secret.key",
                                        "spark.executor.memory"])
     assert shown == {"master": "spark://h:7077", "origin": "--master", "kind": "cluster",
+                     "spark_home": spec.home,
                      "conf": {"spark.hadoop.fs.s3a.secret.key": "****",
                               "spark.executor.memory": "2g"}}
 
