@@ -289,13 +289,15 @@ def _home_check() -> EnvCheck:
     import os
 
     from dvt_connect.spark import cache_dir
-    from dvt_connect.spark_home import LIGHT_HOME_ENV, driver_home, package_home
+    from dvt_connect.spark_home import LEFT_OUT, LIGHT_HOME_ENV, driver_home, package_home
 
     home = driver_home(cache_dir())
     if home is None:
         return EnvCheck("Spark home", os.environ.get("SPARK_HOME", ""), OK,
                         "SPARK_HOME, a Spark of yours: used as it is")
     if home == package_home():
+        if not any(jar.name.startswith(LEFT_OUT) for jar in (home / "jars").glob("*.jar")):
+            return EnvCheck("Spark home", str(home), OK, "PySpark's own (it has no Spark ML jars)")
         why = (f"{LIGHT_HOME_ENV}=0" if os.environ.get(LIGHT_HOME_ENV) == "0"
                else "the cache folder cannot hold dvt's own")
         return EnvCheck("Spark home", str(home), OK, f"PySpark's own, Spark ML included ({why})")

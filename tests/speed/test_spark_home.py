@@ -140,3 +140,10 @@ def test_dvt_debug_says_which_home_and_why(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("SPARK_HOME", str(dist))
     check = _home_check()
     assert check.value == str(dist) and "used as it is" in check.detail
+    # a cache that cannot hold dvt's home: the package's own, and why
+    monkeypatch.delenv("SPARK_HOME")
+    blocked = tmp_path / "blocked"
+    blocked.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    check = _home_check()
+    assert check.value == str(package_home()) and "cannot hold" in check.detail
