@@ -286,8 +286,6 @@ def _master_check(project: Project) -> EnvCheck:
 
 def _home_check() -> EnvCheck:
     """The Spark home the JVMs dvt starts run from (:mod:`dvt_connect.spark_home`)."""
-    import os
-
     from dvt_connect.spark import cache_dir
     from dvt_connect.spark_home import LEFT_OUT, LIGHT_HOME_ENV, driver_home, package_home
 

@@ -377,13 +377,14 @@ def class_data_sharing(cache: Path, home: Path | None = None) -> list[str]:
         return []
     if java.major < 13:
         return []
+    from dvt_connect.spark_home import writer_gone
+
     # the archive records the JVM's class path: one per Spark home
     where = hashlib.sha256(str(home or Path(pyspark.__file__).parent).encode()).hexdigest()[:10]
     archive = cache / f"spark-{pyspark.__version__}-java{java.major}-{where}.jsa"
     quiet = "-Xlog:cds*=off"
     for partial in cache.glob(f"{archive.name}.*.partial"):
-        pid = partial.name.rsplit(".", 2)[-2]
-        if not pid.isdigit() or Path(f"/proc/{pid}").exists() or _held_open(partial):
+        if not writer_gone(partial) or _held_open(partial):
             continue  # its process lives, or its JVM (which outlives it) is still writing
         if archive.exists():
             partial.unlink(missing_ok=True)  # a second writer's copy: not needed

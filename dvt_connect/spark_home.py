@@ -45,6 +45,13 @@ def package_of(home: str | os.PathLike[str]) -> Path | None:
     return package
 
 
+def writer_gone(partial: Path) -> bool:
+    """Whether the process a ``<name>.<pid>.partial`` file or folder in the dvt cache is named
+    after has exited (Linux ``/proc``); False for a name without a PID."""
+    pid = partial.name.rsplit(".", 2)[-2] if partial.name.count(".") >= 2 else ""
+    return pid.isdigit() and not Path(f"/proc/{pid}").exists()
+
+
 def driver_home(cache: Path) -> Path | None:
     """The ``SPARK_HOME`` a JVM dvt starts gets: :func:`light_home`, unless ``SPARK_HOME``
     names another Spark than the installed package (None: leave it as it is) or
@@ -77,8 +84,7 @@ def light_home(cache: Path, package: Path | None = None) -> Path | None:
     if (home / "jars").is_dir():
         return home
     for stale in cache.glob(f"{home.name}.*.partial"):  # a killed process's
-        pid = stale.name.rsplit(".", 2)[-2]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+        if writer_gone(stale):
             shutil.rmtree(stale, ignore_errors=True)
     building = cache / f"{home.name}.{os.getpid()}.partial"
     try:
