@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from dvt_connect.executors import WorkerStart
+    from dvt_connect.spark_zygote import Zygote
 
 # Spark 4 runs on Java 17 and 21.
 MIN_JAVA = 17
@@ -58,6 +59,7 @@ _lock = threading.Lock()
 _session: SparkSession | None = None
 _session_spec: SessionSpec | None = None
 _worker_start: WorkerStart | None = None
+_zygote: Zygote | None = None
 
 
 @dataclass(frozen=True)
@@ -501,12 +503,15 @@ def _start(spec: SessionSpec) -> SparkSession:
     builder: Any = SparkSession.builder.master(spec.master).appName(spec.app_name)
     for key, value in spec.all_conf().items():
         builder = builder.config(key, value)
+    warm = bool(spec.warm_workers) and spec.kind == "local"
+    if warm and SparkContext._gateway is None:
+        _start_zygote(spec)
     try:
         # PySpark's own SIGINT handler calls the JVM from inside the handler: keep ours
         with interrupts.keep_handlers():
             if "-Ddvt.log.dir=" in spec.conf.get("spark.driver.extraJavaOptions", ""):
                 _launch_quiet_gateway(spec)
-            if spec.warm_workers and spec.kind == "local":
+            if warm:
                 _start_workers_first(spec)
             session = builder.getOrCreate()
     except Exception as exc:  # PySpark raises its own runtime errors for a failed JVM launch
@@ -515,6 +520,10 @@ def _start(spec: SessionSpec) -> SparkSession:
             f"{(str(exc).splitlines() or [''])[0]}).",
             hint="Run with --debug for details; `dvt debug` checks Java and Spark.",
         ) from exc
+    finally:
+        from dvt_connect.spark_zygote import ADDRESS_ENV
+
+        os.environ.pop(ADDRESS_ENV, None)  # the JVM has it: no later process is given it
     session.sparkContext.setLogLevel("ERROR")
     _apply_runtime_conf(session, spec)
     if spec.kind == "cluster":
@@ -522,6 +531,24 @@ def _start(spec: SessionSpec) -> SparkSession:
 
         ship_package(session, dvt_home() / "cache")
     return session
+
+
+def _start_zygote(spec: SessionSpec) -> None:
+    """Start the zygote of the local Python daemon (:mod:`dvt_connect.spark_zygote`) and give
+    the JVM about to start its address (in its environment, which the daemon module inherits)."""
+    global _zygote
+    from dvt_connect import spark_zygote
+
+    prefix = "spark.executorEnv."
+    executor_env = {k[len(prefix):]: v for k, v in spec.all_conf().items()
+                    if k.startswith(prefix)}
+    if _zygote is not None:
+        _zygote.close()
+    from dvt_connect.spark_daemon import preload_modules
+
+    _zygote = spark_zygote.start([*preload_modules([]), *spec.warm_workers], executor_env)
+    if _zygote is not None:
+        os.environ[spark_zygote.ADDRESS_ENV] = _zygote.address
 
 
 def _start_workers_first(spec: SessionSpec) -> None:
@@ -765,7 +792,7 @@ def default_parallelism(spark: Any) -> int:
 
 
 def stop_session() -> None:
-    global _session, _session_spec, _worker_start
+    global _session, _session_spec, _worker_start, _zygote
     from dvt_connect import attach
 
     with _lock:
@@ -775,6 +802,9 @@ def stop_session() -> None:
             else:
                 _session.stop()
         _session, _session_spec, _worker_start = None, None, None
+        if _zygote is not None:
+            _zygote.close()
+            _zygote = None
     from dvt_connect import client_jvm
 
     client_jvm.stop()

@@ -19,6 +19,11 @@ keeps a lock another thread held, and none of its threads): a module that turns 
 makes the daemon start again without preloading, in place (same process and pipes, so the JVM
 sees nothing). Measured on a 1M-row PostgreSQL -> Parquet transfer: its two workers were ready
 about 0.07-0.1 s sooner.
+
+When the JVM gives it a zygote's address (``DVT_ZYGOTE_ADDRESS``, :mod:`dvt_connect.spark_zygote`),
+it first asks that zygote, started with the driver and its imports done, to run the daemon on
+this process's streams; it then only stands in for that daemon. Anything the zygote declines
+runs here as above.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import sys
 from collections.abc import Iterable
 
 from dvt_connect.spark_home import package_of
+from dvt_connect.spark_zygote import ADDRESS_ENV as ZYGOTE_ADDRESS_ENV
 
 MODULE = "dvt_connect.spark_daemon"
 PRELOAD_ENV = "DVT_WORKER_PRELOAD"
@@ -95,6 +101,11 @@ def without_zips(path: list[str], spark_home: str) -> list[str]:
 
 
 def main() -> None:
+    address = os.environ.pop(ZYGOTE_ADDRESS_ENV, "")
+    if address:  # the driver's zygote forks the daemon, its imports done (returns if it cannot)
+        from dvt_connect.spark_zygote import hand_over
+
+        hand_over(address)
     sys.path[:] = without_zips(sys.path, os.environ.get("SPARK_HOME", ""))
     wanted = [m for m in os.environ.get(PRELOAD_ENV, "").split(",") if m]
     if wanted and not preload(wanted):
