@@ -515,6 +515,7 @@ def _start(spec: SessionSpec) -> SparkSession:
                 _start_workers_first(spec)
             session = builder.getOrCreate()
     except Exception as exc:  # PySpark raises its own runtime errors for a failed JVM launch
+        _stop_zygote()
         raise DvtError(
             f"Spark could not start ({type(exc).__name__}: "
             f"{(str(exc).splitlines() or [''])[0]}).",
@@ -542,13 +543,19 @@ def _start_zygote(spec: SessionSpec) -> None:
     prefix = "spark.executorEnv."
     executor_env = {k[len(prefix):]: v for k, v in spec.all_conf().items()
                     if k.startswith(prefix)}
-    if _zygote is not None:
-        _zygote.close()
+    _stop_zygote()
     from dvt_connect.spark_daemon import preload_modules
 
     _zygote = spark_zygote.start([*preload_modules([]), *spec.warm_workers], executor_env)
     if _zygote is not None:
         os.environ[spark_zygote.ADDRESS_ENV] = _zygote.address
+
+
+def _stop_zygote() -> None:
+    global _zygote
+    if _zygote is not None:
+        _zygote.close()
+        _zygote = None
 
 
 def _start_workers_first(spec: SessionSpec) -> None:
@@ -792,7 +799,7 @@ def default_parallelism(spark: Any) -> int:
 
 
 def stop_session() -> None:
-    global _session, _session_spec, _worker_start, _zygote
+    global _session, _session_spec, _worker_start
     from dvt_connect import attach
 
     with _lock:
@@ -802,9 +809,7 @@ def stop_session() -> None:
             else:
                 _session.stop()
         _session, _session_spec, _worker_start = None, None, None
-        if _zygote is not None:
-            _zygote.close()
-            _zygote = None
+        _stop_zygote()
     from dvt_connect import client_jvm
 
     client_jvm.stop()

@@ -197,3 +197,29 @@ def test_a_transfer_sessions_workers_come_from_its_zygote(tmp_path: Path) -> Non
     zygote, grandparents, leaked = json.loads(out.stdout.splitlines()[-1])
     assert set(grandparents) == {zygote}  # each worker's daemon's parent
     assert not leaked  # the address went to the JVM only
+
+
+def test_a_jvm_that_does_not_start_takes_its_zygote_along(tmp_path: Path) -> None:
+    probe = (
+        "import json, os\n"
+        "from pathlib import Path\n"
+        "from dvt_connect import spark\n"
+        "from dvt_connect.errors import DvtError\n"
+        "spec = spark.session_spec(master='local[2]', worker_modules=['pyarrow'],\n"
+        "                          warm_workers=True, conf={'spark.driver.memory': 'lots'})\n"
+        "try:\n"
+        "    spark.get_session(spec)\n"
+        "except DvtError as exc:\n"
+        "    failed = str(exc)\n"
+        "mine = [p.name for p in Path('/proc').iterdir() if p.name.isdigit()\n"
+        "        and b'spark_zygote' in (p / 'cmdline').read_bytes()\n"
+        "        and (p / 'stat').read_text().rsplit(')', 1)[1].split()[1] == str(os.getpid())]\n"
+        "print(json.dumps([failed, spark._zygote is None, mine]))\n"
+    )
+    env = {**os.environ, "DVT_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    failed, forgotten, running = json.loads(out.stdout.splitlines()[-1])
+    assert failed.startswith("Spark could not start")
+    assert forgotten and running == []
