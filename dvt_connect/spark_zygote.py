@@ -144,7 +144,7 @@ def _ask(address: str) -> int | None:
             sock.sendall(request)
             answer = _read(sock, 5)
             if answer is None:
-                return None
+                raise ConnectionError("it closed the connection")
             value = int(struct.unpack("!I", answer[1:])[0])
             if answer[:1] == b"Y":
                 return value

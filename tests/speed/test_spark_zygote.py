@@ -223,3 +223,29 @@ def test_a_jvm_that_does_not_start_takes_its_zygote_along(tmp_path: Path) -> Non
     failed, forgotten, running = json.loads(out.stdout.splitlines()[-1])
     assert failed.startswith("Spark could not start")
     assert forgotten and running == []
+
+
+def test_a_zygote_whose_imports_start_a_thread_serves_nobody(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A module that starts a thread on import leaves the zygote unable to fork: it ends, and a
+    daemon module already waiting for it starts its daemon itself."""
+    (tmp_path / "dvt_test_spinner.py").write_text(
+        "import threading, time\n"
+        "time.sleep(2)  # long enough for the daemon module to be waiting\n"
+        "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    started = start(["pyspark.worker", "dvt_test_spinner"], {PRELOAD_ENV: PRELOAD})
+    assert started is not None
+    time.sleep(0.5)  # listening, importing
+    stub, port = _daemon_module(_jvm_env(started.address))
+    try:
+        sock, worker = _worker(port)
+        assert _parent(worker) == stub.pid
+        sock.close()
+        assert started.process.wait(timeout=60) == 1
+    finally:
+        stub.kill()
+        stub.wait()
+        started.close()
+        assert stub.stderr is not None
+        assert "zygote did not answer" in stub.stderr.read().decode()
