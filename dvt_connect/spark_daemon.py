@@ -42,11 +42,18 @@ PRELOAD_ENV = "DVT_WORKER_PRELOAD"
 THREADED = frozenset({"pyarrow", "numpy", "pandas"})
 
 
+def split_threaded(modules: Iterable[str]) -> tuple[list[str], list[str]]:
+    """``modules`` (each once, in order) as those that start no thread on import and those of
+    :data:`THREADED` packages."""
+    wanted = list(dict.fromkeys(modules))
+    plain = [m for m in wanted if m.split(".", 1)[0] not in THREADED]
+    return plain, [m for m in wanted if m not in plain]
+
+
 def preload_modules(modules: Iterable[str]) -> list[str]:
     """What the daemon imports before forking: PySpark's worker, then ``modules`` but those of
     :data:`THREADED` packages."""
-    return list(dict.fromkeys(["pyspark.worker", *(
-        m for m in modules if m.split(".", 1)[0] not in THREADED)]))
+    return split_threaded(["pyspark.worker", *modules])[0]
 
 
 def threads() -> int | None:

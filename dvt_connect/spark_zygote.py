@@ -205,13 +205,11 @@ def _wait_for(pid: int) -> None:
 def preload(modules: Iterable[str]) -> bool:
     """Import ``modules``, those that start no thread on import first; whether this process still
     runs one thread (False: it may not fork)."""
-    from dvt_connect.spark_daemon import THREADED
     from dvt_connect.spark_daemon import preload as import_threadless
+    from dvt_connect.spark_daemon import split_threaded
 
-    wanted = list(dict.fromkeys(modules))
-    plain = [m for m in wanted if m.split(".", 1)[0] not in THREADED]
-    return import_threadless(plain) and import_threadless(
-        [m for m in wanted if m not in plain])
+    plain, threaded = split_threaded(modules)
+    return import_threadless(plain) and import_threadless(threaded)
 
 
 def refusal(request: Mapping[str, Any], started: Mapping[str, str],

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,6 +81,19 @@ def _worker(port: int) -> tuple[socket.socket, int]:
 
 def _parent(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _run_probe(probe: str, tmp_path: Path) -> Any:
+    """What ``probe`` (Python source, with ``parent(pid)`` defined for it) prints last as JSON,
+    run in a fresh interpreter with its own dvt home."""
+    source = ("def parent(pid):\n"
+              "    stat = open(f'/proc/{pid}/stat').read()\n"
+              "    return int(stat.rsplit(')', 1)[1].split()[1])\n" + probe)
+    out = subprocess.run([sys.executable, "-c", source],
+                         env={**os.environ, "DVT_HOME": str(tmp_path)}, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.splitlines()[-1])
 
 
 def _gone(pid: int, within: float) -> bool:
@@ -183,18 +197,13 @@ def test_a_transfer_sessions_workers_come_from_its_zygote(tmp_path: Path) -> Non
         "session = spark.get_session(spec)\n"
         "def grandparent(_):\n"
         "    import os\n"
-        "    stat = open(f'/proc/{os.getppid()}/stat').read()\n"
-        "    yield int(stat.rsplit(')', 1)[1].split()[1])\n"
+        "    yield parent(os.getppid())\n"
         "print(json.dumps([spark._zygote.process.pid,\n"
         "                  session.sparkContext.parallelize([0, 1], 2)"
         ".mapPartitions(grandparent).collect(), 'DVT_ZYGOTE_ADDRESS' in os.environ]))\n"
         "spark.stop_session()\n"
     )
-    env = {**os.environ, "DVT_HOME": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
-                         timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    zygote, grandparents, leaked = json.loads(out.stdout.splitlines()[-1])
+    zygote, grandparents, leaked = _run_probe(probe, tmp_path)
     assert set(grandparents) == {zygote}  # each worker's daemon's parent
     assert not leaked  # the address went to the JVM only
 
@@ -213,14 +222,10 @@ def test_a_jvm_that_does_not_start_takes_its_zygote_along(tmp_path: Path) -> Non
         "    failed = str(exc)\n"
         "mine = [p.name for p in Path('/proc').iterdir() if p.name.isdigit()\n"
         "        and b'spark_zygote' in (p / 'cmdline').read_bytes()\n"
-        "        and (p / 'stat').read_text().rsplit(')', 1)[1].split()[1] == str(os.getpid())]\n"
+        "        and parent(int(p.name)) == os.getpid()]\n"
         "print(json.dumps([failed, spark._zygote is None, mine]))\n"
     )
-    env = {**os.environ, "DVT_HOME": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
-                         timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    failed, forgotten, running = json.loads(out.stdout.splitlines()[-1])
+    failed, forgotten, running = _run_probe(probe, tmp_path)
     assert failed.startswith("Spark could not start")
     assert forgotten and running == []
 
