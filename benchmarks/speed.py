@@ -705,8 +705,10 @@ def prime_class_data_sharing() -> None:
     anything is timed, so that no case pays that one-time cost (a fresh machine's first case
     did: 17.9 s instead of 9.0 s for pg->parquet at 5M)."""
     from dvt_connect.spark import cache_dir, class_data_sharing
+    from dvt_connect.spark_home import driver_home
 
-    options = class_data_sharing(cache_dir())  # empty: DVT_CDS=0, or a JVM older than 13
+    home = driver_home(cache_dir())  # the archive is the Spark home's sessions start from
+    options = class_data_sharing(cache_dir(), home)  # empty: DVT_CDS=0, or a JVM before 13
     if not options or any(o.startswith("-XX:SharedArchiveFile=") for o in options):
         return
     print("writing dvt's class-data-sharing archive (once per PySpark installation) ...",
@@ -717,7 +719,8 @@ def prime_class_data_sharing() -> None:
                    stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # its JVM writes the archive as it exits, after Python
-        if any(o.startswith("-XX:SharedArchiveFile=") for o in class_data_sharing(cache_dir())):
+        if any(o.startswith("-XX:SharedArchiveFile=")
+               for o in class_data_sharing(cache_dir(), home)):
             return
         time.sleep(0.5)
     print("  (the archive was not written within 120 s: the first case may pay for it)")
