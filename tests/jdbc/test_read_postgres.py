@@ -510,3 +510,72 @@ def test_a_schema_the_jdbc_source_cannot_resolve_fails_as_the_dataframe_s_does(
         conn.read_schema(plan)
     assert built == [1]
     assert "42P01" in (conn.describe_error(failed.value) or "")
+
+
+_FRESH_SCHEMA_PROBE = """
+import json, sys
+from pathlib import Path
+from dvt_connect import spark as S
+from dvt_connect.config.profiles import parse_connection
+from dvt_connect.connectors.base import ReadRequest, TableRef
+from dvt_connect.connectors.jdbc import JDBCConnector
+args = json.loads(sys.argv[1])
+def built(session):  # the session's SQL state, a lazy field until something asks for it
+    field = session._jsparkSession.getClass().getDeclaredField("sessionState")
+    field.setAccessible(True)
+    return field.get(session._jsparkSession) is not None
+session = S.get_session(S.session_spec(master="local[1]", jars=args["jars"], conf=args["conf"]))
+connection = parse_connection("pg", {"type": "postgres", **args["pg"]},
+                              path=Path("profiles.yml"), key="test.outputs.pg")
+conn = JDBCConnector(session, connection)
+out = {"sensitive": not S.name_resolver(session).apply("A", "a")}
+plan = conn.plan_read(ReadRequest(table=TableRef.parse(args["table"]),
+                                  read_as={"m": "string", "M": "string"}))
+try:
+    schema = conn.read_schema(plan)
+    out["built after planning"] = built(session)
+    out["same as the frame's"] = schema.json() == conn.load(plan).schema.json()
+except Exception as exc:
+    out["error"] = str(exc)
+out["built at last"] = built(session)
+session.conf.set("spark.sql.caseSensitive", str(not out["sensitive"]).lower())
+out["sensitive at run time"] = not S.name_resolver(session).apply("A", "a")
+print(json.dumps(out))
+S.stop_session()
+"""
+
+
+@pytest.mark.parametrize("sensitive", [True, False])
+def test_a_fresh_session_s_schema_is_asked_without_building_its_sql_state(
+        spark: Any, pg: dict[str, Any], pg_sql: Any, pg_table: Callable[[str], str],
+        tmp_path: Any, sensitive: bool) -> None:
+    """Planning a read in a fresh session leaves the session's SQL state (catalog, analyzer,
+    function registry: most of a second of a cold driver) unbuilt, with the column-name
+    matching the state would have: columns `m` and `M` read as text through Spark's
+    `customSchema` are two columns where `spark.sql.caseSensitive` is true and a duplicate
+    Spark refuses where it is not. Once the state exists, a setting changed at run time
+    counts."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    table = pg_table("fresh")
+    pg_sql.execute(f'CREATE TABLE {table} (id int PRIMARY KEY, m money, "M" money)')
+    pg_sql.execute(f"INSERT INTO {table} VALUES (1, 1.5, 2.25)")
+    jars = spark.sparkContext.getConf().get("spark.jars").split(",")  # the JDBC drivers
+    args = {"jars": jars, "pg": pg, "table": table,
+            "conf": {"spark.sql.caseSensitive": "true"} if sensitive else {}}
+    done = subprocess.run([sys.executable, "-c", _FRESH_SCHEMA_PROBE, json.dumps(args)],
+                          env={**os.environ, "DVT_HOME": str(tmp_path)}, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.splitlines()[-1])
+    assert out["sensitive"] is sensitive
+    if sensitive:
+        assert out["built after planning"] is False
+        assert out["same as the frame's"] is True
+        assert out["built at last"] is True  # the DataFrame's own analysis
+    else:
+        assert "COLUMN_ALREADY_EXISTS" in out["error"] and "`m`" in out["error"]
+    assert out["sensitive at run time"] is not sensitive
