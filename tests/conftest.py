@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
 import socket
+import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,21 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         monkeypatch.delenv(var, raising=False)
     yield home
     secrets.clear()
+
+
+@pytest.fixture
+def run_probe(tmp_path: Path) -> Callable[..., Any]:
+    """Run Python source in a fresh interpreter (a session of its own: a cold JVM, nothing of
+    this run's) with ``tmp_path`` as its dvt home; returns what it printed last, as JSON.
+    Further arguments go to its ``sys.argv``."""
+    def run(source: str, *args: str) -> Any:
+        done = subprocess.run([sys.executable, "-c", source, *args],
+                              env={**os.environ, "DVT_HOME": str(tmp_path)},
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads(done.stdout.splitlines()[-1])
+
+    return run
 
 
 @pytest.fixture(scope="session")

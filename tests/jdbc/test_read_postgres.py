@@ -548,7 +548,7 @@ S.stop_session()
 @pytest.mark.parametrize("sensitive", [True, False])
 def test_a_fresh_session_s_schema_is_asked_without_building_its_sql_state(
         spark: Any, pg: dict[str, Any], pg_sql: Any, pg_table: Callable[[str], str],
-        tmp_path: Any, sensitive: bool) -> None:
+        run_probe: Callable[..., Any], sensitive: bool) -> None:
     """Planning a read in a fresh session leaves the session's SQL state (catalog, analyzer,
     function registry: most of a second of a cold driver) unbuilt, with the column-name
     matching the state would have: columns `m` and `M` read as text through Spark's
@@ -556,9 +556,6 @@ def test_a_fresh_session_s_schema_is_asked_without_building_its_sql_state(
     Spark refuses where it is not. Once the state exists, a setting changed at run time
     counts."""
     import json
-    import os
-    import subprocess
-    import sys
 
     table = pg_table("fresh")
     pg_sql.execute(f'CREATE TABLE {table} (id int PRIMARY KEY, m money, "M" money)')
@@ -566,11 +563,7 @@ def test_a_fresh_session_s_schema_is_asked_without_building_its_sql_state(
     jars = spark.sparkContext.getConf().get("spark.jars").split(",")  # the JDBC drivers
     args = {"jars": jars, "pg": pg, "table": table,
             "conf": {"spark.sql.caseSensitive": "true"} if sensitive else {}}
-    done = subprocess.run([sys.executable, "-c", _FRESH_SCHEMA_PROBE, json.dumps(args)],
-                          env={**os.environ, "DVT_HOME": str(tmp_path)}, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = json.loads(done.stdout.splitlines()[-1])
+    out = run_probe(_FRESH_SCHEMA_PROBE, json.dumps(args))
     assert out["sensitive"] is sensitive
     if sensitive:
         assert out["built after planning"] is False

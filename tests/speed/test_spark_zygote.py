@@ -5,7 +5,6 @@ starts its own daemon as before."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -13,7 +12,7 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +49,21 @@ def _jvm_env(address: str, **changes: str) -> dict[str, str]:
     return env
 
 
+def _listening(started: Zygote) -> Zygote:
+    """``started`` once it listens (its abstract socket in ``/proc/net/unix``): a daemon module
+    asking before then is refused, as one asking a zygote that has gone."""
+    deadline = time.monotonic() + 30
+    while f"@{started.address}" not in Path("/proc/net/unix").read_text():
+        assert time.monotonic() < deadline, "the zygote did not listen within 30 s"
+        time.sleep(0.02)
+    return started
+
+
 @pytest.fixture
 def zygote() -> Iterator[Zygote]:
     started = start(MODULES, {PRELOAD_ENV: PRELOAD})
     assert started is not None
-    yield started
+    yield _listening(started)
     started.close()
     assert started.process.returncode == 0  # it ends when its standard input closes
 
@@ -83,17 +92,10 @@ def _parent(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
-def _run_probe(probe: str, tmp_path: Path) -> Any:
-    """What ``probe`` (Python source, with ``parent(pid)`` defined for it) prints last as JSON,
-    run in a fresh interpreter with its own dvt home."""
-    source = ("def parent(pid):\n"
-              "    stat = open(f'/proc/{pid}/stat').read()\n"
-              "    return int(stat.rsplit(')', 1)[1].split()[1])\n" + probe)
-    out = subprocess.run([sys.executable, "-c", source],
-                         env={**os.environ, "DVT_HOME": str(tmp_path)}, capture_output=True,
-                         text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    return json.loads(out.stdout.splitlines()[-1])
+# what the Spark-session probes below call ``parent(pid)``: :func:`_parent`, in their source
+_PARENT = ("def parent(pid):\n"
+           "    stat = open(f'/proc/{pid}/stat').read()\n"
+           "    return int(stat.rsplit(')', 1)[1].split()[1])\n")
 
 
 def _gone(pid: int, within: float) -> bool:
@@ -186,7 +188,8 @@ def test_what_the_jvm_puts_on_the_path_is_accepted_and_nothing_else() -> None:
 
 
 @pytest.mark.spark
-def test_a_transfer_sessions_workers_come_from_its_zygote(tmp_path: Path) -> None:
+def test_a_transfer_sessions_workers_come_from_its_zygote(
+        run_probe: Callable[..., Any]) -> None:
     """A session started as a transfer's is (warm workers, local master) forks its Python
     daemon from its zygote: the workers its tasks run in descend from it."""
     probe = (
@@ -203,12 +206,13 @@ def test_a_transfer_sessions_workers_come_from_its_zygote(tmp_path: Path) -> Non
         ".mapPartitions(grandparent).collect(), 'DVT_ZYGOTE_ADDRESS' in os.environ]))\n"
         "spark.stop_session()\n"
     )
-    zygote, grandparents, leaked = _run_probe(probe, tmp_path)
+    zygote, grandparents, leaked = run_probe(_PARENT + probe)
     assert set(grandparents) == {zygote}  # each worker's daemon's parent
     assert not leaked  # the address went to the JVM only
 
 
-def test_a_jvm_that_does_not_start_takes_its_zygote_along(tmp_path: Path) -> None:
+def test_a_jvm_that_does_not_start_takes_its_zygote_along(
+        run_probe: Callable[..., Any]) -> None:
     probe = (
         "import json, os\n"
         "from pathlib import Path\n"
@@ -225,7 +229,7 @@ def test_a_jvm_that_does_not_start_takes_its_zygote_along(tmp_path: Path) -> Non
         "        and parent(int(p.name)) == os.getpid()]\n"
         "print(json.dumps([failed, spark._zygote is None, mine]))\n"
     )
-    failed, forgotten, running = _run_probe(probe, tmp_path)
+    failed, forgotten, running = run_probe(_PARENT + probe)
     assert failed.startswith("Spark could not start")
     assert forgotten and running == []
 
@@ -241,7 +245,7 @@ def test_a_zygote_whose_imports_start_a_thread_serves_nobody(
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     started = start(["pyspark.worker", "dvt_test_spinner"], {PRELOAD_ENV: PRELOAD})
     assert started is not None
-    time.sleep(0.5)  # listening, importing
+    _listening(started)  # and importing
     stub, port = _daemon_module(_jvm_env(started.address))
     try:
         sock, worker = _worker(port)
