@@ -170,6 +170,17 @@ def same(source: tuple[int, int, str, int], out: tuple[int, int, str, int]) -> b
         out[0], out[1], Decimal(out[2]), out[3])
 
 
+def reader_library() -> str:
+    """Which library the native PostgreSQL reads load (`dvt sync` fetched it, or not)."""
+    from dvt_connect.databases import database
+    from dvt_connect.reader_libraries import present
+
+    library = database("postgres").native.reader_library  # type: ignore[union-attr]
+    path = present(library)
+    return f"{library.name}'s library, {path}" if path and library else \
+        "the installed adbc-driver-postgresql (no reader library)"
+
+
 # ---- cases --------------------------------------------------------------------------------
 
 # each dvt case on the warm server (`--master local-server`, a fresh client process) and the
@@ -188,7 +199,8 @@ COLD_OF = {**WARM, SESSION: "pg->parquet dvt auto"}
 # every case, in the order a size runs them; BENCH_CASES / --cases pick some by substring
 CASES = (
     "spark start",
-    "pg->parquet dvt auto", "pg->parquet dvt rows", "pg->parquet dvt jdbc",
+    "pg->parquet dvt auto", "pg->parquet dvt installed reader", "pg->parquet dvt rows",
+    "pg->parquet dvt jdbc",
     "pg->parquet spark defaults", "pg->parquet spark tuned", "pg->parquet connectorx",
     "pg binary COPY /dev/null",
     "parquet->pg dvt", "parquet->pg spark batched", "parquet->pg COPY FROM csv",
@@ -272,6 +284,7 @@ def run_size(rows: int, repeat: int, work: Path,
     dvt = str(BIN / "dvt")
     native.run_process([dvt, "sync", "--profile", "bench", "--repository",
                         f"file://{native.DEBIAN_REPO}"], env)
+    print(f"PostgreSQL reads: {reader_library()}", flush=True)
     expected = pg_figures(source)
     results: dict[str, Any] = {}
     server: dict[str, Any] = {}
@@ -393,6 +406,10 @@ def run_size(rows: int, repeat: int, work: Path,
     print(f"\n{rows:,} rows, median of {repeat}:", flush=True)
     case("spark start", [*spark, "start", "-", "-"])
     case("pg->parquet dvt auto", transfer("pg", source, "lake", "pg_out"),
+         lambda: parquet_figures(out_lake))
+    # the same with the installed ADBC package reading instead of the reader library
+    case("pg->parquet dvt installed reader",
+         ["env", "DVT_READER_LIBRARIES=0", *transfer("pg", source, "lake", "pg_out")],
          lambda: parquet_figures(out_lake))
     case("pg->parquet dvt rows", transfer("pg", source, "lake", "pg_out", "--route", "rows",
                                           "--connector", "native"),

@@ -143,7 +143,25 @@ def _require(kind: str) -> dict[str, object]:
 
 @pytest.fixture(scope="session")
 def pg() -> dict[str, object]:
-    return _require("postgres")
+    server = _require("postgres")
+    _fetch_reader_library("postgres")
+    return server
+
+
+def _fetch_reader_library(kind: str) -> None:
+    """The reader library `dvt sync` fetches for this database (into the machine's dvt cache,
+    where every test home finds it), so the native reads under test are the ones users run."""
+    from dvt_connect.databases import database
+    from dvt_connect.errors import DvtError
+    from dvt_connect.reader_libraries import fetch
+
+    native = database(kind).native
+    if native is None or native.reader_library is None:
+        return
+    try:
+        fetch(native.reader_library)
+    except DvtError as exc:
+        pytest.fail(f"the {kind} reader library could not be fetched: {exc}")
 
 
 @pytest.fixture(scope="session")
@@ -230,7 +248,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return LongestFileOrMavenCacheFirst(config, log)
 
 
-INTEGRATION_MARKERS = ("spark", "postgres", "mariadb", "network", "maven", "faults", "cluster")
+INTEGRATION_MARKERS = ("spark", "postgres", "mariadb", "network", "maven", "faults", "cluster",
+                       "pypi")
 _skipped_integration: list[str] = []
 
 

@@ -12,6 +12,7 @@ def show_sync(outcome: SyncOutcome, console: Console, *, as_json: bool) -> None:
     if as_json:
         _json(console, outcome)
         return
+    _libraries(console, outcome)
     if outcome.up_to_date:
         _errors(console, outcome)
         console.success(f"Nothing to do: the {outcome.jar_count} jar(s) these needs take are "
@@ -22,6 +23,13 @@ def show_sync(outcome: SyncOutcome, console: Console, *, as_json: bool) -> None:
     elif outcome.result is not None:
         _result(console, outcome)
     _errors(console, outcome)
+
+
+def _libraries(console: Console, outcome: SyncOutcome) -> None:
+    for done in outcome.libraries:
+        where = f": {done.path}" if done.path else ""
+        note = f" ({done.note})" if done.note else ""
+        console.info(f"Reader library {done.library.name} {done.state}{where}{note}")
 
 
 def _errors(console: Console, outcome: SyncOutcome) -> None:
@@ -97,5 +105,9 @@ def _json(console: Console, outcome: SyncOutcome) -> None:
                   "size": j.size, "repository": j.repository}
                  for j in (outcome.result.jars if outcome.result else [])],
         "manifest": str(manifest_path / "manifest.json"),
+        "reader_libraries": [{"distribution": d.library.distribution,
+                              "version": d.library.version, "state": d.state,
+                              "path": str(d.path) if d.path else None, "note": d.note}
+                             for d in outcome.libraries],
         "errors": outcome.errors,
     })

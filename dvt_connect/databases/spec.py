@@ -53,6 +53,30 @@ SPARK_SUFFIX = r"-spark_(\d+\.\d+)$"
 
 
 @dataclass(frozen=True)
+class ReaderLibrary:
+    """A driver library a Python bulk path reads with in place of the installed package's, where
+    that package's build is measurably slower (:mod:`dvt_connect.reader_libraries` fetches it).
+
+    ``dvt sync`` downloads the wheel ``distribution==version`` through pip (the user's index and
+    certificates), refuses it unless its SHA-256 is ``sha256``, and keeps the one file ``member``
+    in the dvt cache. Only on ``platform`` (``sysconfig.get_platform()``), the wheel the hash is
+    for; elsewhere, and wherever the file is missing (an executor of a cluster), the installed
+    package reads. ``why`` says, with numbers, what the library saves.
+    """
+
+    distribution: str
+    version: str
+    platform: str
+    sha256: str
+    member: str
+    why: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.distribution} {self.version}"
+
+
+@dataclass(frozen=True)
 class NativeFacts:
     """A native (bulk-export) Spark connector for a warehouse.
 
@@ -86,6 +110,8 @@ class NativeFacts:
     driver_module: str | None = None
     # how the repository's versions say which Spark they are built for; None: facts only
     naming: NamingRule | None = None
+    # the library a Python path's reads load, where the installed package's build is slower
+    reader_library: ReaderLibrary | None = None
 
     @property
     def is_python(self) -> bool:

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import os
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dvt_connect.console import Console
+from dvt_connect.databases import database
+from dvt_connect.databases.spec import Database, ReaderLibrary
 from dvt_connect.errors import DvtError
 from dvt_connect.jars.coordinates import Coordinate
 from dvt_connect.jars.download import ExecuteResult, execute, is_current
@@ -38,6 +41,7 @@ from dvt_connect.jars.repositories import (
 from dvt_connect.jars.resolver import Need, Plan, Resolver
 from dvt_connect.jars.spark_versions import Shipped, SparkInstall, installed_spark, shipped_jars
 from dvt_connect.paths import dvt_home, jars_dir
+from dvt_connect.reader_libraries import Fetched, fetch_all
 
 
 @dataclass
@@ -71,6 +75,7 @@ class SyncOutcome:
     up_to_date: bool = False
     seconds: float = 0.0
     manifest: Manifest | None = None  # as it stands when sync ends
+    libraries: list[Fetched] = field(default_factory=list)  # reader libraries
 
     @property
     def jar_count(self) -> int:
@@ -141,20 +146,36 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def gather_needs(options: SyncOptions, spark: SparkInstall,
-                 load: Callable[..., Any] | None = None) -> tuple[list[Need], tuple[str, ...]]:
-    """Needs from the options or the configuration, and the config's repositories. An output
-    that cannot be read is a configuration error (exit 2), not a silently skipped need."""
+                 load: Callable[..., Any] | None = None
+                 ) -> tuple[list[Need], tuple[str, ...], list[ReaderLibrary]]:
+    """Needs from the options or the configuration, the config's repositories, and the reader
+    libraries of the databases in question. An output that cannot be read is a configuration
+    error (exit 2), not a silently skipped need."""
     config_repos: tuple[str, ...] = ()
     if options.adapters or options.buckets or options.all:
         adapters, buckets = all_types() if options.all else ([], [])
-        needs = needs_for_types([*adapters, *options.adapters], [*buckets, *options.buckets],
-                                spark)
+        types = [*adapters, *options.adapters]
+        needs = needs_for_types(types, [*buckets, *options.buckets], spark)
         with contextlib.suppress(DvtError):  # --adapter works without any configuration
             config_repos = _project(options, load).repositories
-        return needs, config_repos
+        return needs, config_repos, reader_libraries(database(t) for t in types)
     project = _project(options, load)
-    connections = project.connections().values()  # the first unreadable output raises
-    return needs_for(connections, project.buckets, spark), project.repositories
+    connections = list(project.connections().values())  # the first unreadable output raises
+    return (needs_for(connections, project.buckets, spark), project.repositories,
+            reader_libraries(getattr(c, "facts", None) or database(c.type)
+                             for c in connections))
+
+
+def reader_libraries(databases: Iterable[Database]) -> list[ReaderLibrary]:
+    """The reader libraries of ``databases`` whose Python bulk path is installed."""
+    found: list[ReaderLibrary] = []
+    for facts in databases:
+        native = facts.native
+        if native is None or native.reader_library is None:
+            continue
+        if all(importlib.util.find_spec(m) is not None for m in native.python_modules):
+            found.append(native.reader_library)
+    return list(dict.fromkeys(found))
 
 
 def _project(options: SyncOptions, load: Callable[..., Any] | None) -> Any:
@@ -188,7 +209,7 @@ def sync(options: SyncOptions, console: Console, *, load: Callable[..., Any] | N
          policy: RetryPolicy | None = None, env: dict[str, str] | None = None) -> SyncOutcome:
     started = time.monotonic()
     spark = installed_spark()
-    needs, config_repos = gather_needs(options, spark, load)
+    needs, config_repos, libraries = gather_needs(options, spark, load)
     repo_list = repositories(cli=options.repositories, config=config_repos,
                              mirror=options.mirror, offline=options.offline, env=env)
     repos = Repositories(repo_list, policy=policy, on_retry=console.warn)
@@ -208,6 +229,11 @@ def sync(options: SyncOptions, console: Console, *, load: Callable[..., Any] | N
             outcome.errors.append(f"{need.key}: {need.problem}")
     if not needs:
         console.warn("nothing needs jars: no outputs or buckets in the configuration.")
+
+    outcome.libraries, warnings = fetch_all(libraries, offline=options.offline,
+                                            dry_run=options.dry_run)
+    for warning in warnings:
+        console.warn(warning)
 
     manifest = Manifest.load(folder)
     if not options.dry_run and not options.prune and up_to_date(manifest, needs, spark):

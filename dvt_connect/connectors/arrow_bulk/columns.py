@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 CONVERSIONS = ("same", "scaled", "decimal", "wall_time", "flag")
+# a BulkRead option: the driver library file a task reads through where that file exists
+# (:mod:`dvt_connect.reader_libraries`), else the installed package
+READER_LIBRARY = "reader_library"
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from dvt_connect import secrets
 from dvt_connect.config.buckets import Bucket, LocalBucket
 from dvt_connect.config.profiles import Connection
-from dvt_connect.connectors.arrow_bulk.columns import BulkRead, ColumnRead, writable
+from dvt_connect.connectors.arrow_bulk.columns import (
+    READER_LIBRARY,
+    BulkRead,
+    ColumnRead,
+    writable,
+)
 from dvt_connect.connectors.arrow_bulk.direct import (
     BulkSink,
     BulkSource,
@@ -177,7 +182,25 @@ class BulkConnector(BaseConnector):
         """A DB-API session on the driver for DDL and the swap."""
 
     def read_options(self) -> dict[str, str]:
-        return {}
+        """Options of every task's read: :data:`READER_LIBRARY` where the database declares a
+        reader library and ``dvt sync`` fetched it (a task without that file reads through the
+        installed package)."""
+        from dvt_connect.reader_libraries import present
+
+        library = present(self.native.reader_library)
+        return {READER_LIBRARY: str(library)} if library is not None else {}
+
+    def _reader_note(self) -> tuple[str, ...]:
+        library = self.native.reader_library
+        if library is None:
+            return ()
+        from dvt_connect.reader_libraries import present
+
+        if present(library) is not None:
+            return (f"tasks read through {library.name}'s library from the dvt cache: "
+                    f"{library.why}",)
+        return (f"tasks read through the installed {library.distribution}; `dvt sync` fetches "
+                f"{library.version}'s faster library ({library.why})",)
 
     def copy_selects(self, read: BulkRead) -> tuple[str, ...] | str:
         """The SQL each column of ``read`` (a bulk read of this same database) is selected as
@@ -277,7 +300,7 @@ class BulkConnector(BaseConnector):
                   f"`{self.bucket.name if self.bucket else '?'}`"))
         base.update(connector=self.connector_type, reason=reason or how,
                     bucket=self.bucket if path == "parquet" else None,
-                    notes=(*plan.notes, how, *notes))
+                    notes=(*plan.notes, how, *notes, *self._reader_note()))
         return NativeReadPlan(**base, path=path, spec_json=spec.to_json())
 
     def _path_for_read(self) -> tuple[str, tuple[str, ...]]:

@@ -14,12 +14,13 @@ Measured for the way in (1M rows of the bench table, one process): binary COPY t
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from dvt_connect.connectors.arrow_bulk.columns import BulkRead
+from dvt_connect.connectors.arrow_bulk.columns import READER_LIBRARY, BulkRead
 from dvt_connect.connectors.arrow_bulk.tasks import BulkWrite, TaskError
 from dvt_connect.databases.postgres import NATIVE
 
@@ -64,14 +65,21 @@ def _quote(value: str) -> str:
 
 
 @contextmanager
-def _adbc(params: Mapping[str, Any], password: str | None) -> Iterator[Any]:
+def _adbc(params: Mapping[str, Any], password: str | None,
+          library: str | None = None) -> Iterator[Any]:
     """An ADBC PostgreSQL connection on the driver manager's own objects. Its DB-API module
     imports ``pyarrow.dataset`` and, through it, pandas: 56 MiB and 0.18 s more in every Python
-    worker, for nothing a task uses."""
+    worker, for nothing a task uses. ``library``: the driver library file to load (a reader
+    library, :mod:`dvt_connect.reader_libraries`), else the installed package's."""
     import adbc_driver_manager
-    import adbc_driver_postgresql
 
-    database = adbc_driver_postgresql.connect(conninfo(params, password))
+    if library:
+        database = adbc_driver_manager.AdbcDatabase(driver=library,
+                                                    uri=conninfo(params, password))
+    else:
+        import adbc_driver_postgresql
+
+        database = adbc_driver_postgresql.connect(conninfo(params, password))
     try:
         conn = adbc_driver_manager.AdbcConnection(database)
         try:
@@ -97,7 +105,10 @@ def read_batches(spec: BulkRead, password: str | None, query: str) -> Iterator[p
     """The rows of ``query`` as Arrow batches, streamed from binary COPY."""
     import pyarrow as pa
 
-    with _adbc(spec.params, password) as conn, _statement(conn) as stmt:
+    library = spec.options.get(READER_LIBRARY)
+    if library and not os.path.isfile(library):
+        library = None  # not on this machine (an executor): the installed package reads
+    with _adbc(spec.params, password, library) as conn, _statement(conn) as stmt:
         stmt.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(BATCH_BYTES)})
         stmt.set_sql_query(query)
         stream, _ = stmt.execute_query()
