@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 PACKAGE = "dvt_connect"
 _SHIPPED = (".py", ".properties")
 _checked: dict[tuple[int, tuple[str, ...]], list[str]] = {}
+_sent: set[tuple[int, str]] = set()
 
 
 def package_files(root: Path) -> list[Path]:
@@ -70,6 +71,21 @@ def ship_package(spark: SparkSession, cache: Path) -> Path:
     else:
         spark.sparkContext.addPyFile(str(path))
     return path
+
+
+def ship_file(spark: SparkSession, path: Path) -> None:
+    """Send one file with the job: tasks find it under its name in ``SparkFiles`` (on Spark
+    Connect, as a file artifact of this session). Sent once per session."""
+    from dvt_connect.spark import is_connect
+
+    key = (id(spark), str(path))
+    if key in _sent:
+        return
+    if is_connect(spark):
+        spark.addArtifacts(str(path), file=True)
+    else:
+        spark.sparkContext.addFile(str(path))
+    _sent.add(key)
 
 
 def missing_on_executors(spark: SparkSession, modules: Iterable[str]) -> list[str]:

@@ -59,6 +59,24 @@ def present(library: ReaderLibrary | None, cache: Path | None = None) -> Path | 
     return path if path.is_file() else None
 
 
+def in_task(path: str | None, platform: str | None) -> str | None:
+    """The library a Spark task loads, given the driver's ``path`` to it and the ``platform`` it
+    is built for: that file (the same machine, or a shared folder), else the copy sent with the
+    job (``SparkFiles``, on a cluster); None (the installed package reads) on another platform
+    or where neither is there."""
+    if not path or sysconfig.get_platform() != platform:
+        return None
+    if os.path.isfile(path):
+        return path
+    try:
+        from pyspark import SparkFiles
+
+        sent = os.path.join(SparkFiles.getRootDirectory(), os.path.basename(path))
+    except Exception:  # noqa: BLE001 - no SparkFiles here: the installed package reads
+        return None
+    return sent if os.path.isfile(sent) else None
+
+
 @dataclass(frozen=True)
 class Fetched:
     """What :func:`fetch` did for one library: ``state`` is ``present`` (already there),

@@ -121,11 +121,15 @@ spark = spark_mod.get_session(spark_mod.session_spec(
     master="local[2]", jars=[str(p) for p in debian_jdbc_jars()]))
 native = PostgresNativeConnector(spark, pg_connection(pg))
 plan = native.plan_read(ReadRequest(table=TableRef(table)))
-if os.environ.get("PROBE_MISSING"):  # the library file absent where the tasks run
+elsewhere = os.environ.get("PROBE_ELSEWHERE")  # the driver's path absent where tasks run
+if elsewhere:
     from dvt_connect.connectors.arrow_bulk.columns import READER_LIBRARY, BulkRead
     import dataclasses
     spec = BulkRead.from_json(plan.spec_json)
-    spec = dataclasses.replace(spec, options={**spec.options, READER_LIBRARY: "/nonexistent.so"})
+    if os.environ.get("PROBE_SEND"):  # as a cluster's job sends it (executors.ship_file)
+        from dvt_connect.executors import ship_file
+        ship_file(spark, spec.options[READER_LIBRARY])
+    spec = dataclasses.replace(spec, options={**spec.options, READER_LIBRARY: elsewhere})
     plan = dataclasses.replace(plan, spec_json=spec.to_json())
 rows = [r.asDict() for r in native.load(plan).collect()]
 with open(out, "wb") as f:
@@ -154,13 +158,16 @@ for pid in descendants(os.getpid()):
             loaded |= {line.split()[-1] for line in maps if "libadbc_driver_postgresql" in line}
     except OSError:
         pass
-print(json.dumps({"loaded": sorted(loaded), "notes": list(plan.notes)}))
+import hashlib
+digests = [hashlib.sha256(open(p, "rb").read()).hexdigest() for p in sorted(loaded)]
+print(json.dumps({"loaded": sorted(loaded), "digests": digests, "notes": list(plan.notes)}))
 """
 
 
 @pytest.mark.spark
 @pytest.mark.postgres
-@pytest.mark.parametrize("how", ["library", "switched off", "missing on the worker"])
+@pytest.mark.parametrize("how", ["library", "switched off", "missing on the worker",
+                                 "sent with the job"])
 def test_a_native_read_s_tasks_load_the_reader_library_and_read_what_psycopg_reads(
         pg: dict[str, Any], pg_names: Any, run_probe: Any, monkeypatch: Any, tmp_path: Path,
         how: str) -> None:
@@ -170,8 +177,10 @@ def test_a_native_read_s_tasks_load_the_reader_library_and_read_what_psycopg_rea
     create_pg_typed(pg, source)
     if how == "switched off":
         monkeypatch.setenv("DVT_READER_LIBRARIES", "0")
-    if how == "missing on the worker":
-        monkeypatch.setenv("PROBE_MISSING", "1")
+    if how in ("missing on the worker", "sent with the job"):
+        monkeypatch.setenv("PROBE_ELSEWHERE", "/nowhere/libadbc_driver_postgresql.so")
+    if how == "sent with the job":
+        monkeypatch.setenv("PROBE_SEND", "1")
     out = tmp_path / "rows.pickle"
 
     seen = run_probe(PROBE, json.dumps(pg), source, str(out), str(TESTS))
@@ -179,9 +188,14 @@ def test_a_native_read_s_tasks_load_the_reader_library_and_read_what_psycopg_rea
     import adbc_driver_postgresql
 
     package = Path(adbc_driver_postgresql.__file__).parent / "libadbc_driver_postgresql.so"
-    expected = [str(library)] if how == "library" else [str(package.resolve())]
-    assert [str(Path(p).resolve()) for p in seen["loaded"]] == \
-        [str(Path(p).resolve()) for p in expected]
+    loaded = [str(Path(p).resolve()) for p in seen["loaded"]]
+    if how == "library":
+        assert loaded == [str(library.resolve())]
+    elif how == "sent with the job":  # SparkFiles' copy, in Spark's userFiles folder
+        assert len(loaded) == 1 and "/userFiles-" in loaded[0], loaded
+        assert seen["digests"] == [hashlib.sha256(library.read_bytes()).hexdigest()]
+    else:
+        assert loaded == [str(package.resolve())]
     note = "tasks read through adbc-driver-postgresql 1.8.0's library from the dvt cache"
     assert any(n.startswith(note) for n in seen["notes"]) == (how != "switched off")
     got = sorted((normalized(r, instants_as_utc=("tstz",)) for r in pickle.loads(

@@ -34,6 +34,7 @@ CONVERSIONS = ("same", "scaled", "decimal", "wall_time", "flag")
 # a BulkRead option: the driver library file a task reads through where that file exists
 # (:mod:`dvt_connect.reader_libraries`), else the installed package
 READER_LIBRARY = "reader_library"
+READER_PLATFORM = "reader_platform"  # the platform it is built for (a task elsewhere skips it)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from dvt_connect.config.buckets import Bucket, LocalBucket
 from dvt_connect.config.profiles import Connection
 from dvt_connect.connectors.arrow_bulk.columns import (
     READER_LIBRARY,
+    READER_PLATFORM,
     BulkRead,
     ColumnRead,
     writable,
@@ -66,7 +67,7 @@ from dvt_connect.connectors.jdbc.ddl import dialect_for, logical_time
 from dvt_connect.connectors.staging import guard_values
 from dvt_connect.databases.spec import NativeFacts
 from dvt_connect.errors import ConfigError, UsageError
-from dvt_connect.executors import require_on_executors
+from dvt_connect.executors import require_on_executors, ship_file
 from dvt_connect.incremental import Mark
 from dvt_connect.spark import runs_here
 from dvt_connect.transfer.causes import texts_of, worker_exception
@@ -187,8 +188,13 @@ class BulkConnector(BaseConnector):
         installed package)."""
         from dvt_connect.reader_libraries import present
 
-        library = present(self.native.reader_library)
-        return {READER_LIBRARY: str(library)} if library is not None else {}
+        library = self.native.reader_library
+        path = present(library)
+        if library is None or path is None:
+            return {}
+        if not runs_here(self.spark):  # executors elsewhere find the copy sent with the job
+            ship_file(self.spark, path)
+        return {READER_LIBRARY: str(path), READER_PLATFORM: library.platform}
 
     def _reader_note(self) -> tuple[str, ...]:
         library = self.native.reader_library

@@ -14,13 +14,12 @@ Measured for the way in (1M rows of the bench table, one process): binary COPY t
 from __future__ import annotations
 
 import itertools
-import os
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from dvt_connect.connectors.arrow_bulk.columns import READER_LIBRARY, BulkRead
+from dvt_connect.connectors.arrow_bulk.columns import READER_LIBRARY, READER_PLATFORM, BulkRead
 from dvt_connect.connectors.arrow_bulk.tasks import BulkWrite, TaskError
 from dvt_connect.databases.postgres import NATIVE
 
@@ -105,9 +104,9 @@ def read_batches(spec: BulkRead, password: str | None, query: str) -> Iterator[p
     """The rows of ``query`` as Arrow batches, streamed from binary COPY."""
     import pyarrow as pa
 
-    library = spec.options.get(READER_LIBRARY)
-    if library and not os.path.isfile(library):
-        library = None  # not on this machine (an executor): the installed package reads
+    from dvt_connect.reader_libraries import in_task
+
+    library = in_task(spec.options.get(READER_LIBRARY), spec.options.get(READER_PLATFORM))
     with _adbc(spec.params, password, library) as conn, _statement(conn) as stmt:
         stmt.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(BATCH_BYTES)})
         stmt.set_sql_query(query)
