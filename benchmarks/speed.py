@@ -25,6 +25,12 @@ RSS; the memory target is judged on PSS, see :func:`memory_verdicts`):
 ``BENCH_CASES`` (``--cases``) runs only the cases whose names contain one of its comma-separated
 parts (``warm,connectorx``). A case Spark Connect refuses is reported as refused, with why.
 
+Before each timed run the bench waits for a quiet machine (:func:`settle`, at most
+``BENCH_SETTLE`` seconds, default 120): after a case that loaded millions of rows the servers
+keep working in the background (InnoDB's purge and page flushing after a large ``LOAD DATA`` and
+``DROP TABLE``, PostgreSQL's checkpoint), and the next case would pay for it. A wait of more
+than a second is printed.
+
 Every dvt output is verified against the source (count, sum of ids, of amounts, of timestamp
 microseconds); a mismatch fails the bench. With two sizes or more, each path's fixed cost and
 cost per million rows are fitted (least squares); with one size, seconds per million rows are
@@ -181,6 +187,39 @@ def reader_library() -> str:
         "the installed adbc-driver-postgresql (no reader library)"
 
 
+SETTLE_LIMIT = float(os.environ.get("BENCH_SETTLE", "120"))
+QUIET_BUSY = 0.10  # a window is quiet when at most this share of all cores was busy (or iowait)
+QUIET_WINDOW = 0.5  # seconds
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores since boot: iowait counts as busy (a flush), time
+    stolen by the hypervisor does not (no wait here ends it); guest time is inside user's."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        user, nice, system, idle, iowait, irq, softirq, steal = \
+            [int(v) for v in stat.readline().split()[1:9]]
+    busy = user + nice + system + iowait + irq + softirq
+    return busy, busy + idle + steal
+
+
+def settle(limit: float | None = None) -> tuple[float, bool]:
+    """Wait until two windows in a row are quiet (:data:`QUIET_BUSY`), at most ``limit``
+    seconds (:data:`SETTLE_LIMIT`); returns the seconds waited and whether it was quiet."""
+    limit = SETTLE_LIMIT if limit is None else limit
+    started = time.perf_counter()
+    quiet_windows = 0
+    busy, total = _cpu_times()
+    while quiet_windows < 2:
+        if time.perf_counter() - started >= limit:
+            return time.perf_counter() - started, False
+        time.sleep(QUIET_WINDOW)
+        busy2, total2 = _cpu_times()
+        share = (busy2 - busy) / max(total2 - total, 1)
+        busy, total = busy2, total2
+        quiet_windows = quiet_windows + 1 if share <= QUIET_BUSY else 0
+    return time.perf_counter() - started, True
+
+
 # ---- cases --------------------------------------------------------------------------------
 
 # each dvt case on the warm server (`--master local-server`, a fresh client process) and the
@@ -313,6 +352,11 @@ def run_size(rows: int, repeat: int, work: Path,
         name, cmd = c["name"], c["cmd"]
         if c["before"] is not None:
             c["before"]()
+        waited, quiet = settle()
+        if waited > 1.0:
+            print(f"  ({name}: waited {waited:.1f} s for a quiet machine"
+                  + ("" if quiet else f", still busy after BENCH_SETTLE={SETTLE_LIMIT:g} s")
+                  + ")", flush=True)
         try:
             seconds, memory, out = native.run_measured(cmd, env)
         except native.StepFailed as failed:

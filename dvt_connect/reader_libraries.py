@@ -162,7 +162,9 @@ def fetch_all(libraries: Sequence[ReaderLibrary], *, offline: bool = False,
     warnings: list[str] = []
     for library in dict.fromkeys(libraries):
         have = present(library)
-        if have is not None:
+        if not fits_here(library):
+            done.append(fetch(library))  # skipped, saying why
+        elif have is not None:
             done.append(Fetched(library, "present", have))
         elif dry_run or offline:
             state = "would fetch" if dry_run else "not fetched (--offline)"

@@ -326,3 +326,46 @@ def test_cli_reports_no_release_without_traceback(
     assert code == 1
     assert "Traceback" not in text
     assert "native:snowflake" in text and "native:bigquery" in text and "native:redshift" in text
+
+
+@pytest.mark.pypi
+def test_a_postgres_output_s_reader_library_is_fetched_once_and_listed(
+        dvt_env: Path, debian_server: MavenServer, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from dvt_connect.databases import database
+
+    library = database("postgres").native.reader_library  # type: ignore[union-attr]
+    assert library is not None
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # not the machine's
+    kept = (tmp_path / "cache" / "dvt-connect" / "reader-libraries"
+            / "adbc-driver-postgresql-1.8.0" / "libadbc_driver_postgresql.so")
+    profiles = _profiles(tmp_path / "cfg", {"pg": _pg(PG)})
+
+    dry = CaptureConsole()
+    assert _run(dry, profiles, mirror=debian_server.url, dry_run=True).exit_code == 0
+    assert "Reader library adbc-driver-postgresql 1.8.0 would fetch" in dry.text
+    assert not kept.exists()
+
+    first = CaptureConsole()
+    outcome = _run(first, profiles, mirror=debian_server.url)
+    assert outcome.exit_code == 0, first.text
+    assert f"Reader library adbc-driver-postgresql 1.8.0 fetched: {kept}" in first.text
+    assert kept.read_bytes()[:4] == b"\x7fELF"
+
+    second = CaptureConsole()
+    _run(second, profiles, mirror=debian_server.url, as_json=True)
+    listed = json.loads(second.text)["reader_libraries"]
+    assert listed == [{"distribution": "adbc-driver-postgresql", "version": "1.8.0",
+                       "state": "present", "path": str(kept), "note": ""}]
+
+
+def test_offline_fetches_no_reader_library_and_says_so(
+        dvt_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    profiles = _profiles(tmp_path / "cfg", {"pg": _pg(PG)})
+    console = CaptureConsole()
+    _run(console, profiles, repositories=(f"file://{DEBIAN_REPO}",), offline=True)
+    assert "Reader library adbc-driver-postgresql 1.8.0 not fetched (--offline)" in console.text
+    assert not (tmp_path / "cache" / "dvt-connect" / "reader-libraries").exists()
