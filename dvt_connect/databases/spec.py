@@ -59,9 +59,9 @@ class ReaderLibrary:
 
     ``dvt sync`` downloads the wheel ``distribution==version`` through pip (the user's index and
     certificates), refuses it unless its SHA-256 is ``sha256``, and keeps the one file ``member``
-    in the dvt cache. Only on ``platform`` (``sysconfig.get_platform()``), the wheel the hash is
-    for; elsewhere, and wherever the file is missing (an executor of a cluster), the installed
-    package reads. ``why`` says, with numbers, what the library saves.
+    in the dvt cache (a cluster's job sends it to the executors). Only on ``platform``
+    (``sysconfig.get_platform()``), the wheel the hash is for; elsewhere, and wherever the file
+    is missing, the installed package reads. ``why`` says, with numbers, what the library saves.
     """
 
     distribution: str
