@@ -32,7 +32,7 @@ from dvt_connect.paths import ConfigPaths, find_config_dir, jars_dir
 
 if TYPE_CHECKING:
     from dvt_connect.connectors.selection import Choice
-    from dvt_connect.databases.spec import NativeFacts, ReaderLibrary
+    from dvt_connect.databases.spec import NativeFacts
     from dvt_connect.jars.manifest import Manifest
     from dvt_connect.jars.spark_versions import SparkInstall
 
@@ -439,7 +439,9 @@ def _connection_rows(report: Report, project: Project, buckets: Mapping[str, Buc
             _warn(row, "jars missing from the jars folder: run `dvt sync`.")
         row.notes.extend(row.jars.notes)
         if choice.is_native and native is not None and native.reader_library is not None:
-            row.notes.append(reader_library_note(native.reader_library))
+            from dvt_connect.reader_libraries import describe
+
+            row.notes.append(describe(native.reader_library))
         if connect:
             checks.append((row, _check_connection(result, timeout)))
     _run_concurrently(timeout, checks)
@@ -519,20 +521,6 @@ def _table_format_notes(connection: Connection, jars: JarStatus) -> list[str]:
     else:
         catalog = "tables by path (no catalog)"
     return [f"table format {fmt.name}; {catalog}; runtime {runtime} ({here})"]
-
-
-def reader_library_note(library: ReaderLibrary) -> str:
-    """Whether the native path's reads load the faster library `dvt sync` fetches."""
-    from dvt_connect.reader_libraries import fits_here, present
-
-    path = present(library)
-    if path is not None:
-        return f"reads load {library.name}'s library: {path}"
-    if not fits_here(library):
-        return (f"reads use the installed {library.distribution} ({library.name}'s faster "
-                f"library is for {library.platform} only)")
-    return (f"reads use the installed {library.distribution}: `dvt sync` fetches "
-            f"{library.name}'s faster library ({library.why})")
 
 
 def _warn(row: ConnectionRow | BucketRow, note: str) -> None:

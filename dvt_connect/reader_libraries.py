@@ -12,7 +12,6 @@ an executor of a cluster) the installed package reads, exactly, only slower.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -77,6 +76,17 @@ def in_task(path: str | None, platform: str | None) -> str | None:
     return sent if os.path.isfile(sent) else None
 
 
+def describe(library: ReaderLibrary) -> str:
+    """Which library a native read's tasks load, and why (plans' notes, `dvt debug`)."""
+    if present(library) is not None:
+        return f"tasks read through {library.name}'s library from the dvt cache: {library.why}"
+    if not fits_here(library):
+        return (f"tasks read through the installed {library.distribution} ({library.name}'s "
+                f"faster library is for {library.platform} only)")
+    return (f"tasks read through the installed {library.distribution}; `dvt sync` fetches "
+            f"{library.version}'s faster library ({library.why})")
+
+
 @dataclass(frozen=True)
 class Fetched:
     """What :func:`fetch` did for one library: ``state`` is ``present`` (already there),
@@ -102,8 +112,10 @@ def fetch(library: ReaderLibrary, cache: Path | None = None, *,
         return Fetched(library, "present", target)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".fetch-") as tmp:
+        from dvt_connect.jars.download import sha256_of
+
         wheel = _download(library, Path(tmp), pip_args)
-        digest = _sha256(wheel)
+        digest = sha256_of(wheel)
         if digest != library.sha256:
             raise DvtError(
                 f"{wheel.name} has SHA-256 {digest}, not the pinned {library.sha256}; "
@@ -144,14 +156,6 @@ def _download(library: ReaderLibrary, into: Path, pip_args: Sequence[str]) -> Pa
     if len(wheels) != 1:
         raise DvtError(f"pip download {requirement} left {len(wheels)} wheels, not one.")
     return wheels[0]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def fetch_all(libraries: Sequence[ReaderLibrary], *, offline: bool = False,

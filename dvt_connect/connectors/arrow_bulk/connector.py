@@ -197,16 +197,10 @@ class BulkConnector(BaseConnector):
         return {READER_LIBRARY: str(path), READER_PLATFORM: library.platform}
 
     def _reader_note(self) -> tuple[str, ...]:
-        library = self.native.reader_library
-        if library is None:
-            return ()
-        from dvt_connect.reader_libraries import present
+        from dvt_connect.reader_libraries import describe
 
-        if present(library) is not None:
-            return (f"tasks read through {library.name}'s library from the dvt cache: "
-                    f"{library.why}",)
-        return (f"tasks read through the installed {library.distribution}; `dvt sync` fetches "
-                f"{library.version}'s faster library ({library.why})",)
+        library = self.native.reader_library
+        return (describe(library),) if library is not None else ()
 
     def copy_selects(self, read: BulkRead) -> tuple[str, ...] | str:
         """The SQL each column of ``read`` (a bulk read of this same database) is selected as
