@@ -125,6 +125,9 @@ class ReadPlan:
     # Spark cuts the source into tasks itself, by size (files it reads with no job to plan
     # them): the stats count the partitions Spark planned, not ``partitions``.
     split_by_spark: bool = False
+    # the table's primary-key columns, when the read returns them all (every row's key is
+    # unique in what is read); () for a query or a read without them
+    primary_key: tuple[str, ...] = ()
 
     def describe(self) -> dict[str, Any]:
         """JSON-able, secret-free description."""
@@ -135,6 +138,7 @@ class ReadPlan:
             "sql": self.sql,
             "estimated_rows": self.estimated_rows,
             "partition_column": self.partition_column,
+            "primary_key": list(self.primary_key),
             "fetch_size": self.fetch_size,
             "bucket": self.bucket.name if self.bucket else None,
             "partitions": [
@@ -175,6 +179,10 @@ class WriteRequest:
     planned: bool = False
     # "add": source columns a table lacks are added (table formats); None: refused
     schema_evolution: str | None = None
+    # set by the planner: the source's primary key, of columns whose values compare the same in
+    # every database (integers, decimals, dates, instants); databases whose tables want a key
+    # (Dialect.keeps_source_key) create an overwritten table with it
+    source_key: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.mode not in WRITE_MODES:

@@ -90,6 +90,7 @@ class Stage:
     name: str
     columns: tuple[str, ...]
     sql: str = ""  # the qualified, quoted name
+    key: tuple[str, ...] = ()  # its primary key, created with it (see table_key)
 
 
 class Warnings:
@@ -185,10 +186,12 @@ def staged_write(
                 return swap_statements(statements, facts=facts, schema=schema,
                                        target=target.name, stage=stage, old=old)
 
-            db.execute(create_table_sql(stage_sql, plan, facts, dialect))
+            key = tuple(_data_column(plan, k, "the source's primary key", connection)
+                        for k in table_key(request, dialect))
+            db.execute(create_table_sql(stage_sql, plan, facts, dialect, key=key))
             stage_exists = True
             try:
-                loads = list(fill(Stage(schema, stage, plan.names, stage_sql)) or ())
+                loads = list(fill(Stage(schema, stage, plan.names, stage_sql, key)) or ())
                 if loads and (request.merges or request.mode == "truncate"):
                     db.transaction(loads)  # the checks below read the loaded stage
                     loads = []
@@ -248,6 +251,9 @@ def staged_write(
                                                               plan.names, facts)])
                     notes = [f"appended to `{target}` through staging table `{stage}` in one "
                              "transaction"]
+                if key:
+                    notes.append(f"primary key ({', '.join(key)}) kept from the source: "
+                                 f"{dialect.keeps_source_key}")
             finally:
                 if stage_exists:
                     _drop_quietly(db, open_session, drop_table_sql(stage_sql, dialect,
@@ -440,10 +446,39 @@ def _truthy(value: Any) -> bool:
     return value is True or str(value).strip().lower() in ("1", "t", "true")
 
 
+def table_key(request: WriteRequest, dialect: Dialect) -> tuple[str, ...]:
+    """The primary key an overwrite creates its table with: the source's (``source_key``), where
+    the database wants one (``Dialect.keeps_source_key``). Other modes keep the target's table,
+    or append to it later, where a key could refuse rows the source sends again."""
+    if dialect.keeps_source_key and request.mode == "overwrite":
+        return request.source_key
+    return ()
+
+
+# Spark types whose values compare equal in every database exactly when they did in the source.
+# Strings do not (collations fold case, PAD SPACE ignores trailing spaces); floats and binaries
+# are poor keys.
+_EXACT_KEY_TYPES = ("ByteType", "ShortType", "IntegerType", "LongType", "DecimalType",
+                    "DateType", "TimestampType", "TimestampNTZType")
+
+
+def exact_key(key: Sequence[str], schema: StructType) -> tuple[str, ...]:
+    """``key`` (the source's primary key) if every column of it is in ``schema`` with an
+    exact-equality type, else ()."""
+    types = {f.name: type(f.dataType).__name__ for f in schema.fields}
+    if key and all(types.get(k) in _EXACT_KEY_TYPES for k in key):
+        return tuple(key)
+    return ()
+
+
 def describe_write(connection: Connection, request: WriteRequest) -> list[str]:
     """How a database target carries out ``request``, for the plan."""
     dialect = dialect_for(connection.facts)
     lines: list[str] = []
+    key = table_key(request, dialect)
+    if key:
+        lines.append(f"the table is created with the source's primary key ({', '.join(key)}): "
+                     f"{dialect.keeps_source_key}")
     if request.merges:
         lines.append(f"merge by ({', '.join(request.primary_key)}): {dialect.merge.how}")
     if request.mode == "backfill" and request.range and request.update_key:

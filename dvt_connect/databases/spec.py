@@ -329,6 +329,9 @@ class Dialect:
     # A new target of a keyed merge gets this primary key (added to the filled staging table
     # before it is renamed): ``{stage}``, ``{pk_name}``, ``{keys}``.
     add_primary_key: str = "ALTER TABLE {stage} ADD CONSTRAINT {pk_name} PRIMARY KEY ({keys})"
+    # Why an overwritten table is created with the source's primary key (when the source has
+    # one of exact-equality columns, see WriteRequest.source_key); None: tables get no key.
+    keeps_source_key: str | None = None
     # Two runs into one target take this lock; None: the database has none we use.
     lock: Lock | None = None
     # Statements run first in each transaction that takes a table's exclusive lock (the swap,

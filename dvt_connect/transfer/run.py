@@ -20,7 +20,7 @@ from dvt_connect.adapters import NativeFacts
 from dvt_connect.config.buckets import Bucket
 from dvt_connect.config.profiles import Connection
 from dvt_connect.connectors.base import BaseConnector, ReadPlan, ReadRequest, WriteRequest
-from dvt_connect.connectors.staging import keep_latest
+from dvt_connect.connectors.staging import exact_key, keep_latest
 from dvt_connect.connectors.typeplan import ColumnPlan, plan_types, read_overrides
 from dvt_connect.errors import DvtError, TransferError, UsageError
 from dvt_connect.incremental import (
@@ -248,7 +248,10 @@ def plan_transfer(
     columns = plan_types(source_facts if sources else None, sources, schema, target_facts,
                          target_format=target.format if target.is_files else target.type,
                          read_as=read_as, allow_lossy=allow_lossy)
-    write = replace(write, column_types=columns.declared)
+    write = replace(write, column_types=columns.declared,
+                    source_key=exact_key(read_plan.primary_key, schema))
+    if write.source_key and target_connector.writes_our_ddl:
+        write_notes = tuple(target_connector.describe_write(write))  # now naming the key
     lap("types")
     chosen = choose_route(source_connector, read, read_plan, target_connector, write, schema,
                           route, master_kind=master_kind)

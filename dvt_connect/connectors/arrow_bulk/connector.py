@@ -411,7 +411,8 @@ class BulkConnector(BaseConnector):
 
         def fill(stage: Stage) -> None:
             spec = BulkWrite(dialect=self.dialect, params=self.params(), schema=stage.schema,
-                             table=stage.name, columns=stage.columns, micros_columns=instants)
+                             table=stage.name, columns=stage.columns, micros_columns=instants,
+                             keyed=bool(stage.key))
             register_source(self.spark)
             (moved.write.format(SOURCE_NAME).mode("append").option("write_spec", spec.to_json())
              .option("password", password).save())
@@ -488,7 +489,7 @@ class BulkConnector(BaseConnector):
 
         def fill(stage: Stage) -> None:
             spec = BulkWrite(dialect=self.dialect, params=self.params(), schema=stage.schema,
-                             table=stage.name, columns=stage.columns)
+                             table=stage.name, columns=stage.columns, keyed=bool(stage.key))
             password = self.connection.password or ""
             if isinstance(selects, str):
                 sink = BulkSink(spec.to_json(), password, no_nan, message)

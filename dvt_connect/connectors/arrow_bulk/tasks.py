@@ -228,6 +228,8 @@ class BulkWrite:
     # task holds little, large enough that one statement's overhead does not count
     chunk_rows: int = 250_000
     options: dict[str, str] = field(default_factory=dict)
+    # the staging table has a primary key (Stage.key): tasks may load it at once
+    keyed: bool = False
 
     def to_json(self) -> str:
         import json

@@ -253,7 +253,9 @@ class JDBCConnector(BaseConnector):
             notes.append(f"warning: {problem}")
             if self.console is not None:
                 self.console.warn(problem)
-        column, key = self._partition_column(session, relation, config, notes)
+        primary_key = (self._catalog_names(session, relation, primary_key=True)
+                       if relation.is_table else [])
+        column, key = self._partition_column(session, relation, config, notes, primary_key)
         partitions: tuple[Partition, ...] = (Partition(index=0, predicate=None),)
         if column is not None:
             partitions = self._partitions(session, relation, request.where, column, config,
@@ -282,6 +284,8 @@ class JDBCConnector(BaseConnector):
             source_types=tuple(SourceType(c.name, c.type_name, c.precision, c.scale)
                                for c in relation.columns if not columns or c.name in columns),
             read_as=tuple((name, spark_type) for name, spark_type in request.read_as.items()),
+            primary_key=tuple(primary_key) if primary_key and set(primary_key) <= set(
+                columns or [c.name for c in relation.columns]) else (),
         )
 
     def _shown_options(self) -> dict[str, str]:
@@ -374,11 +378,11 @@ class JDBCConnector(BaseConnector):
         return tuple(chosen)
 
     def _partition_column(self, session: JdbcSession, relation: _Relation,
-                          config: PartitionConfig,
-                          notes: list[str]) -> tuple[ColumnInfo | None, bool]:
-        """The user's column (checked), else a single-column primary key, else an indexed
-        integer, date or timestamp column; None reads in one partition. With it, whether it is
-        the primary key (its values unique)."""
+                          config: PartitionConfig, notes: list[str],
+                          key: list[str]) -> tuple[ColumnInfo | None, bool]:
+        """The user's column (checked), else a single-column primary key (``key``: the table's
+        primary-key columns), else an indexed integer, date or timestamp column; None reads in
+        one partition. With it, whether it is the primary key (its values unique)."""
         by_name = {c.name: c for c in relation.columns}
         if config.column:
             name = _match(config.column, list(by_name))
@@ -396,7 +400,6 @@ class JDBCConnector(BaseConnector):
         if not relation.is_table:
             notes.append("one partition: name a --partition-column to split a --query read")
             return None, False
-        key = self._catalog_names(session, relation, primary_key=True)
         if len(key) == 1 and key[0] in by_name and by_name[key[0]].kind is not None:
             notes.append(f"partition column `{key[0]}`: the primary key")
             return by_name[key[0]], True

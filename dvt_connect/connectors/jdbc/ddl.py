@@ -260,9 +260,12 @@ def column_sql(column: ColumnDDL, facts: AdapterFacts, dialect: Dialect) -> str:
 
 
 def create_table_sql(table_sql: str, plan: TablePlan, facts: AdapterFacts,
-                     dialect: Dialect) -> str:
-    """``CREATE TABLE`` for an already quoted, qualified table name."""
+                     dialect: Dialect, key: tuple[str, ...] = ()) -> str:
+    """``CREATE TABLE`` for an already quoted, qualified table name, with ``key`` as its
+    primary key when given."""
     body = ", ".join(column_sql(c, facts, dialect) for c in plan.columns)
+    if key:
+        body += f", PRIMARY KEY ({', '.join(facts.quote_identifier(k) for k in key)})"
     return f"CREATE TABLE {table_sql} ({body}){dialect.table_options}"
 
 

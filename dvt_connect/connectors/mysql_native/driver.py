@@ -155,24 +155,26 @@ def _binary_columns(schema: pa.Schema) -> set[str]:
 
 
 def _load_file(cur: Any, spec: BulkWrite, path: str, binary: set[str]) -> None:
-    """``LOAD DATA`` of one rendered chunk, one at a time per staging table; any warning fails
-    it (nothing silently changed)."""
+    """``LOAD DATA`` of one rendered chunk; any warning fails it (nothing silently changed).
+    Into a staging table without a primary key the tasks take turns, one chunk at a time."""
     import pymysql
 
-    lock = load_lock(spec)
+    lock = None if spec.keyed else load_lock(spec)
     try:
-        cur.execute("SELECT GET_LOCK(%s, %s)", (lock, LOAD_LOCK_WAIT))
-        if (cur.fetchone() or (None,))[0] != 1:
-            raise pymysql.err.OperationalError(
-                1205, f"waited {LOAD_LOCK_WAIT} s for the other tasks' LOAD DATA into the "
-                      "staging table")
+        if lock is not None:
+            cur.execute("SELECT GET_LOCK(%s, %s)", (lock, LOAD_LOCK_WAIT))
+            if (cur.fetchone() or (None,))[0] != 1:
+                raise pymysql.err.OperationalError(
+                    1205, f"waited {LOAD_LOCK_WAIT} s for the other tasks' LOAD DATA into the "
+                          "staging table")
         # on an error the lock is not released here: the task fails and closes its connection,
         # which releases it (a release on a lost connection would hide the error)
         cur.execute(load_sql(spec, path, binary))
         cur.execute("SHOW WARNINGS LIMIT 3")
         problems = [r for r in cur.fetchall() if str(r[0]).lower() in ("warning", "error")]
-        cur.execute("SELECT RELEASE_LOCK(%s)", (lock,))
-        cur.fetchall()
+        if lock is not None:
+            cur.execute("SELECT RELEASE_LOCK(%s)", (lock,))
+            cur.fetchall()
         if problems:
             _, code, message = problems[0][:3]
             raise LoadWarning(int(code), f"LOAD DATA changed a value: {message}")
@@ -181,11 +183,13 @@ def _load_file(cur: Any, spec: BulkWrite, path: str, binary: set[str]) -> None:
             os.unlink(path)
 
 
-# Concurrent LOAD DATA into one InnoDB table does not load faster: measured on MariaDB 10.11,
-# 5.3M rows of the bench table in 14.2 s one statement at a time (14.6 CPU-s of the server)
-# against 14.8 s two at a time (27.6 CPU-s, the second core spent spinning on the table's last
-# page). So the tasks of one write take turns (a named lock per staging table, held for one
-# chunk), and the core that frees renders the next chunks.
+# Concurrent LOAD DATA into one InnoDB table without a primary key does not load faster:
+# measured on MariaDB 10.11, 5.3M rows of the bench table in 14.2 s one statement at a time
+# (14.6 CPU-s of the server) against 14.8 s two at a time (27.6 CPU-s, the second core spent
+# spinning on the table's last page: the hidden row id puts every insert there). So the tasks
+# of such a write take turns (a named lock per staging table, held for one chunk), and the core
+# that frees renders the next chunks. With a key (a source's, kept: see the dialect's
+# keeps_source_key) tasks that read key ranges insert on different pages and load at once.
 LOAD_LOCK_WAIT = 3600
 # The first chunk is smaller, so the server starts loading after one batch is rendered instead
 # of a whole chunk: measured warm, 1M rows of the bench table Parquet -> MariaDB in two tasks,
