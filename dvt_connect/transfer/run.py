@@ -248,8 +248,10 @@ def plan_transfer(
     columns = plan_types(source_facts if sources else None, sources, schema, target_facts,
                          target_format=target.format if target.is_files else target.type,
                          read_as=read_as, allow_lossy=allow_lossy)
-    write = replace(write, column_types=columns.declared,
-                    source_key=exact_key(read_plan.primary_key, schema))
+    # a key column allowed to lose precision (--allow-lossy) could map two keys to one value
+    lossy = {c.name for c in columns.columns if not c.exact}
+    key = read_plan.primary_key if lossy.isdisjoint(read_plan.primary_key) else ()
+    write = replace(write, column_types=columns.declared, source_key=exact_key(key, schema))
     if write.source_key and target_connector.writes_our_ddl:
         write_notes = tuple(target_connector.describe_write(write))  # now naming the key
     lap("types")

@@ -109,6 +109,13 @@ def test_column_kind(jdbc_type: int, scale: int, kind: ColumnKind | None) -> Non
     assert column_kind(jdbc_type, scale) is kind
 
 
+def test_a_decimal_without_a_declared_precision_is_not_an_integer() -> None:
+    """PostgreSQL's unconstrained ``numeric`` reports precision 0 and scale 0 and holds
+    fractions: its bounds are not integers."""
+    assert column_kind(2, 0, 0) is None
+    assert column_kind(2, 0, 38) is ColumnKind.INTEGER
+
+
 @pytest.mark.parametrize("kind, text, value", [
     (ColumnKind.INTEGER, "-42", -42),
     (ColumnKind.INTEGER, "12345678901234567890", 12345678901234567890),

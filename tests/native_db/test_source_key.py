@@ -166,3 +166,25 @@ def test_a_keyed_staging_table_is_loaded_without_taking_turns(mariadb: dict[str,
             assert tuple(int(v) for v in check.fetchone()) == (1_400, sum(range(1_400)))
         cur.execute("SELECT RELEASE_LOCK(%s)", (driver.load_lock(spec),))
     assert done == [(1_400, done[0][1])]
+
+
+def test_a_key_allowed_to_lose_precision_is_not_kept(spark: Any, pg: dict[str, Any],
+                                                     mariadb: dict[str, Any], pg_names: Any,
+                                                     maria_names: Any) -> None:
+    """An unconstrained ``numeric`` key read with --allow-lossy could round two keys to one."""
+    source, target = pg_names("keyl_src"), maria_names("keyl_out")
+    with pg_client(pg) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {source} (k numeric PRIMARY KEY, v integer)")
+        cur.execute(f"INSERT INTO {source} VALUES (1.5, 1), (2, 2)")
+    plan, _, _ = plan_transfer(spark, pg_connection(pg), mariadb_connection(mariadb),
+                               ReadRequest(table=TableRef(source)),
+                               WriteRequest(table=TableRef(target)), connector="native",
+                               allow_lossy=("k",))
+    assert plan.read.primary_key == ("k",) and plan.write.source_key == ()
+    stats = transfer(spark, pg_connection(pg), mariadb_connection(mariadb),
+                     ReadRequest(table=TableRef(source)), WriteRequest(table=TableRef(target)),
+                     connector="native", allow_lossy=("k",))
+    with mariadb_client(mariadb) as conn, conn.cursor() as cur:
+        cur.execute(f"SHOW CREATE TABLE {target}")
+        assert "PRIMARY KEY" not in str(cur.fetchone()[1])
+    assert stats.rows == 2 and not any(KEPT in n for n in stats.notes)

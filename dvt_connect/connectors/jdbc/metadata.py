@@ -29,7 +29,7 @@ class ColumnInfo:
 
     @property
     def kind(self) -> ColumnKind | None:
-        return column_kind(self.jdbc_type, self.scale)
+        return column_kind(self.jdbc_type, self.scale, self.precision)
 
 
 # java.sql.Types

@@ -10,7 +10,9 @@ from types import MappingProxyType
 from dvt_connect.databases.spec import Database
 from dvt_connect.partitioning import ColumnKind
 
-# java.sql.Types codes -> kind. NUMERIC/DECIMAL count as integers only with scale 0.
+# java.sql.Types codes -> kind. NUMERIC/DECIMAL count as integers only with a declared precision
+# and scale 0 (PostgreSQL's unconstrained `numeric` reports precision 0 and scale 0, and holds
+# fractions).
 _JDBC_KINDS: Mapping[int, ColumnKind] = MappingProxyType({
     -6: ColumnKind.INTEGER,  # TINYINT
     5: ColumnKind.INTEGER,  # SMALLINT
@@ -23,10 +25,12 @@ _JDBC_KINDS: Mapping[int, ColumnKind] = MappingProxyType({
 _JDBC_DECIMALS = (2, 3)  # NUMERIC, DECIMAL
 
 
-def column_kind(jdbc_type: int, scale: int = 0) -> ColumnKind | None:
-    """The partitionable kind of a JDBC column type, or None (strings, floats, booleans...)."""
+def column_kind(jdbc_type: int, scale: int = 0, precision: int | None = None,
+                ) -> ColumnKind | None:
+    """The partitionable kind of a JDBC column type, or None (strings, floats, booleans...).
+    ``precision`` 0 is a decimal without a declared precision (None: not known)."""
     if jdbc_type in _JDBC_DECIMALS:
-        return ColumnKind.INTEGER if scale == 0 else None
+        return ColumnKind.INTEGER if scale == 0 and precision != 0 else None
     return _JDBC_KINDS.get(jdbc_type)
 
 
