@@ -21,6 +21,7 @@ from write.fixtures import (
 from dvt_connect.connectors.arrow_bulk.tasks import BulkWrite
 from dvt_connect.connectors.base import ReadRequest, TableRef, WriteRequest
 from dvt_connect.connectors.mysql_native import driver
+from dvt_connect.errors import DvtError
 from dvt_connect.transfer.run import plan_transfer, transfer
 
 pytestmark = [pytest.mark.spark, pytest.mark.postgres, pytest.mark.mariadb]
@@ -188,3 +189,15 @@ def test_a_key_allowed_to_lose_precision_is_not_kept(spark: Any, pg: dict[str, A
         cur.execute(f"SHOW CREATE TABLE {target}")
         assert "PRIMARY KEY" not in str(cur.fetchone()[1])
     assert stats.rows == 2 and not any(KEPT in n for n in stats.notes)
+
+
+def test_an_append_of_keys_the_table_holds_is_refused_and_writes_nothing(
+        spark: Any, pg: dict[str, Any], mariadb: dict[str, Any], pg_names: Any,
+        maria_names: Any) -> None:
+    source, target = pg_names("keya_src"), maria_names("keya_out")
+    _pg_table(pg, source, "id", rows=300)
+    _move(spark, pg, mariadb, source, target)
+    with pytest.raises(DvtError, match="Duplicate entry"):
+        _move(spark, pg, mariadb, source, target, mode="append")
+    rows, ddl = _target(mariadb, target)
+    assert rows == _source(pg, source) and "PRIMARY KEY (`id`)" in ddl
