@@ -92,10 +92,20 @@ def _parent(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
-# what the Spark-session probes below call ``parent(pid)``: :func:`_parent`, in their source
+# what the Spark-session probes below call ``parent(pid)``: :func:`_parent`, in their source;
+# and ``cmdline(pid)``. A process that ends while a probe scans /proc has no parent (-1) and an
+# empty command line (a scan once failed on a cmdline gone between listing and reading).
 _PARENT = ("def parent(pid):\n"
-           "    stat = open(f'/proc/{pid}/stat').read()\n"
-           "    return int(stat.rsplit(')', 1)[1].split()[1])\n")
+           "    try:\n"
+           "        stat = open(f'/proc/{pid}/stat').read()\n"
+           "    except (FileNotFoundError, ProcessLookupError):\n"
+           "        return -1\n"
+           "    return int(stat.rsplit(')', 1)[1].split()[1])\n"
+           "def cmdline(pid):\n"
+           "    try:\n"
+           "        return open(f'/proc/{pid}/cmdline', 'rb').read()\n"
+           "    except (FileNotFoundError, ProcessLookupError):\n"
+           "        return b''\n")
 
 
 def _gone(pid: int, within: float) -> bool:
@@ -225,7 +235,7 @@ def test_a_jvm_that_does_not_start_takes_its_zygote_along(
         "except DvtError as exc:\n"
         "    failed = str(exc)\n"
         "mine = [p.name for p in Path('/proc').iterdir() if p.name.isdigit()\n"
-        "        and b'spark_zygote' in (p / 'cmdline').read_bytes()\n"
+        "        and b'spark_zygote' in cmdline(p.name)\n"
         "        and parent(int(p.name)) == os.getpid()]\n"
         "print(json.dumps([failed, spark._zygote is None, mine]))\n"
     )
