@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -252,8 +252,7 @@ def staged_write(
                     notes = [f"appended to `{target}` through staging table `{stage}` in one "
                              "transaction"]
                 if key:
-                    notes.append(f"primary key ({', '.join(key)}) kept from the source: "
-                                 f"{dialect.keeps_source_key}")
+                    notes.append(_key_note(key, dialect))
             finally:
                 if stage_exists:
                     _drop_quietly(db, open_session, drop_table_sql(stage_sql, dialect,
@@ -462,23 +461,32 @@ _EXACT_KEY_TYPES = ("ByteType", "ShortType", "IntegerType", "LongType", "Decimal
                     "DateType", "TimestampType", "TimestampNTZType")
 
 
-def exact_key(key: Sequence[str], schema: StructType) -> tuple[str, ...]:
+def exact_key(key: Sequence[str], schema: StructType,
+              lossy: Collection[str] = ()) -> tuple[str, ...]:
     """``key`` (the source's primary key) if every column of it is in ``schema`` with an
-    exact-equality type, else ()."""
+    exact-equality type and none is read ``lossy`` (rounding could map two keys to one value),
+    else ()."""
     types = {f.name: type(f.dataType).__name__ for f in schema.fields}
-    if key and all(types.get(k) in _EXACT_KEY_TYPES for k in key):
+    if key and all(types.get(k) in _EXACT_KEY_TYPES and k not in lossy for k in key):
         return tuple(key)
     return ()
+
+
+def key_notes(connection: Connection, request: WriteRequest) -> list[str]:
+    """The plan's line about the key a database target's table is created with, if any."""
+    dialect = dialect_for(connection.facts)
+    key = table_key(request, dialect)
+    return [_key_note(key, dialect)] if key else []
+
+
+def _key_note(key: tuple[str, ...], dialect: Dialect) -> str:
+    return f"primary key ({', '.join(key)}) kept from the source: {dialect.keeps_source_key}"
 
 
 def describe_write(connection: Connection, request: WriteRequest) -> list[str]:
     """How a database target carries out ``request``, for the plan."""
     dialect = dialect_for(connection.facts)
     lines: list[str] = []
-    key = table_key(request, dialect)
-    if key:
-        lines.append(f"the table is created with the source's primary key ({', '.join(key)}): "
-                     f"{dialect.keeps_source_key}")
     if request.merges:
         lines.append(f"merge by ({', '.join(request.primary_key)}): {dialect.merge.how}")
     if request.mode == "backfill" and request.range and request.update_key:

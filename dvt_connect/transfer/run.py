@@ -20,7 +20,7 @@ from dvt_connect.adapters import NativeFacts
 from dvt_connect.config.buckets import Bucket
 from dvt_connect.config.profiles import Connection
 from dvt_connect.connectors.base import BaseConnector, ReadPlan, ReadRequest, WriteRequest
-from dvt_connect.connectors.staging import exact_key, keep_latest
+from dvt_connect.connectors.staging import exact_key, keep_latest, key_notes
 from dvt_connect.connectors.typeplan import ColumnPlan, plan_types, read_overrides
 from dvt_connect.errors import DvtError, TransferError, UsageError
 from dvt_connect.incremental import (
@@ -248,12 +248,11 @@ def plan_transfer(
     columns = plan_types(source_facts if sources else None, sources, schema, target_facts,
                          target_format=target.format if target.is_files else target.type,
                          read_as=read_as, allow_lossy=allow_lossy)
-    # a key column allowed to lose precision (--allow-lossy) could map two keys to one value
-    lossy = {c.name for c in columns.columns if not c.exact}
-    key = read_plan.primary_key if lossy.isdisjoint(read_plan.primary_key) else ()
-    write = replace(write, column_types=columns.declared, source_key=exact_key(key, schema))
-    if write.source_key and target_connector.writes_our_ddl:
-        write_notes = tuple(target_connector.describe_write(write))  # now naming the key
+    key = exact_key(read_plan.primary_key, schema,
+                    lossy={c.name for c in columns.columns if not c.exact})
+    write = replace(write, column_types=columns.declared, source_key=key)
+    if key and target_connector.writes_our_ddl:
+        write_notes = (*key_notes(target, write), *write_notes)
     lap("types")
     chosen = choose_route(source_connector, read, read_plan, target_connector, write, schema,
                           route, master_kind=master_kind)
